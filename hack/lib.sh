@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# Shared settings for the local test environment. Sourced by every hack/ script
+# so that ports, versions and directories are defined exactly once.
+
+# Versions: each one keys its own cache directory, so bumping a version builds
+# the new component once and leaves the old cache untouched.
+KUBE_VERSION="${KUBE_VERSION:-1.36.3}"
+ETCD_VERSION="${ETCD_VERSION:-3.6.16}"
+KAFKA_VERSION="${KAFKA_VERSION:-4.2.1}"
+STRIMZI_VERSION="${STRIMZI_VERSION:-}"   # set in hack/strimzi/versions.sh if needed
+
+# Everything built or downloaded lives outside the repository.
+CACHE_DIR="${SHOPSTREAM_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/shopstream}"
+# Runtime state (data dirs, pid files, logs, kubeconfig) of the running environment.
+RUN_DIR="${SHOPSTREAM_RUN_DIR:-$CACHE_DIR/run}"
+LOG_DIR="$RUN_DIR/logs"
+KUBECONFIG_PATH="$RUN_DIR/kubeconfig"
+
+# Loopback ports, away from the usual defaults so a developer's own etcd,
+# Kafka or cluster keeps running undisturbed.
+ETCD_CLIENT_PORT="${ETCD_CLIENT_PORT:-23790}"
+ETCD_PEER_PORT="${ETCD_PEER_PORT:-23800}"
+KUBE_APISERVER_PORT="${KUBE_APISERVER_PORT:-16443}"
+KAFKA_PORT="${KAFKA_PORT:-19092}"
+KAFKA_CONTROLLER_PORT="${KAFKA_CONTROLLER_PORT:-19093}"
+KAFKA_BOOTSTRAP="127.0.0.1:$KAFKA_PORT"
+
+REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+
+log() { printf '[env %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
+die() { printf '[env %s] ERROR: %s\n' "$(date +%H:%M:%S)" "$*" >&2; exit 1; }
+
+# wait_for NAME LOGFILE TIMEOUT_SECONDS COMMAND...: polls COMMAND until it
+# succeeds; on timeout names the component and shows the tail of its log.
+wait_for() {
+  local name="$1" logfile="$2" timeout="$3"; shift 3
+  local start=$SECONDS
+  until "$@" >/dev/null 2>&1; do
+    if (( SECONDS - start >= timeout )); then
+      echo "----- last lines of $logfile -----" >&2
+      tail -n 40 "$logfile" >&2 2>/dev/null || true
+      die "$name did not become ready within ${timeout}s; full log: $logfile"
+    fi
+    sleep 1
+  done
+}
+
+# timed LABEL COMMAND...: runs a build step and reports how long it took.
+timed() {
+  local label="$1"; shift
+  local start=$SECONDS
+  "$@" || die "$label failed"
+  log "$label took $((SECONDS - start))s"
+}

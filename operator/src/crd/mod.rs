@@ -1,0 +1,26 @@
+//! The `AnalyticsPipeline` custom resource, declared once.
+//!
+//! Everything that describes the resource lives here: the spec a user writes
+//! ([`spec`], [`topics`], [`workloads`]), the status the operator writes
+//! ([`status`]) and the generated CustomResourceDefinition ([`definition`]).
+//! Doc comments on these types become `kubectl explain` text, so they are
+//! written for the user, not for the implementer.
+
+pub mod definition;
+pub mod spec;
+pub mod status;
+pub mod topics;
+pub mod workloads;
+
+pub use definition::{CRD_FILE, crd_yaml};
+pub use spec::{AnalyticsPipeline, AnalyticsPipelineSpec, DeletionPolicy, KafkaConnection};
+pub use status::{
+    AnalyticsPipelineStatus, GeneratorStatus, PartitionLag, Phase, ProcessorStatus, TopicStatus,
+};
+pub use topics::{TopicRole, TopicSpec, TopicsSpec};
+pub use workloads::{GeneratorSpec, ProcessorSpec};
+
+/// API group of every resource this project defines.
+pub const GROUP: &str = "analytics.shopstream.dev";
+/// API version of the `AnalyticsPipeline` resource.
+pub const VERSION: &str = "v1alpha1";

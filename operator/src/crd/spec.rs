@@ -1,0 +1,88 @@
+use kube::{CustomResource, KubeSchema};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use super::status::AnalyticsPipelineStatus;
+use super::topics::TopicsSpec;
+use super::workloads::{GeneratorSpec, ProcessorSpec};
+
+/// A real-time e-commerce analytics pipeline: Kafka topics, a load generator
+/// and a windowed analytics processor, reconciled by the shopstream operator.
+#[derive(CustomResource, KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[kube(
+    group = "analytics.shopstream.dev",
+    version = "v1alpha1",
+    kind = "AnalyticsPipeline",
+    plural = "analyticspipelines",
+    singular = "analyticspipeline",
+    shortname = "ap",
+    category = "analytics",
+    namespaced,
+    status = "AnalyticsPipelineStatus",
+    derive = "PartialEq",
+    doc = "A real-time e-commerce analytics pipeline: Kafka topics, a purchase-event generator and a windowed analytics processor.",
+    printcolumn(name = "Phase", type_ = "string", json_path = ".status.phase", description = "Lifecycle phase of the pipeline"),
+    printcolumn(name = "Partitions", type_ = "integer", json_path = ".spec.topics.input.partitions", description = "Partitions of the input topic"),
+    printcolumn(name = "Processors", type_ = "string", json_path = ".status.processor.replicas", description = "Ready/desired processor replicas"),
+    printcolumn(name = "Lag", type_ = "integer", json_path = ".status.processor.totalLag", description = "Records the processor group has not consumed yet"),
+    printcolumn(name = "Events/s", type_ = "number", json_path = ".status.processor.inputEventsPerSecond", description = "Input events per second, measured from offsets"),
+    printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp")
+)]
+#[serde(rename_all = "camelCase")]
+pub struct AnalyticsPipelineSpec {
+    /// How to reach the Kafka cluster that holds the pipeline's topics.
+    pub kafka: KafkaConnection,
+
+    /// The input, output and dead-letter topics. Every topic has a default
+    /// name derived from the pipeline name (`<pipeline>-<role>`), 3 partitions
+    /// and replication factor 1.
+    #[serde(default)]
+    pub topics: TopicsSpec,
+
+    /// The purchase-event load generator that feeds the input topic.
+    #[serde(default)]
+    pub generator: GeneratorSpec,
+
+    /// The analytics processor: a Kafka consumer group computing windowed
+    /// sales analytics from the input topic.
+    #[serde(default)]
+    pub processor: ProcessorSpec,
+
+    /// What happens to the Kafka topics when the pipeline is deleted:
+    /// `Retain` (default) leaves them and their data in Kafka, `Delete`
+    /// removes them.
+    #[serde(default)]
+    pub deletion_policy: DeletionPolicy,
+}
+
+/// Connection to the Kafka cluster.
+#[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct KafkaConnection {
+    /// Comma-separated `host:port` list of Kafka brokers used by the operator
+    /// (topic administration, lag measurement) and by the generator and
+    /// processor pods, e.g. `my-cluster-kafka-bootstrap.kafka:9092`.
+    #[schemars(
+        length(min = 1, max = 2048),
+        regex(pattern = r"^[^,:\s]+:[0-9]{1,5}(,\s*[^,:\s]+:[0-9]{1,5})*$")
+    )]
+    pub bootstrap_servers: String,
+
+    /// Name of a Strimzi `Kafka` cluster in the pipeline's namespace. When
+    /// set, topics are provisioned as Strimzi `KafkaTopic` resources labelled
+    /// `strimzi.io/cluster=<name>`; when unset, the operator creates them
+    /// directly through the Kafka admin API.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 253), regex(pattern = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"))]
+    pub strimzi_cluster: Option<String>,
+}
+
+/// What happens to a pipeline's Kafka topics when the pipeline is deleted.
+#[derive(JsonSchema, Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum DeletionPolicy {
+    /// Keep the topics and their data.
+    #[default]
+    Retain,
+    /// Delete the topics the pipeline created.
+    Delete,
+}

@@ -1,0 +1,145 @@
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+/// Observed state of an AnalyticsPipeline, written only by the operator.
+#[derive(JsonSchema, Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct AnalyticsPipelineStatus {
+    /// The `metadata.generation` of the spec this status describes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub observed_generation: Option<i64>,
+
+    /// Summary of the pipeline's lifecycle: Pending, Provisioning, Running,
+    /// Degraded or Failed. Conditions carry the details.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phase: Option<Phase>,
+
+    /// Standard Kubernetes conditions: TopicsReady, GeneratorReady,
+    /// ProcessorReady and Ready, each with a reason and a message.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["type"]))]
+    pub conditions: Vec<Condition>,
+
+    /// State of each Kafka topic of the pipeline.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["role"]))]
+    pub topics: Vec<TopicStatus>,
+
+    /// Replicas, consumer lag and throughput of the processor.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub processor: Option<ProcessorStatus>,
+
+    /// Replicas and measured rate of the generator.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub generator: Option<GeneratorStatus>,
+}
+
+/// Lifecycle phase of a pipeline.
+#[derive(JsonSchema, Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Phase {
+    /// Accepted, nothing provisioned yet.
+    Pending,
+    /// Topics or workloads are being created or are not ready yet.
+    Provisioning,
+    /// Topics exist and the processor is consuming.
+    Running,
+    /// Was running, but something is wrong now (Kafka unreachable, processor
+    /// down, a spec change that cannot be applied); see conditions.
+    Degraded,
+    /// The spec cannot be satisfied; the operator waits for a spec change.
+    Failed,
+}
+
+/// Observed state of one Kafka topic.
+#[derive(JsonSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct TopicStatus {
+    /// Role of the topic in the pipeline: input, sales, segments, anomalies,
+    /// hourly, top-products or dead-letter.
+    pub role: String,
+    /// Kafka topic name.
+    pub name: String,
+    /// Partitions the topic has in Kafka.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub partitions: Option<i32>,
+    /// Replication factor the topic has in Kafka.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replication_factor: Option<i32>,
+    /// Whether the topic exists and matches the spec.
+    pub ready: bool,
+    /// Why the topic is not ready, if it is not.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+}
+
+/// Replicas, lag and throughput of the processor consumer group.
+#[derive(JsonSchema, Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct ProcessorStatus {
+    /// Ready and desired replicas as `ready/desired`, e.g. `2/3`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replicas: Option<String>,
+    /// Processor pods that are ready.
+    #[serde(default)]
+    pub ready_replicas: i32,
+    /// Processor pods requested by the spec.
+    #[serde(default)]
+    pub desired_replicas: i32,
+    /// Kafka consumer group id of the processor.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub consumer_group: Option<String>,
+    /// Sum of the per-partition lag of the input topic, in records.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub total_lag: Option<i64>,
+    /// Lag of each input partition. A partition without a committed offset
+    /// counts its whole retained backlog as lag.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["partition"]))]
+    pub partition_lag: Vec<PartitionLag>,
+    /// Age in seconds of the oldest record the group has not consumed yet
+    /// (0 when fully caught up).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lag_seconds: Option<f64>,
+    /// Records appended to the input topic per second, measured from
+    /// log-end offsets between two observations.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub input_events_per_second: Option<f64>,
+    /// Records appended to the output topics per second, measured the same way.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub output_records_per_second: Option<f64>,
+    /// When lag and throughput were last measured.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_updated: Option<Time>,
+}
+
+/// Lag of one input partition.
+#[derive(JsonSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct PartitionLag {
+    /// Partition number.
+    pub partition: i32,
+    /// Offset of the next record to be appended to the partition.
+    pub log_end_offset: i64,
+    /// Offset the consumer group committed; absent when it never committed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub committed_offset: Option<i64>,
+    /// Records not consumed yet: log end minus committed offset, or the
+    /// partition's whole retained backlog when nothing was committed.
+    pub lag: i64,
+}
+
+/// Replicas and measured rate of the generator.
+#[derive(JsonSchema, Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct GeneratorStatus {
+    /// Generator pods that are ready.
+    #[serde(default)]
+    pub ready_replicas: i32,
+    /// Generator pods requested by the spec.
+    #[serde(default)]
+    pub desired_replicas: i32,
+    /// Events per second the generator achieved, as reported by its metrics.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub measured_events_per_second: Option<f64>,
+}

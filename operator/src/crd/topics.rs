@@ -1,0 +1,209 @@
+use std::collections::BTreeMap;
+
+use kube::KubeSchema;
+use serde::{Deserialize, Serialize};
+
+/// Default partition count of every topic; matches the original
+/// docker-compose setup.
+pub const DEFAULT_PARTITIONS: i32 = 3;
+/// Default replication factor: 1 suits a single-broker development cluster;
+/// production pipelines set 3 (see examples/pipeline-production.yaml).
+pub const DEFAULT_REPLICATION_FACTOR: i32 = 1;
+
+/// The topics of a pipeline, one per role.
+#[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct TopicsSpec {
+    /// Purchase events written by the generator (or your own producers) and
+    /// consumed by the processor. Its partition count bounds how many
+    /// processor replicas can do useful work.
+    #[serde(default)]
+    pub input: TopicSpec,
+    /// Per-minute sales by category and region.
+    #[serde(default)]
+    pub sales: TopicSpec,
+    /// Per-segment metrics (premium, regular, new) in 2-minute windows.
+    #[serde(default)]
+    pub segments: TopicSpec,
+    /// High-value transactions above the processor's anomaly threshold.
+    #[serde(default)]
+    pub anomalies: TopicSpec,
+    /// Hourly sales by category.
+    #[serde(default)]
+    pub hourly: TopicSpec,
+    /// Hourly top products ranked by revenue.
+    #[serde(default)]
+    pub top_products: TopicSpec,
+    /// Records the processor could not parse, with the reason and their
+    /// source partition and offset.
+    #[serde(default)]
+    pub dead_letter: TopicSpec,
+}
+
+impl Default for TopicsSpec {
+    fn default() -> Self {
+        Self {
+            input: TopicSpec::default(),
+            sales: TopicSpec::default(),
+            segments: TopicSpec::default(),
+            anomalies: TopicSpec::default(),
+            hourly: TopicSpec::default(),
+            top_products: TopicSpec::default(),
+            dead_letter: TopicSpec::default(),
+        }
+    }
+}
+
+/// One Kafka topic of the pipeline.
+#[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct TopicSpec {
+    /// Kafka topic name. Defaults to `<pipeline name>-<role>`, for example
+    /// `shop-input` or `shop-top-products`. Kafka allows letters, digits,
+    /// `.`, `_` and `-`, at most 249 characters, and not `.` or `..`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 249), regex(pattern = r"^[a-zA-Z0-9._-]+$"))]
+    #[x_kube(validation = Rule::new("self != '.' && self != '..'").message("a Kafka topic may not be named '.' or '..'"))]
+    pub name: Option<String>,
+
+    /// Number of partitions. Partitions can be added but never removed, so
+    /// this value may only grow.
+    #[serde(default = "default_partitions")]
+    #[schemars(range(min = 1, max = 10000))]
+    #[x_kube(validation = Rule::new("self >= oldSelf").message(Message::Expression("'partitions may not decrease (Kafka cannot remove partitions): ' + string(oldSelf) + ' -> ' + string(self)".into())))]
+    pub partitions: i32,
+
+    /// Replication factor. Fixed once the topic exists: changing it needs a
+    /// partition reassignment, which the operator never performs.
+    #[serde(default = "default_replication_factor")]
+    #[schemars(range(min = 1, max = 32))]
+    #[x_kube(validation = Rule::new("self == oldSelf").message("replicationFactor cannot be changed after creation"))]
+    pub replication_factor: i32,
+
+    /// Kafka topic configuration, e.g. `retention.ms: "604800000"` or
+    /// `min.insync.replicas: "2"`. Values are strings, as in Kafka.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub config: BTreeMap<String, String>,
+}
+
+impl Default for TopicSpec {
+    fn default() -> Self {
+        Self {
+            name: None,
+            partitions: DEFAULT_PARTITIONS,
+            replication_factor: DEFAULT_REPLICATION_FACTOR,
+            config: BTreeMap::new(),
+        }
+    }
+}
+
+fn default_partitions() -> i32 {
+    DEFAULT_PARTITIONS
+}
+
+fn default_replication_factor() -> i32 {
+    DEFAULT_REPLICATION_FACTOR
+}
+
+/// The role a topic plays in the pipeline; also the suffix of its default name.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum TopicRole {
+    Input,
+    Sales,
+    Segments,
+    Anomalies,
+    Hourly,
+    TopProducts,
+    DeadLetter,
+}
+
+impl TopicRole {
+    /// Every role, in the order topics are provisioned.
+    pub const ALL: [TopicRole; 7] = [
+        TopicRole::Input,
+        TopicRole::Sales,
+        TopicRole::Segments,
+        TopicRole::Anomalies,
+        TopicRole::Hourly,
+        TopicRole::TopProducts,
+        TopicRole::DeadLetter,
+    ];
+
+    /// Suffix used in default topic names and in status.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TopicRole::Input => "input",
+            TopicRole::Sales => "sales",
+            TopicRole::Segments => "segments",
+            TopicRole::Anomalies => "anomalies",
+            TopicRole::Hourly => "hourly",
+            TopicRole::TopProducts => "top-products",
+            TopicRole::DeadLetter => "dead-letter",
+        }
+    }
+}
+
+impl TopicsSpec {
+    /// The spec of the topic playing `role`.
+    pub fn get(&self, role: TopicRole) -> &TopicSpec {
+        match role {
+            TopicRole::Input => &self.input,
+            TopicRole::Sales => &self.sales,
+            TopicRole::Segments => &self.segments,
+            TopicRole::Anomalies => &self.anomalies,
+            TopicRole::Hourly => &self.hourly,
+            TopicRole::TopProducts => &self.top_products,
+            TopicRole::DeadLetter => &self.dead_letter,
+        }
+    }
+
+    /// The Kafka name of the topic playing `role` in pipeline `pipeline`:
+    /// the explicit name if set, else `<pipeline>-<role>`.
+    pub fn resolved_name(&self, pipeline: &str, role: TopicRole) -> String {
+        match &self.get(role).name {
+            Some(name) => name.clone(),
+            None => format!("{pipeline}-{}", role.as_str()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn default_names_derive_from_the_pipeline_name() {
+        let topics = TopicsSpec::default();
+        let names: Vec<String> = TopicRole::ALL
+            .iter()
+            .map(|r| topics.resolved_name("shop", *r))
+            .collect();
+        assert_eq!(
+            names,
+            [
+                "shop-input",
+                "shop-sales",
+                "shop-segments",
+                "shop-anomalies",
+                "shop-hourly",
+                "shop-top-products",
+                "shop-dead-letter"
+            ]
+        );
+    }
+
+    #[test]
+    fn explicit_names_win() {
+        let mut topics = TopicsSpec::default();
+        topics.input.name = Some("purchases".into());
+        assert_eq!(topics.resolved_name("shop", TopicRole::Input), "purchases");
+    }
+
+    #[test]
+    fn omitted_fields_take_defaults() {
+        let topic: TopicSpec = serde_json::from_str(r#"{"name":"x"}"#).expect("valid topic");
+        assert_eq!(topic.partitions, DEFAULT_PARTITIONS);
+        assert_eq!(topic.replication_factor, DEFAULT_REPLICATION_FACTOR);
+        assert!(topic.config.is_empty());
+    }
+}

@@ -1,0 +1,134 @@
+use k8s_openapi::api::core::v1::ResourceRequirements;
+use kube::KubeSchema;
+use serde::{Deserialize, Serialize};
+
+/// The purchase-event load generator.
+#[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct GeneratorSpec {
+    /// Run the generator. Disable it when real producers feed the input topic.
+    #[serde(default = "default_true")]
+    pub enabled: bool,
+
+    /// Target events per second, summed over all generator replicas.
+    /// 0 keeps the generator running but idle.
+    #[serde(default = "default_events_per_second")]
+    #[schemars(range(min = 0, max = 10000000))]
+    pub events_per_second: u32,
+
+    /// Number of generator pods; the rate is split evenly between them.
+    #[serde(default = "default_one")]
+    #[schemars(range(min = 0, max = 100))]
+    pub replicas: i32,
+
+    /// Container image of the generator. Defaults to the image the operator
+    /// was installed with (`--generator-image`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 512))]
+    pub image: Option<String>,
+}
+
+impl Default for GeneratorSpec {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            events_per_second: default_events_per_second(),
+            replicas: 1,
+            image: None,
+        }
+    }
+}
+
+/// The windowed analytics processor (a Kafka consumer group).
+#[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[serde(rename_all = "camelCase")]
+#[x_kube(validation = Rule::new("self.hourlyWindowSeconds >= self.salesWindowSeconds").message("hourlyWindowSeconds must be at least salesWindowSeconds"))]
+#[x_kube(validation = Rule::new("self.allowedLatenessSeconds < self.hourlyWindowSeconds").message("allowedLatenessSeconds must be shorter than hourlyWindowSeconds"))]
+pub struct ProcessorSpec {
+    /// Number of processor pods in the consumer group. Replicas beyond the
+    /// input topic's partition count stay idle; the status reports that.
+    #[serde(default = "default_one")]
+    #[schemars(range(min = 0, max = 1000))]
+    pub replicas: i32,
+
+    /// Container image of the processor. Defaults to the image the operator
+    /// was installed with (`--processor-image`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 512))]
+    pub image: Option<String>,
+
+    /// Length of the tumbling window for sales by category and region, in
+    /// seconds (default 60).
+    #[serde(default = "default_sales_window")]
+    #[schemars(range(min = 1, max = 86400))]
+    pub sales_window_seconds: u32,
+
+    /// Length of the tumbling window for per-segment metrics, in seconds
+    /// (default 120).
+    #[serde(default = "default_segment_window")]
+    #[schemars(range(min = 1, max = 86400))]
+    pub segment_window_seconds: u32,
+
+    /// Length of the tumbling window for hourly sales and top products, in
+    /// seconds (default 3600).
+    #[serde(default = "default_hourly_window")]
+    #[schemars(range(min = 1, max = 86400))]
+    pub hourly_window_seconds: u32,
+
+    /// How long after a window's end events may still arrive and be counted,
+    /// in seconds (default 10). Later events are counted as late and dropped
+    /// from the window's final result.
+    #[serde(default = "default_lateness")]
+    #[schemars(range(min = 0, max = 3600))]
+    pub allowed_lateness_seconds: u32,
+
+    /// Purchases whose final amount (in yen) is strictly above this value are
+    /// reported as high-value anomalies (default 50000).
+    #[serde(default = "default_anomaly_threshold")]
+    #[schemars(range(min = 0.0))]
+    pub anomaly_threshold: f64,
+
+    /// CPU and memory requests and limits of each processor container.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resources: Option<ResourceRequirements>,
+}
+
+impl Default for ProcessorSpec {
+    fn default() -> Self {
+        Self {
+            replicas: 1,
+            image: None,
+            sales_window_seconds: default_sales_window(),
+            segment_window_seconds: default_segment_window(),
+            hourly_window_seconds: default_hourly_window(),
+            allowed_lateness_seconds: default_lateness(),
+            anomaly_threshold: default_anomaly_threshold(),
+            resources: None,
+        }
+    }
+}
+
+fn default_true() -> bool {
+    true
+}
+fn default_one() -> i32 {
+    1
+}
+fn default_events_per_second() -> u32 {
+    5
+}
+fn default_sales_window() -> u32 {
+    60
+}
+fn default_segment_window() -> u32 {
+    120
+}
+fn default_hourly_window() -> u32 {
+    3600
+}
+fn default_lateness() -> u32 {
+    10
+}
+fn default_anomaly_threshold() -> f64 {
+    50_000.0
+}

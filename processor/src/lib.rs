@@ -1,0 +1,2 @@
+//! Data plane of shopstream: the purchase-event model shared by the
+//! `generator` and `processor` binaries.
