@@ -52,3 +52,6 @@ timed() {
   "$@" || die "$label failed"
   log "$label took $((SECONDS - start))s"
 }
+
+# The kubectl built with the API server (same version), used by every script.
+KUBECTL_BIN="$CACHE_DIR/kube-$KUBE_VERSION/bin/kubectl"

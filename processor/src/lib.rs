@@ -1,2 +1,4 @@
 //! Data plane of shopstream: the purchase-event model shared by the
 //! `generator` and `processor` binaries.
+
+pub mod event;

@@ -23,7 +23,9 @@ mod tests {
     /// cluster validates objects against a stale schema.
     #[test]
     fn committed_crd_is_up_to_date() {
-        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(CRD_FILE);
+        let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("..")
+            .join(CRD_FILE);
         let committed = std::fs::read_to_string(&path)
             .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
         let generated = crd_yaml().expect("CRD serializes");

@@ -8,6 +8,9 @@ use super::workloads::{GeneratorSpec, ProcessorSpec};
 
 /// A real-time e-commerce analytics pipeline: Kafka topics, a load generator
 /// and a windowed analytics processor, reconciled by the shopstream operator.
+// clippy reads the repeated `type_ = "..."` of the printer columns as
+// duplicated attributes; they are separate columns.
+#[allow(clippy::duplicated_attributes)]
 #[derive(CustomResource, KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
 #[kube(
     group = "analytics.shopstream.dev",
@@ -21,12 +24,41 @@ use super::workloads::{GeneratorSpec, ProcessorSpec};
     status = "AnalyticsPipelineStatus",
     derive = "PartialEq",
     doc = "A real-time e-commerce analytics pipeline: Kafka topics, a purchase-event generator and a windowed analytics processor.",
-    printcolumn(name = "Phase", type_ = "string", json_path = ".status.phase", description = "Lifecycle phase of the pipeline"),
-    printcolumn(name = "Partitions", type_ = "integer", json_path = ".spec.topics.input.partitions", description = "Partitions of the input topic"),
-    printcolumn(name = "Processors", type_ = "string", json_path = ".status.processor.replicas", description = "Ready/desired processor replicas"),
-    printcolumn(name = "Lag", type_ = "integer", json_path = ".status.processor.totalLag", description = "Records the processor group has not consumed yet"),
-    printcolumn(name = "Events/s", type_ = "number", json_path = ".status.processor.inputEventsPerSecond", description = "Input events per second, measured from offsets"),
-    printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp")
+    printcolumn(
+        name = "Phase",
+        type_ = "string",
+        json_path = ".status.phase",
+        description = "Lifecycle phase of the pipeline"
+    ),
+    printcolumn(
+        name = "Partitions",
+        type_ = "integer",
+        json_path = ".spec.topics.input.partitions",
+        description = "Partitions of the input topic"
+    ),
+    printcolumn(
+        name = "Processors",
+        type_ = "string",
+        json_path = ".status.processor.replicas",
+        description = "Ready/desired processor replicas"
+    ),
+    printcolumn(
+        name = "Lag",
+        type_ = "integer",
+        json_path = ".status.processor.totalLag",
+        description = "Records the processor group has not consumed yet"
+    ),
+    printcolumn(
+        name = "Events/s",
+        type_ = "number",
+        json_path = ".status.processor.inputEventsPerSecond",
+        description = "Input events per second, measured from offsets"
+    ),
+    printcolumn(
+        name = "Age",
+        type_ = "date",
+        json_path = ".metadata.creationTimestamp"
+    )
 )]
 #[serde(rename_all = "camelCase")]
 pub struct AnalyticsPipelineSpec {
@@ -73,7 +105,10 @@ pub struct KafkaConnection {
     /// `strimzi.io/cluster=<name>`; when unset, the operator creates them
     /// directly through the Kafka admin API.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(length(min = 1, max = 253), regex(pattern = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"))]
+    #[schemars(
+        length(min = 1, max = 253),
+        regex(pattern = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+    )]
     pub strimzi_cluster: Option<String>,
 }
 

@@ -11,7 +11,7 @@ pub const DEFAULT_PARTITIONS: i32 = 3;
 pub const DEFAULT_REPLICATION_FACTOR: i32 = 1;
 
 /// The topics of a pipeline, one per role.
-#[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
 #[serde(rename_all = "camelCase")]
 pub struct TopicsSpec {
     /// Purchase events written by the generator (or your own producers) and
@@ -40,20 +40,6 @@ pub struct TopicsSpec {
     pub dead_letter: TopicSpec,
 }
 
-impl Default for TopicsSpec {
-    fn default() -> Self {
-        Self {
-            input: TopicSpec::default(),
-            sales: TopicSpec::default(),
-            segments: TopicSpec::default(),
-            anomalies: TopicSpec::default(),
-            hourly: TopicSpec::default(),
-            top_products: TopicSpec::default(),
-            dead_letter: TopicSpec::default(),
-        }
-    }
-}
-
 /// One Kafka topic of the pipeline.
 #[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
 #[serde(rename_all = "camelCase")]
@@ -70,7 +56,7 @@ pub struct TopicSpec {
     /// this value may only grow.
     #[serde(default = "default_partitions")]
     #[schemars(range(min = 1, max = 10000))]
-    #[x_kube(validation = Rule::new("self >= oldSelf").message(Message::Expression("'partitions may not decrease (Kafka cannot remove partitions): ' + string(oldSelf) + ' -> ' + string(self)".into())))]
+    #[x_kube(validation = Rule::new("self >= oldSelf").message("partitions may not decrease: Kafka cannot remove partitions from a topic"))]
     pub partitions: i32,
 
     /// Replication factor. Fixed once the topic exists: changing it needs a

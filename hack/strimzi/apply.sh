@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Applies the generated Strimzi CRDs (Kafka, KafkaNodePool, KafkaTopic) to the
+# local API server in $KUBECONFIG_PATH and waits until they are Established.
+# Server-side apply: the Kafka CRD (~330 KB) is too big for the
+# last-applied-configuration annotation of client-side apply.
+set -euo pipefail
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+source "$HERE/../lib.sh"
+source "$HERE/versions.sh"
+
+CRD_DIR="$CACHE_DIR/strimzi-$STRIMZI_VERSION/crds"
+"$HERE/build.sh" >/dev/null
+[[ -s "$KUBECONFIG_PATH" ]] || die "Strimzi CRDs: no kubeconfig at $KUBECONFIG_PATH (is the API server up?)"
+
+# Prefer the kubectl built alongside the API server (lib.sh), else the one on PATH.
+KUBECTL="kubectl"
+[[ -n "${KUBECTL_BIN:-}" && -x "${KUBECTL_BIN:-}" ]] && KUBECTL="$KUBECTL_BIN"
+command -v "$KUBECTL" >/dev/null || die "Strimzi CRDs: no kubectl (expected ${KUBECTL_BIN:-$CACHE_DIR/kube-*/bin/kubectl} or kubectl on PATH)"
+kc() { "$KUBECTL" --kubeconfig "$KUBECONFIG_PATH" "$@"; }
+log "applying Strimzi $STRIMZI_VERSION CRDs from $CRD_DIR"
+kc apply --server-side --force-conflicts --field-manager=shopstream-hack -f "$CRD_DIR" >&2 \
+  || die "Strimzi CRDs: kubectl apply failed against $(kc config view --minify -o jsonpath='{.clusters[0].cluster.server}' 2>/dev/null)"
+kc wait --for=condition=Established --timeout=60s \
+  crd/kafkas.kafka.strimzi.io crd/kafkanodepools.kafka.strimzi.io crd/kafkatopics.kafka.strimzi.io >&2 \
+  || die "Strimzi CRDs: not Established within 60s"
+log "Strimzi CRDs established (kafka.strimzi.io/v1)"

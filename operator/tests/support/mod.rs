@@ -1,0 +1,110 @@
+//! Helpers for tests that run against the real API server started by
+//! `make env-up` (hack/). They never skip: a missing environment is a test
+//! failure that says how to start it.
+
+#![allow(dead_code)]
+
+use std::path::PathBuf;
+use std::process::Command;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use k8s_openapi::api::core::v1::Namespace;
+use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+use kube::api::{DeleteParams, Patch, PatchParams, PostParams};
+use kube::runtime::wait::{await_condition, conditions};
+use kube::{Api, Client};
+
+pub const FIELD_MANAGER: &str = "shopstream-tests";
+
+fn required_env(name: &str) -> String {
+    std::env::var(name).unwrap_or_else(|_| {
+        panic!(
+            "{name} is not set: these tests need the local Kubernetes API server and Kafka. \
+             Run them with `make test` (which starts the environment), or `make env-up` and \
+             export the variables `hack/env.sh` prints."
+        )
+    })
+}
+
+/// A client for the test environment's API server, from `$KUBECONFIG`.
+pub async fn client() -> Client {
+    required_env("KUBECONFIG");
+    Client::try_default()
+        .await
+        .expect("cannot build a Kubernetes client from $KUBECONFIG")
+}
+
+pub fn repo_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// Runs the kubectl built by the test environment (same version as the API
+/// server) and returns stdout, panicking with stderr on failure.
+pub fn kubectl(args: &[&str]) -> String {
+    let output = kubectl_output(args);
+    assert!(
+        output.status.success(),
+        "kubectl {} failed: {}",
+        args.join(" "),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+pub fn kubectl_output(args: &[&str]) -> std::process::Output {
+    let kubectl = required_env("SHOPSTREAM_KUBECTL");
+    Command::new(&kubectl)
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {kubectl}: {e}"))
+}
+
+/// Server-side applies the committed CRD and waits until it is established.
+pub async fn install_crd(client: &Client) {
+    let path = repo_root().join(operator::crd::CRD_FILE);
+    let yaml = std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
+    let crd: CustomResourceDefinition = serde_yaml::from_str(&yaml).expect("CRD file parses");
+    let name = crd.metadata.name.clone().expect("CRD has a name");
+    let api: Api<CustomResourceDefinition> = Api::all(client.clone());
+    api.patch(
+        &name,
+        &PatchParams::apply(FIELD_MANAGER).force(),
+        &Patch::Apply(&crd),
+    )
+    .await
+    .expect("the API server accepts the CRD");
+    tokio::time::timeout(
+        Duration::from_secs(30),
+        await_condition(api, &name, conditions::is_crd_established()),
+    )
+    .await
+    .expect("CRD established within 30s")
+    .expect("watching the CRD");
+}
+
+/// A fresh namespace for one test, so tests can run in parallel and reruns
+/// never see leftovers.
+pub async fn namespace(client: &Client, prefix: &str) -> String {
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or_default();
+    let name = format!("{prefix}-{}-{nanos:x}", std::process::id());
+    let api: Api<Namespace> = Api::all(client.clone());
+    let ns: Namespace = serde_json::from_value(serde_json::json!({
+        "apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}
+    }))
+    .expect("namespace object");
+    api.create(&PostParams::default(), &ns)
+        .await
+        .expect("create test namespace");
+    name
+}
+
+/// Deletes a test namespace. Without kube-controller-manager the namespace
+/// stays Terminating, which is harmless for the next run.
+pub async fn delete_namespace(client: &Client, name: &str) {
+    let api: Api<Namespace> = Api::all(client.clone());
+    let _ = api.delete(name, &DeleteParams::default()).await;
+}

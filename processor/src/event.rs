@@ -1,0 +1,115 @@
+//! The purchase event: the one schema the generator writes and the processor
+//! reads. Field names are the wire format (JSON), shared with every consumer
+//! of the input topic.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+/// One purchase, as written to the pipeline's input topic (record key =
+/// `user_id`).
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub struct PurchaseEvent {
+    /// Unique across generator processes and restarts.
+    pub event_id: String,
+    /// Event time, RFC 3339. Written in UTC; any offset is accepted on read
+    /// and normalised to UTC.
+    pub timestamp: DateTime<Utc>,
+    /// `user_1` … `user_10000`.
+    pub user_id: String,
+    pub user_segment: UserSegment,
+    pub product_id: String,
+    pub product_name: String,
+    pub category: String,
+    pub quantity: u32,
+    /// Price of one item, in yen.
+    pub unit_price: f64,
+    /// `unit_price × quantity`.
+    pub base_amount: f64,
+    /// Share of `base_amount` taken off, 0.0–1.0.
+    pub discount_rate: f64,
+    /// `base_amount × discount_rate`, rounded to 2 decimals.
+    pub discount_amount: f64,
+    /// `base_amount − discount_amount`, rounded to 2 decimals.
+    pub final_amount: f64,
+    pub region: String,
+    pub device: Device,
+    pub payment_method: PaymentMethod,
+}
+
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[serde(rename_all = "snake_case")]
+pub enum UserSegment {
+    Premium,
+    Regular,
+    New,
+}
+
+impl UserSegment {
+    pub const ALL: [UserSegment; 3] =
+        [UserSegment::Premium, UserSegment::Regular, UserSegment::New];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            UserSegment::Premium => "premium",
+            UserSegment::Regular => "regular",
+            UserSegment::New => "new",
+        }
+    }
+}
+
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[serde(rename_all = "snake_case")]
+pub enum Device {
+    Web,
+    Mobile,
+    Tablet,
+}
+
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[serde(rename_all = "snake_case")]
+pub enum PaymentMethod {
+    CreditCard,
+    BankTransfer,
+    DigitalWallet,
+}
+
+/// Rounds a yen amount to 2 decimals, the precision every amount is written with.
+pub fn round_cents(value: f64) -> f64 {
+    (value * 100.0).round() / 100.0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SAMPLE: &str = r#"{"event_id":"g1-0","timestamp":"2026-11-25T09:30:00+09:00",
+        "user_id":"user_42","user_segment":"premium","product_id":"P001",
+        "product_name":"ノートPC","category":"electronics","quantity":2,
+        "unit_price":89800.0,"base_amount":179600.0,"discount_rate":0.1,
+        "discount_amount":17960.0,"final_amount":161640.0,"region":"Tokyo",
+        "device":"mobile","payment_method":"credit_card"}"#;
+
+    #[test]
+    fn offsets_are_normalised_to_utc() {
+        let event: PurchaseEvent = serde_json::from_str(SAMPLE).expect("sample parses");
+        assert_eq!(event.timestamp.to_rfc3339(), "2026-11-25T00:30:00+00:00");
+        assert_eq!(event.user_segment, UserSegment::Premium);
+        assert_eq!(event.payment_method, PaymentMethod::CreditCard);
+    }
+
+    #[test]
+    fn round_trips_through_json() {
+        let event: PurchaseEvent = serde_json::from_str(SAMPLE).expect("sample parses");
+        let again: PurchaseEvent =
+            serde_json::from_str(&serde_json::to_string(&event).expect("serializes"))
+                .expect("parses again");
+        assert_eq!(event, again);
+    }
+
+    #[test]
+    fn cents_rounding() {
+        assert_eq!(round_cents(17960.004), 17960.0);
+        assert_eq!(round_cents(1.005 * 1000.0), 1005.0);
+        assert_eq!(round_cents(2.675), 2.68);
+    }
+}
