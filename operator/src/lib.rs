@@ -1,4 +1,18 @@
 //! The shopstream operator: reconciles `AnalyticsPipeline` resources into
-//! Kafka topics, a generator and a processor.
+//! Kafka topics, a generator and a processor, and reports lag and
+//! throughput in their status.
+//!
+//! A reconcile runs in steps (see [`reconcile`]): validate → topics →
+//! workloads → observe → status.
 
+pub mod context;
+pub mod controller;
 pub mod crd;
+pub mod error;
+pub mod http;
+pub mod kafka;
+pub mod leader;
+pub mod metrics;
+pub mod reconcile;
+pub mod status;
+pub mod workloads;

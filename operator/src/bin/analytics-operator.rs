@@ -1,1 +1,168 @@
-fn main() {}
+//! The shopstream operator binary.
+
+use std::net::SocketAddr;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use clap::Parser;
+use kube::Client;
+use operator::context::{Context, Settings};
+use operator::http::{Readiness, serve};
+use operator::leader::LeaderElector;
+use operator::metrics::Metrics;
+use operator::reconcile::validate::DefaultImages;
+use tracing::{error, info};
+use tracing_subscriber::EnvFilter;
+
+/// Reconciles AnalyticsPipeline resources into Kafka topics, a generator and
+/// a processor, and reports lag and throughput in their status.
+#[derive(Parser, Debug)]
+#[command(version, about)]
+struct Args {
+    /// Namespace to watch; all namespaces when unset.
+    #[arg(long, env = "WATCH_NAMESPACE")]
+    namespace: Option<String>,
+    /// Address of /metrics, /healthz and /readyz.
+    #[arg(long, env = "METRICS_ADDR", default_value = "0.0.0.0:8080")]
+    metrics_addr: SocketAddr,
+    /// How often lag and throughput are refreshed, e.g. 15s.
+    #[arg(long, env = "STATUS_INTERVAL", default_value = "15s", value_parser = humantime::parse_duration)]
+    status_interval: Duration,
+    /// Generator image for pipelines that do not name one.
+    #[arg(long, env = "GENERATOR_IMAGE", default_value = concat!("shopstream/generator:", env!("CARGO_PKG_VERSION")))]
+    generator_image: String,
+    /// Processor image for pipelines that do not name one.
+    #[arg(long, env = "PROCESSOR_IMAGE", default_value = concat!("shopstream/processor:", env!("CARGO_PKG_VERSION")))]
+    processor_image: String,
+    /// Elect a leader through a Lease so that several replicas can run.
+    #[arg(long, env = "LEADER_ELECTION", default_value_t = true, action = clap::ArgAction::Set)]
+    leader_election: bool,
+    /// Name of the leader-election Lease.
+    #[arg(long, env = "LEASE_NAME", default_value = "shopstream-operator")]
+    lease_name: String,
+    /// Namespace of the Lease; defaults to the operator's own namespace.
+    #[arg(long, env = "POD_NAMESPACE", default_value = "default")]
+    lease_namespace: String,
+    /// How long a Lease stays valid without renewal.
+    #[arg(long, env = "LEASE_DURATION", default_value = "15s", value_parser = humantime::parse_duration)]
+    lease_duration: Duration,
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    init_tracing();
+    let args = Args::parse();
+    match run(args).await {
+        Ok(code) => code,
+        Err(e) => {
+            error!(error = %e, "operator failed");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(args: Args) -> anyhow::Result<ExitCode> {
+    let client = Client::try_default().await?;
+    let metrics = Metrics::new()?;
+    let ctx = Arc::new(Context::new(
+        client.clone(),
+        metrics,
+        Settings {
+            images: DefaultImages {
+                generator: args.generator_image.clone(),
+                processor: args.processor_image.clone(),
+            },
+            status_interval: args.status_interval,
+        },
+    ));
+    let readiness = Readiness::default();
+    let server_ctx = ctx.clone();
+    let server_readiness = readiness.clone();
+    let addr = args.metrics_addr;
+    tokio::spawn(async move {
+        if let Err(e) = serve(addr, server_ctx, server_readiness).await {
+            error!(error = %e, %addr, "metrics server failed");
+        }
+    });
+    readiness.set(true);
+
+    let identity = std::env::var("POD_NAME")
+        .unwrap_or_else(|_| format!("{}-{}", hostname(), std::process::id()));
+    let mut lost_leadership = false;
+    if args.leader_election {
+        let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+        let elector = LeaderElector::new(
+            client.clone(),
+            &args.lease_namespace,
+            &args.lease_name,
+            &identity,
+            args.lease_duration,
+        );
+        tokio::select! {
+            _ = elector.acquire() => {}
+            _ = shutdown_signal() => return Ok(ExitCode::SUCCESS),
+        }
+        let controller = tokio::spawn(operator::controller::run(
+            client,
+            args.namespace,
+            ctx,
+            async move {
+                let _ = stop_rx.await;
+            },
+        ));
+        tokio::select! {
+            _ = elector.hold() => lost_leadership = true,
+            _ = shutdown_signal() => {}
+        }
+        let _ = stop_tx.send(());
+        let _ = controller.await;
+    } else {
+        operator::controller::run(client, args.namespace, ctx, shutdown_signal()).await;
+    }
+    if lost_leadership {
+        info!("exiting after losing leadership");
+        return Ok(ExitCode::FAILURE);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_string())
+        .unwrap_or_else(|_| "operator".into())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = ctrl_c => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = ctrl_c.await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = ctrl_c.await;
+    }
+    info!("shutdown signal received");
+}
+
+fn init_tracing() {
+    let filter =
+        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,kube=warn"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter);
+    if std::env::var("LOG_FORMAT").as_deref() == Ok("json") {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+}

@@ -1,0 +1,116 @@
+//! The state shared by every reconcile.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use kube::Client;
+use kube::runtime::events::{Recorder, Reporter};
+
+use crate::crd::Phase;
+use crate::kafka::{KafkaConnections, OffsetObservation};
+use crate::metrics::Metrics;
+use crate::reconcile::validate::DefaultImages;
+
+/// Settings from the operator's command line.
+#[derive(Clone, Debug)]
+pub struct Settings {
+    pub images: DefaultImages,
+    /// How often lag and throughput are refreshed when nothing changes.
+    pub status_interval: Duration,
+}
+
+pub struct Context {
+    pub client: Client,
+    pub kafka: KafkaConnections,
+    pub recorder: Recorder,
+    pub metrics: Metrics,
+    pub settings: Settings,
+    /// Per pipeline (namespace/name): consecutive failures, for backoff.
+    pub failures: Mutex<HashMap<String, u32>>,
+    /// Per pipeline: the last offset observation, for rates.
+    pub observations: Mutex<HashMap<String, OffsetObservation>>,
+    /// Per pipeline: last phase, for the phase gauge.
+    pub phases: Mutex<HashMap<String, Phase>>,
+}
+
+impl Context {
+    pub fn new(client: Client, metrics: Metrics, settings: Settings) -> Self {
+        let reporter = Reporter {
+            controller: "shopstream-operator".into(),
+            instance: std::env::var("POD_NAME").ok(),
+        };
+        Self {
+            recorder: Recorder::new(client.clone(), reporter),
+            client,
+            kafka: KafkaConnections::default(),
+            metrics,
+            settings,
+            failures: Mutex::default(),
+            observations: Mutex::default(),
+            phases: Mutex::default(),
+        }
+    }
+
+    /// Records a failure and returns how many happened in a row.
+    pub fn record_failure(&self, key: &str) -> u32 {
+        let mut failures = self.failures.lock().unwrap_or_else(|p| p.into_inner());
+        let count = failures.entry(key.to_string()).or_insert(0);
+        *count += 1;
+        *count
+    }
+
+    pub fn failure_count(&self, key: &str) -> u32 {
+        self.failures
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(key)
+            .copied()
+            .unwrap_or(0)
+    }
+
+    pub fn reset_failures(&self, key: &str) {
+        self.failures
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(key);
+    }
+
+    /// Stores `now` and returns the previous observation of the pipeline.
+    pub fn swap_observation(&self, key: &str, now: OffsetObservation) -> Option<OffsetObservation> {
+        self.observations
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(key.to_string(), now)
+    }
+
+    pub fn set_phase(&self, key: &str, phase: Option<Phase>) {
+        let mut phases = self.phases.lock().unwrap_or_else(|p| p.into_inner());
+        match phase {
+            Some(phase) => phases.insert(key.to_string(), phase),
+            None => phases.remove(key),
+        };
+        for p in [
+            Phase::Pending,
+            Phase::Provisioning,
+            Phase::Running,
+            Phase::Degraded,
+            Phase::Failed,
+        ] {
+            let count = phases.values().filter(|v| **v == p).count() as i64;
+            self.metrics
+                .pipelines_by_phase
+                .with_label_values(&[Metrics::phase_label(p)])
+                .set(count);
+        }
+    }
+
+    pub fn forget(&self, key: &str) {
+        self.reset_failures(key);
+        self.observations
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(key);
+        self.set_phase(key, None);
+    }
+}

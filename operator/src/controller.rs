@@ -1,0 +1,58 @@
+//! Wires the reconciler into kube-runtime's Controller: watches pipelines
+//! and the objects they own, in one namespace or all.
+
+use std::sync::Arc;
+
+use futures::StreamExt;
+use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::core::v1::{ConfigMap, Service};
+use kube::runtime::controller::Controller;
+use kube::runtime::watcher;
+use kube::{Api, Client};
+use tracing::{info, warn};
+
+use crate::context::Context;
+use crate::crd::AnalyticsPipeline;
+use crate::reconcile::{error_policy, reconcile};
+
+/// Runs the controller until `shutdown` resolves.
+pub async fn run(
+    client: Client,
+    namespace: Option<String>,
+    ctx: Arc<Context>,
+    shutdown: impl std::future::Future<Output = ()> + Send + Sync + 'static,
+) {
+    fn api<K>(client: &Client, namespace: &Option<String>) -> Api<K>
+    where
+        K: kube::Resource<Scope = k8s_openapi::NamespaceResourceScope>,
+        K::DynamicType: Default,
+    {
+        match namespace {
+            Some(ns) => Api::namespaced(client.clone(), ns),
+            None => Api::all(client.clone()),
+        }
+    }
+    let pipelines: Api<AnalyticsPipeline> = api(&client, &namespace);
+    if let Err(e) = pipelines.list(&Default::default()).await {
+        warn!(error = %e, "cannot list AnalyticsPipelines; is the CRD installed? (make crds, kubectl apply -f crds/)");
+    }
+    let owned =
+        watcher::Config::default().labels("app.kubernetes.io/managed-by=shopstream-operator");
+    info!(
+        namespace = namespace.as_deref().unwrap_or("<all>"),
+        "starting controller"
+    );
+    Controller::new(pipelines, watcher::Config::default())
+        .owns(api::<Deployment>(&client, &namespace), owned.clone())
+        .owns(api::<ConfigMap>(&client, &namespace), owned.clone())
+        .owns(api::<Service>(&client, &namespace), owned)
+        .graceful_shutdown_on(shutdown)
+        .run(reconcile, error_policy, ctx)
+        .for_each(|result| async move {
+            if let Err(e) = result {
+                tracing::debug!(error = %e, "reconcile error (handled by error_policy)");
+            }
+        })
+        .await;
+    info!("controller stopped");
+}

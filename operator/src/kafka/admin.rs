@@ -1,0 +1,203 @@
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+use std::time::Duration;
+
+use rdkafka::ClientConfig;
+use rdkafka::admin::{
+    AdminClient, AdminOptions, AlterConfig, NewPartitions, NewTopic, ResourceSpecifier,
+    TopicReplication,
+};
+use rdkafka::client::DefaultClientContext;
+use rdkafka::config::RDKafkaLogLevel;
+use rdkafka::error::RDKafkaErrorCode;
+
+use crate::error::{Error, Result};
+use crate::reconcile::validate::DesiredTopic;
+
+/// Bounds every admin request, so an unreachable cluster turns into a status
+/// condition within seconds instead of a hung reconcile.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// A topic as it exists in Kafka.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ExistingTopic {
+    pub partitions: i32,
+    pub replication_factor: i32,
+}
+
+/// Kafka admin API client for one cluster.
+pub struct KafkaAdmin {
+    admin: Arc<AdminClient<DefaultClientContext>>,
+}
+
+impl KafkaAdmin {
+    pub fn connect(bootstrap_servers: &str) -> Result<Self> {
+        let admin = ClientConfig::new()
+            .set("bootstrap.servers", bootstrap_servers)
+            .set("socket.timeout.ms", "10000")
+            .set("client.id", "shopstream-operator")
+            .set_log_level(RDKafkaLogLevel::Warning)
+            .create()
+            .map_err(|e| Error::Kafka(format!("cannot create admin client: {e}")))?;
+        Ok(Self {
+            admin: Arc::new(admin),
+        })
+    }
+
+    fn options() -> AdminOptions {
+        AdminOptions::new()
+            .request_timeout(Some(REQUEST_TIMEOUT))
+            .operation_timeout(Some(REQUEST_TIMEOUT))
+    }
+
+    /// Partitions and replication factor of those of `names` that exist.
+    pub async fn describe_topics(
+        &self,
+        names: &[String],
+    ) -> Result<HashMap<String, ExistingTopic>> {
+        let admin = self.admin.clone();
+        let names = names.to_vec();
+        // librdkafka's metadata call blocks; keep it off the async workers.
+        tokio::task::spawn_blocking(move || {
+            let metadata = admin
+                .inner()
+                .fetch_metadata(None, REQUEST_TIMEOUT)
+                .map_err(|e| Error::Kafka(format!("cannot fetch cluster metadata: {e}")))?;
+            let mut found = HashMap::new();
+            for topic in metadata.topics() {
+                if !names.iter().any(|n| n == topic.name()) || topic.error().is_some() {
+                    continue;
+                }
+                let partitions = topic.partitions();
+                let replication_factor = partitions
+                    .first()
+                    .map(|p| p.replicas().len() as i32)
+                    .unwrap_or(0);
+                found.insert(
+                    topic.name().to_string(),
+                    ExistingTopic {
+                        partitions: partitions.len() as i32,
+                        replication_factor,
+                    },
+                );
+            }
+            Ok(found)
+        })
+        .await
+        .map_err(|e| Error::Kafka(format!("metadata task failed: {e}")))?
+    }
+
+    pub async fn create_topic(&self, topic: &DesiredTopic) -> Result<()> {
+        let mut new_topic = NewTopic::new(
+            &topic.name,
+            topic.partitions,
+            TopicReplication::Fixed(topic.replication_factor),
+        );
+        for (key, value) in &topic.config {
+            new_topic = new_topic.set(key, value);
+        }
+        let results = self
+            .admin
+            .create_topics([&new_topic], &Self::options())
+            .await
+            .map_err(|e| Error::Kafka(format!("CreateTopics {}: {e}", topic.name)))?;
+        for result in results {
+            match result {
+                Ok(_) => {}
+                // Someone (or a previous reconcile) was faster: fine.
+                Err((_, RDKafkaErrorCode::TopicAlreadyExists)) => {}
+                Err((name, code)) => return Err(topic_error(&name, "create", code)),
+            }
+        }
+        Ok(())
+    }
+
+    pub async fn add_partitions(&self, name: &str, total: i32) -> Result<()> {
+        let total = usize::try_from(total)
+            .map_err(|_| Error::InvalidSpec(format!("invalid partition count {total}")))?;
+        let request = NewPartitions::new(name, total);
+        let results = self
+            .admin
+            .create_partitions([&request], &Self::options())
+            .await
+            .map_err(|e| Error::Kafka(format!("CreatePartitions {name}: {e}")))?;
+        for result in results {
+            result.map_err(|(name, code)| topic_error(&name, "add partitions to", code))?;
+        }
+        Ok(())
+    }
+
+    /// The topic's configuration entries that are not broker defaults.
+    pub async fn topic_config(&self, name: &str) -> Result<BTreeMap<String, String>> {
+        let results = self
+            .admin
+            .describe_configs([&ResourceSpecifier::Topic(name)], &Self::options())
+            .await
+            .map_err(|e| Error::Kafka(format!("DescribeConfigs {name}: {e}")))?;
+        let mut config = BTreeMap::new();
+        for result in results {
+            let resource =
+                result.map_err(|code| topic_error(name, "describe the config of", code))?;
+            for entry in resource.entries {
+                if !entry.is_default
+                    && let Some(value) = entry.value
+                {
+                    config.insert(entry.name, value);
+                }
+            }
+        }
+        Ok(config)
+    }
+
+    /// Sets the topic's dynamic configuration to exactly `config`.
+    pub async fn set_topic_config(
+        &self,
+        name: &str,
+        config: &BTreeMap<String, String>,
+    ) -> Result<()> {
+        let mut request = AlterConfig::new(ResourceSpecifier::Topic(name));
+        for (key, value) in config {
+            request = request.set(key, value);
+        }
+        let results = self
+            .admin
+            .alter_configs([&request], &Self::options())
+            .await
+            .map_err(|e| Error::Kafka(format!("AlterConfigs {name}: {e}")))?;
+        for result in results {
+            result.map_err(|(_, code)| topic_error(name, "update the config of", code))?;
+        }
+        Ok(())
+    }
+
+    pub async fn delete_topics(&self, names: &[String]) -> Result<()> {
+        let refs: Vec<&str> = names.iter().map(String::as_str).collect();
+        let results = self
+            .admin
+            .delete_topics(&refs, &Self::options())
+            .await
+            .map_err(|e| Error::Kafka(format!("DeleteTopics: {e}")))?;
+        for result in results {
+            match result {
+                Ok(_) | Err((_, RDKafkaErrorCode::UnknownTopicOrPartition)) => {}
+                Err((name, code)) => return Err(topic_error(&name, "delete", code)),
+            }
+        }
+        Ok(())
+    }
+}
+
+fn topic_error(name: &str, action: &str, code: RDKafkaErrorCode) -> Error {
+    let message = format!("cannot {action} topic {name}: {code}");
+    // Requests the broker refuses for the request's content are spec
+    // problems; everything else is worth retrying.
+    match code {
+        RDKafkaErrorCode::InvalidConfig
+        | RDKafkaErrorCode::InvalidReplicationFactor
+        | RDKafkaErrorCode::InvalidPartitions
+        | RDKafkaErrorCode::InvalidReplicaAssignment
+        | RDKafkaErrorCode::InvalidTopic
+        | RDKafkaErrorCode::PolicyViolation => Error::InvalidSpec(message),
+        _ => Error::Kafka(message),
+    }
+}

@@ -1,0 +1,289 @@
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use rdkafka::config::RDKafkaLogLevel;
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::message::Message;
+use rdkafka::{ClientConfig, Offset, TopicPartitionList};
+
+use crate::crd::PartitionLag;
+use crate::error::{Error, Result};
+
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
+/// Upper bound on reading the oldest unconsumed records for `lagSeconds`.
+const PROBE_BUDGET: Duration = Duration::from_secs(2);
+
+/// One measurement of the processor group against the input topic.
+#[derive(Clone, Debug, PartialEq)]
+pub struct LagSample {
+    pub partitions: Vec<PartitionLag>,
+    pub total_lag: i64,
+    /// Age of the oldest record not consumed yet; 0 when caught up; `None`
+    /// when it could not be read within the probe budget.
+    pub lag_seconds: Option<f64>,
+    /// Active members of the consumer group, as the group coordinator sees them.
+    pub group_members: usize,
+    pub offsets: OffsetObservation,
+}
+
+/// Log-end offsets summed over topics at one instant; two of them give rates.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct OffsetObservation {
+    pub at: Instant,
+    pub input_end: i64,
+    pub output_end: i64,
+}
+
+/// Input events/s and output records/s between two observations; `None`
+/// when they are too close together to mean anything.
+pub fn rate_between(earlier: &OffsetObservation, later: &OffsetObservation) -> Option<(f64, f64)> {
+    let seconds = later.at.checked_duration_since(earlier.at)?.as_secs_f64();
+    if seconds < 1.0 {
+        return None;
+    }
+    let per_second = |from: i64, to: i64| ((to - from).max(0) as f64) / seconds;
+    Some((
+        per_second(earlier.input_end, later.input_end),
+        per_second(earlier.output_end, later.output_end),
+    ))
+}
+
+/// Measures lag and throughput of one consumer group without joining it:
+/// committed offsets come from the group coordinator, end offsets from the
+/// partition leaders.
+pub struct LagSampler {
+    group: String,
+    /// Carries `group.id = group` so `committed_offsets` reads that group's
+    /// commits; it never subscribes, so it never joins the group.
+    offsets: Arc<Mutex<BaseConsumer>>,
+    /// Reads the oldest unconsumed records; its own group never commits.
+    probe: Arc<Mutex<BaseConsumer>>,
+}
+
+impl LagSampler {
+    pub fn connect(bootstrap_servers: &str, group: &str) -> Result<Self> {
+        let consumer = |group_id: &str| -> Result<BaseConsumer> {
+            ClientConfig::new()
+                .set("bootstrap.servers", bootstrap_servers)
+                .set("group.id", group_id)
+                .set("enable.auto.commit", "false")
+                .set("enable.auto.offset.store", "false")
+                .set("client.id", "shopstream-operator-lag")
+                .set_log_level(RDKafkaLogLevel::Warning)
+                .create()
+                .map_err(|e| Error::Kafka(format!("cannot create lag consumer: {e}")))
+        };
+        Ok(Self {
+            group: group.to_string(),
+            offsets: Arc::new(Mutex::new(consumer(group)?)),
+            probe: Arc::new(Mutex::new(consumer(&format!("{group}.operator-probe"))?)),
+        })
+    }
+
+    pub async fn sample(&self, input_topic: &str, output_topics: &[String]) -> Result<LagSample> {
+        let offsets = self.offsets.clone();
+        let probe = self.probe.clone();
+        let group = self.group.clone();
+        let input_topic = input_topic.to_string();
+        let output_topics = output_topics.to_vec();
+        // librdkafka's offset and metadata calls block.
+        tokio::task::spawn_blocking(move || {
+            let offsets = offsets
+                .lock()
+                .map_err(|_| Error::Kafka("lag consumer lock poisoned".into()))?;
+            let probe = probe
+                .lock()
+                .map_err(|_| Error::Kafka("probe consumer lock poisoned".into()))?;
+            sample_blocking(&offsets, &probe, &group, &input_topic, &output_topics)
+        })
+        .await
+        .map_err(|e| Error::Kafka(format!("lag task failed: {e}")))?
+    }
+}
+
+fn kafka(what: &str) -> impl Fn(rdkafka::error::KafkaError) -> Error + '_ {
+    move |e| Error::Kafka(format!("{what}: {e}"))
+}
+
+fn sample_blocking(
+    offsets: &BaseConsumer,
+    probe: &BaseConsumer,
+    group: &str,
+    input_topic: &str,
+    output_topics: &[String],
+) -> Result<LagSample> {
+    let metadata = offsets
+        .fetch_metadata(None, REQUEST_TIMEOUT)
+        .map_err(kafka("cannot fetch metadata"))?;
+    let partition_count = |topic: &str| -> i32 {
+        metadata
+            .topics()
+            .iter()
+            .find(|t| t.name() == topic)
+            .map(|t| t.partitions().len() as i32)
+            .unwrap_or(0)
+    };
+    let input_partitions = partition_count(input_topic);
+    if input_partitions == 0 {
+        return Err(Error::Kafka(format!(
+            "input topic {input_topic} does not exist"
+        )));
+    }
+
+    let mut request = TopicPartitionList::new();
+    for p in 0..input_partitions {
+        request.add_partition(input_topic, p);
+    }
+    let committed = offsets
+        .committed_offsets(request, REQUEST_TIMEOUT)
+        .map_err(kafka("cannot read committed offsets"))?;
+
+    let mut partitions = Vec::new();
+    let mut input_end = 0;
+    let mut unconsumed = HashMap::new();
+    for p in 0..input_partitions {
+        let (low, high) = offsets
+            .fetch_watermarks(input_topic, p, REQUEST_TIMEOUT)
+            .map_err(kafka("cannot read end offsets"))?;
+        input_end += high;
+        let committed_offset =
+            committed
+                .find_partition(input_topic, p)
+                .and_then(|e| match e.offset() {
+                    Offset::Offset(n) => Some(n),
+                    _ => None,
+                });
+        // Without a commit the group would start from the earliest retained
+        // record, so the whole retained backlog counts as lag.
+        let next = committed_offset.unwrap_or(low).max(low);
+        let lag = (high - next).max(0);
+        if lag > 0 {
+            unconsumed.insert(p, next);
+        }
+        partitions.push(PartitionLag {
+            partition: p,
+            log_end_offset: high,
+            committed_offset,
+            lag,
+        });
+    }
+
+    let mut output_end = 0;
+    for topic in output_topics {
+        for p in 0..partition_count(topic) {
+            let (_, high) = offsets
+                .fetch_watermarks(topic, p, REQUEST_TIMEOUT)
+                .map_err(kafka("cannot read output end offsets"))?;
+            output_end += high;
+        }
+    }
+
+    let group_members = offsets
+        .fetch_group_list(Some(group), REQUEST_TIMEOUT)
+        .map_err(kafka("cannot describe the consumer group"))?
+        .groups()
+        .first()
+        .map(|g| g.members().len())
+        .unwrap_or(0);
+
+    let lag_seconds = oldest_unconsumed_age(probe, input_topic, &unconsumed);
+    Ok(LagSample {
+        total_lag: partitions.iter().map(|p| p.lag).sum(),
+        partitions,
+        lag_seconds,
+        group_members,
+        offsets: OffsetObservation {
+            at: Instant::now(),
+            input_end,
+            output_end,
+        },
+    })
+}
+
+/// Reads the first unconsumed record of each lagging partition and returns
+/// the age of the oldest, in seconds.
+fn oldest_unconsumed_age(
+    probe: &BaseConsumer,
+    topic: &str,
+    unconsumed: &HashMap<i32, i64>,
+) -> Option<f64> {
+    if unconsumed.is_empty() {
+        return Some(0.0);
+    }
+    let mut assignment = TopicPartitionList::new();
+    for (partition, offset) in unconsumed {
+        assignment
+            .add_partition_offset(topic, *partition, Offset::Offset(*offset))
+            .ok()?;
+    }
+    probe.assign(&assignment).ok()?;
+    let deadline = Instant::now() + PROBE_BUDGET;
+    let mut oldest_ms: Option<i64> = None;
+    let mut seen = HashMap::new();
+    while seen.len() < unconsumed.len() && Instant::now() < deadline {
+        let Some(Ok(message)) = probe.poll(Duration::from_millis(200)) else {
+            continue;
+        };
+        if seen.insert(message.partition(), ()).is_none()
+            && let Some(ts) = message.timestamp().to_millis()
+        {
+            oldest_ms = Some(oldest_ms.map_or(ts, |o| o.min(ts)));
+        }
+    }
+    let _ = probe.unassign();
+    let now_ms = chrono::Utc::now().timestamp_millis();
+    oldest_ms.map(|ts| ((now_ms - ts).max(0) as f64) / 1000.0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rates_come_from_offset_deltas() {
+        let t0 = Instant::now();
+        let a = OffsetObservation {
+            at: t0,
+            input_end: 1000,
+            output_end: 10,
+        };
+        let b = OffsetObservation {
+            at: t0 + Duration::from_secs(10),
+            input_end: 1500,
+            output_end: 60,
+        };
+        assert_eq!(rate_between(&a, &b), Some((50.0, 5.0)));
+    }
+
+    #[test]
+    fn observations_too_close_give_no_rate() {
+        let t0 = Instant::now();
+        let a = OffsetObservation {
+            at: t0,
+            input_end: 0,
+            output_end: 0,
+        };
+        let b = OffsetObservation {
+            at: t0 + Duration::from_millis(200),
+            ..a
+        };
+        assert_eq!(rate_between(&a, &b), None);
+    }
+
+    #[test]
+    fn deleted_and_recreated_topics_never_give_negative_rates() {
+        let t0 = Instant::now();
+        let a = OffsetObservation {
+            at: t0,
+            input_end: 500,
+            output_end: 50,
+        };
+        let b = OffsetObservation {
+            at: t0 + Duration::from_secs(5),
+            input_end: 0,
+            output_end: 0,
+        };
+        assert_eq!(rate_between(&a, &b), Some((0.0, 0.0)));
+    }
+}

@@ -1,0 +1,10 @@
+//! Everything the operator asks of Kafka: topic administration in direct
+//! mode and the lag/throughput measurements behind the status.
+
+mod admin;
+mod connections;
+mod lag;
+
+pub use admin::{ExistingTopic, KafkaAdmin};
+pub use connections::KafkaConnections;
+pub use lag::{LagSample, LagSampler, OffsetObservation, rate_between};

@@ -1,0 +1,141 @@
+//! Step 5a: observe what the cluster and Kafka say right now.
+
+use k8s_openapi::api::apps::v1::Deployment;
+use kube::Api;
+
+use super::validate::{PARTIALS_ROLE, ValidatedPipeline};
+use crate::context::Context;
+use crate::crd::{GeneratorStatus, Phase, ProcessorStatus, TopicRole};
+use crate::error::Result;
+use crate::kafka::{LagSample, rate_between};
+use crate::status::{Observations, ProcessorObservation, TopicsState, WorkloadObservation};
+use crate::workloads::{generator_name, processor_name};
+
+pub struct Observed {
+    pub processor: WorkloadObservation,
+    pub generator: Option<WorkloadObservation>,
+    /// `Err(message)` when Kafka could not be asked.
+    pub lag: std::result::Result<LagSample, String>,
+}
+
+pub async fn observe(
+    ctx: &Context,
+    p: &ValidatedPipeline,
+    topics: &TopicsState,
+) -> Result<Observed> {
+    let deployments: Api<Deployment> = Api::namespaced(ctx.client.clone(), &p.namespace);
+    let replicas = |d: Option<Deployment>, desired: i32| WorkloadObservation {
+        ready: d
+            .and_then(|d| d.status)
+            .and_then(|s| s.ready_replicas)
+            .unwrap_or(0),
+        desired,
+    };
+    let processor = replicas(
+        deployments.get_opt(&processor_name(&p.name)).await?,
+        p.processor.spec.replicas,
+    );
+    let generator = match &p.generator {
+        Some(g) => Some(replicas(
+            deployments.get_opt(&generator_name(&p.name)).await?,
+            g.replicas,
+        )),
+        None => None,
+    };
+
+    let lag = match topics {
+        TopicsState::KafkaUnreachable(m) => Err(m.clone()),
+        _ => {
+            let input = p.topic_name(TopicRole::Input.as_str()).to_string();
+            let outputs: Vec<String> = p
+                .topics
+                .iter()
+                .filter(|t| t.role != TopicRole::Input.as_str() && t.role != PARTIALS_ROLE)
+                .map(|t| t.name.clone())
+                .collect();
+            match ctx
+                .kafka
+                .lag_sampler(&p.bootstrap_servers, &p.consumer_group)
+            {
+                Ok(sampler) => sampler
+                    .sample(&input, &outputs)
+                    .await
+                    .map_err(|e| e.to_string()),
+                Err(e) => Err(e.to_string()),
+            }
+        }
+    };
+    Ok(Observed {
+        processor,
+        generator,
+        lag,
+    })
+}
+
+/// Turns observations into the status's processor and generator sections.
+/// Rates need two observations, so the first reconcile reports none.
+pub fn summarise(
+    ctx: &Context,
+    key: &str,
+    p: &ValidatedPipeline,
+    topics: TopicsState,
+    observed: Observed,
+    previous_phase: Option<Phase>,
+) -> (Observations, ProcessorStatus, Option<GeneratorStatus>) {
+    let mut processor_status = ProcessorStatus {
+        replicas: Some(format!(
+            "{}/{}",
+            observed.processor.ready, observed.processor.desired
+        )),
+        ready_replicas: observed.processor.ready,
+        desired_replicas: observed.processor.desired,
+        consumer_group: Some(p.consumer_group.clone()),
+        ..ProcessorStatus::default()
+    };
+    let mut input_rate = None;
+    let mut group_members = None;
+    let mut topics = topics;
+    match &observed.lag {
+        Ok(sample) => {
+            let previous = ctx.swap_observation(key, sample.offsets);
+            let rates = previous.and_then(|prev| rate_between(&prev, &sample.offsets));
+            input_rate = rates.map(|r| round2(r.0));
+            processor_status.total_lag = Some(sample.total_lag);
+            processor_status.partition_lag = sample.partitions.clone();
+            processor_status.lag_seconds = sample.lag_seconds.map(round2);
+            processor_status.input_events_per_second = input_rate;
+            processor_status.output_records_per_second = rates.map(|r| round2(r.1));
+            processor_status.last_updated =
+                Some(k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(
+                    k8s_openapi::jiff::Timestamp::now(),
+                ));
+            group_members = Some(sample.group_members);
+        }
+        Err(message) => {
+            // Never show old numbers as if they were current.
+            if matches!(topics, TopicsState::Ready) {
+                topics = TopicsState::KafkaUnreachable(format!("cannot measure lag: {message}"));
+            }
+        }
+    }
+    let generator_status = observed.generator.map(|g| GeneratorStatus {
+        ready_replicas: g.ready,
+        desired_replicas: g.desired,
+        measured_events_per_second: input_rate,
+    });
+    let observations = Observations {
+        topics,
+        generator: observed.generator,
+        processor: ProcessorObservation {
+            workload: observed.processor,
+            group_members,
+        },
+        warnings: p.warnings.clone(),
+        previous_phase,
+    };
+    (observations, processor_status, generator_status)
+}
+
+fn round2(v: f64) -> f64 {
+    (v * 100.0).round() / 100.0
+}

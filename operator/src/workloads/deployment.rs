@@ -1,0 +1,271 @@
+use std::collections::BTreeMap;
+
+use k8s_openapi::api::apps::v1::{Deployment, DeploymentSpec, DeploymentStrategy};
+use k8s_openapi::api::core::v1::{
+    Capabilities, ConfigMapKeySelector, Container, ContainerPort, EnvVar, EnvVarSource,
+    HTTPGetAction, ObjectFieldSelector, PodSecurityContext, PodSpec, PodTemplateSpec, Probe,
+    ResourceRequirements, SeccompProfile, SecurityContext,
+};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
+use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
+use kube::api::ObjectMeta;
+
+use super::configmap::{config_map_name, generator_env_keys, processor_env_keys};
+use super::labels::{Component, labels, selector_labels};
+use crate::reconcile::validate::ValidatedPipeline;
+
+/// Port of `/metrics`, `/healthz` and `/readyz` in both containers.
+pub const METRICS_PORT: i32 = 9090;
+
+/// Annotation holding a hash of the settings a pod runs with, so that a
+/// ConfigMap change rolls exactly the Deployments whose settings changed.
+const CONFIG_HASH_ANNOTATION: &str = "analytics.shopstream.dev/config-hash";
+
+pub fn processor_name(pipeline: &str) -> String {
+    format!("{pipeline}-processor")
+}
+
+pub fn generator_name(pipeline: &str) -> String {
+    format!("{pipeline}-generator")
+}
+
+pub fn build_processor_deployment(
+    p: &ValidatedPipeline,
+    config: &BTreeMap<String, String>,
+) -> Deployment {
+    let resources = p.processor.spec.resources.clone().unwrap_or_else(|| {
+        // Sized for the default 5 events/s demo; the benchmark in
+        // docs/benchmarks.md gives the memory needed at higher rates.
+        ResourceRequirements {
+            requests: Some(BTreeMap::from([
+                ("cpu".into(), quantity("100m")),
+                ("memory".into(), quantity("64Mi")),
+            ])),
+            limits: Some(BTreeMap::from([("memory".into(), quantity("256Mi"))])),
+            ..ResourceRequirements::default()
+        }
+    });
+    build_deployment(
+        p,
+        Component::Processor,
+        WorkloadSettings {
+            name: processor_name(&p.name),
+            image: &p.processor.image,
+            command: "processor",
+            replicas: p.processor.spec.replicas,
+            env_keys: processor_env_keys(),
+            resources,
+            config,
+        },
+    )
+}
+
+/// `None` when the spec disables the generator.
+pub fn build_generator_deployment(
+    p: &ValidatedPipeline,
+    config: &BTreeMap<String, String>,
+) -> Option<Deployment> {
+    let generator = p.generator.as_ref()?;
+    Some(build_deployment(
+        p,
+        Component::Generator,
+        WorkloadSettings {
+            name: generator_name(&p.name),
+            image: &generator.image,
+            command: "generator",
+            replicas: generator.replicas,
+            env_keys: generator_env_keys(),
+            resources: ResourceRequirements {
+                requests: Some(BTreeMap::from([
+                    ("cpu".into(), quantity("50m")),
+                    ("memory".into(), quantity("32Mi")),
+                ])),
+                limits: Some(BTreeMap::from([("memory".into(), quantity("128Mi"))])),
+                ..ResourceRequirements::default()
+            },
+            config,
+        },
+    ))
+}
+
+struct WorkloadSettings<'a> {
+    name: String,
+    image: &'a str,
+    command: &'a str,
+    replicas: i32,
+    env_keys: Vec<&'static str>,
+    resources: ResourceRequirements,
+    config: &'a BTreeMap<String, String>,
+}
+
+fn build_deployment(
+    p: &ValidatedPipeline,
+    component: Component,
+    w: WorkloadSettings,
+) -> Deployment {
+    let config_map = config_map_name(&p.name);
+    let mut env: Vec<EnvVar> = w
+        .env_keys
+        .iter()
+        .map(|key| EnvVar {
+            name: (*key).to_string(),
+            value_from: Some(EnvVarSource {
+                config_map_key_ref: Some(ConfigMapKeySelector {
+                    name: config_map.clone(),
+                    key: (*key).to_string(),
+                    optional: Some(false),
+                }),
+                ..EnvVarSource::default()
+            }),
+            ..EnvVar::default()
+        })
+        .collect();
+    env.push(EnvVar {
+        name: "POD_NAME".into(),
+        value_from: Some(EnvVarSource {
+            field_ref: Some(ObjectFieldSelector {
+                field_path: "metadata.name".into(),
+                ..ObjectFieldSelector::default()
+            }),
+            ..EnvVarSource::default()
+        }),
+        ..EnvVar::default()
+    });
+    env.push(literal_env(
+        "METRICS_ADDR",
+        &format!("0.0.0.0:{METRICS_PORT}"),
+    ));
+    env.push(literal_env("LOG_FORMAT", "json"));
+
+    let settings_hash = config_hash(w.env_keys.iter().map(|k| (*k, w.config.get(*k))));
+    let pod_annotations = BTreeMap::from([
+        ("prometheus.io/scrape".to_string(), "true".to_string()),
+        ("prometheus.io/port".to_string(), METRICS_PORT.to_string()),
+        ("prometheus.io/path".to_string(), "/metrics".to_string()),
+        (CONFIG_HASH_ANNOTATION.to_string(), settings_hash),
+    ]);
+
+    let probe = |path: &str, period: i32| Probe {
+        http_get: Some(HTTPGetAction {
+            path: Some(path.to_string()),
+            port: IntOrString::String("metrics".into()),
+            ..HTTPGetAction::default()
+        }),
+        period_seconds: Some(period),
+        failure_threshold: Some(3),
+        ..Probe::default()
+    };
+
+    let container = Container {
+        name: component.as_str().into(),
+        image: Some(w.image.to_string()),
+        image_pull_policy: Some("IfNotPresent".into()),
+        command: Some(vec![w.command.to_string()]),
+        env: Some(env),
+        ports: Some(vec![ContainerPort {
+            name: Some("metrics".into()),
+            container_port: METRICS_PORT,
+            protocol: Some("TCP".into()),
+            ..ContainerPort::default()
+        }]),
+        liveness_probe: Some(probe("/healthz", 10)),
+        readiness_probe: Some(probe("/readyz", 5)),
+        resources: Some(w.resources),
+        security_context: Some(restricted_container_security()),
+        ..Container::default()
+    };
+
+    Deployment {
+        metadata: ObjectMeta {
+            name: Some(w.name),
+            namespace: Some(p.namespace.clone()),
+            labels: Some(labels(&p.name, component)),
+            ..ObjectMeta::default()
+        },
+        spec: Some(DeploymentSpec {
+            replicas: Some(w.replicas),
+            selector: LabelSelector {
+                match_labels: Some(selector_labels(&p.name, component)),
+                ..LabelSelector::default()
+            },
+            strategy: Some(DeploymentStrategy {
+                type_: Some("RollingUpdate".into()),
+                ..DeploymentStrategy::default()
+            }),
+            template: PodTemplateSpec {
+                metadata: Some(ObjectMeta {
+                    labels: Some(labels(&p.name, component)),
+                    annotations: Some(pod_annotations),
+                    ..ObjectMeta::default()
+                }),
+                spec: Some(PodSpec {
+                    containers: vec![container],
+                    automount_service_account_token: Some(false),
+                    // Lets the processor finish its batch, commit and leave
+                    // the consumer group on a rolling update.
+                    termination_grace_period_seconds: Some(30),
+                    security_context: Some(PodSecurityContext {
+                        run_as_non_root: Some(true),
+                        run_as_user: Some(65532),
+                        run_as_group: Some(65532),
+                        seccomp_profile: Some(SeccompProfile {
+                            type_: "RuntimeDefault".into(),
+                            ..SeccompProfile::default()
+                        }),
+                        ..PodSecurityContext::default()
+                    }),
+                    ..PodSpec::default()
+                }),
+            },
+            ..DeploymentSpec::default()
+        }),
+        ..Deployment::default()
+    }
+}
+
+fn restricted_container_security() -> SecurityContext {
+    SecurityContext {
+        run_as_non_root: Some(true),
+        read_only_root_filesystem: Some(true),
+        allow_privilege_escalation: Some(false),
+        capabilities: Some(Capabilities {
+            drop: Some(vec!["ALL".into()]),
+            ..Capabilities::default()
+        }),
+        seccomp_profile: Some(SeccompProfile {
+            type_: "RuntimeDefault".into(),
+            ..SeccompProfile::default()
+        }),
+        ..SecurityContext::default()
+    }
+}
+
+fn literal_env(name: &str, value: &str) -> EnvVar {
+    EnvVar {
+        name: name.into(),
+        value: Some(value.into()),
+        ..EnvVar::default()
+    }
+}
+
+fn quantity(q: &str) -> k8s_openapi::apimachinery::pkg::api::resource::Quantity {
+    k8s_openapi::apimachinery::pkg::api::resource::Quantity(q.into())
+}
+
+/// FNV-1a over the settings: stable across Rust versions and processes,
+/// unlike `DefaultHasher`, so the annotation only changes with the settings.
+fn config_hash<'a>(entries: impl Iterator<Item = (&'a str, Option<&'a String>)>) -> String {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for (key, value) in entries {
+        for byte in key
+            .bytes()
+            .chain([0u8])
+            .chain(value.map(String::as_str).unwrap_or("").bytes())
+            .chain([0u8])
+        {
+            hash ^= u64::from(byte);
+            hash = hash.wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+    format!("{hash:016x}")
+}
