@@ -8,7 +8,7 @@ use kube::Client;
 use kube::runtime::events::{Recorder, Reporter};
 
 use crate::crd::Phase;
-use crate::kafka::{KafkaConnections, OffsetObservation};
+use crate::kafka::{KafkaConnections, OffsetObservation, RateTracker};
 use crate::metrics::Metrics;
 use crate::reconcile::validate::DefaultImages;
 
@@ -28,8 +28,8 @@ pub struct Context {
     pub settings: Settings,
     /// Per pipeline (namespace/name): consecutive failures, for backoff.
     pub failures: Mutex<HashMap<String, u32>>,
-    /// Per pipeline: the last offset observation, for rates.
-    pub observations: Mutex<HashMap<String, OffsetObservation>>,
+    /// Per pipeline: offset observations, for rates.
+    pub rates: Mutex<HashMap<String, RateTracker>>,
     /// Per pipeline: last phase, for the phase gauge.
     pub phases: Mutex<HashMap<String, Phase>>,
 }
@@ -47,7 +47,7 @@ impl Context {
             metrics,
             settings,
             failures: Mutex::default(),
-            observations: Mutex::default(),
+            rates: Mutex::default(),
             phases: Mutex::default(),
         }
     }
@@ -76,12 +76,17 @@ impl Context {
             .remove(key);
     }
 
-    /// Stores `now` and returns the previous observation of the pipeline.
-    pub fn swap_observation(&self, key: &str, now: OffsetObservation) -> Option<OffsetObservation> {
-        self.observations
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .insert(key.to_string(), now)
+    /// Records an offset observation; returns `(input/s, output/s)` once
+    /// two observations far enough apart exist.
+    pub fn observe_rates(&self, key: &str, now: OffsetObservation) -> Option<(f64, f64)> {
+        let mut rates = self.rates.lock().unwrap_or_else(|p| p.into_inner());
+        match rates.get_mut(key) {
+            Some(tracker) => tracker.observe(now),
+            None => {
+                rates.insert(key.to_string(), RateTracker::new(now));
+                None
+            }
+        }
     }
 
     pub fn set_phase(&self, key: &str, phase: Option<Phase>) {
@@ -107,7 +112,7 @@ impl Context {
 
     pub fn forget(&self, key: &str) {
         self.reset_failures(key);
-        self.observations
+        self.rates
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .remove(key);

@@ -7,13 +7,18 @@ use futures::StreamExt;
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{ConfigMap, Service};
 use kube::runtime::controller::Controller;
-use kube::runtime::watcher;
+use kube::runtime::utils::Predicate;
+use kube::runtime::{WatchStreamExt, predicates, reflector, watcher};
 use kube::{Api, Client};
 use tracing::{info, warn};
 
 use crate::context::Context;
 use crate::crd::AnalyticsPipeline;
 use crate::reconcile::{error_policy, reconcile};
+
+fn being_deleted(p: &AnalyticsPipeline) -> Option<u64> {
+    p.metadata.deletion_timestamp.as_ref().map(|_| 1)
+}
 
 /// Runs the controller until `shutdown` resolves.
 pub async fn run(
@@ -33,6 +38,7 @@ pub async fn run(
         }
     }
     let pipelines: Api<AnalyticsPipeline> = api(&client, &namespace);
+    use kube::runtime::watcher::watcher;
     if let Err(e) = pipelines.list(&Default::default()).await {
         warn!(error = %e, "cannot list AnalyticsPipelines; is the CRD installed? (make crds, kubectl apply -f crds/)");
     }
@@ -42,7 +48,21 @@ pub async fn run(
         namespace = namespace.as_deref().unwrap_or("<all>"),
         "starting controller"
     );
-    Controller::new(pipelines, watcher::Config::default())
+    // Status writes change the object too; reacting to them would make
+    // every reconcile trigger the next. React to spec (generation),
+    // finalizer and deletion changes; the status interval requeue does the rest.
+    let (reader, writer) = reflector::store();
+    let triggers = watcher(pipelines, watcher::Config::default())
+        .default_backoff()
+        .reflect(writer)
+        .applied_objects()
+        .predicate_filter(
+            predicates::generation
+                .combine(predicates::finalizers)
+                .combine(being_deleted),
+            Default::default(),
+        );
+    Controller::for_stream(triggers, reader)
         .owns(api::<Deployment>(&client, &namespace), owned.clone())
         .owns(api::<ConfigMap>(&client, &namespace), owned.clone())
         .owns(api::<Service>(&client, &namespace), owned)

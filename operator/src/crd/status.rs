@@ -66,8 +66,12 @@ pub struct TopicStatus {
     /// Replication factor the topic has in Kafka.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub replication_factor: Option<i32>,
-    /// Whether the topic exists and matches the spec.
+    /// Whether the topic exists and matches the spec, as last verified.
     pub ready: bool,
+    /// Whether this pipeline created or adopted the topic. Only managed
+    /// topics are ever changed or, with `deletionPolicy: Delete`, deleted.
+    #[serde(default)]
+    pub managed: bool,
     /// Why the topic is not ready, if it is not.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,

@@ -49,6 +49,33 @@ pub fn rate_between(earlier: &OffsetObservation, later: &OffsetObservation) -> O
     ))
 }
 
+/// Rates of one pipeline across reconciles. Reconciles can come close
+/// together (a spec change right after a refresh); then the last rates stay
+/// in place rather than vanishing from the status.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RateTracker {
+    last: OffsetObservation,
+    rates: Option<(f64, f64)>,
+}
+
+impl RateTracker {
+    pub fn new(first: OffsetObservation) -> Self {
+        Self {
+            last: first,
+            rates: None,
+        }
+    }
+
+    /// Records an observation and returns `(input/s, output/s)`.
+    pub fn observe(&mut self, now: OffsetObservation) -> Option<(f64, f64)> {
+        if let Some(rates) = rate_between(&self.last, &now) {
+            self.last = now;
+            self.rates = Some(rates);
+        }
+        self.rates
+    }
+}
+
 /// Measures lag and throughput of one consumer group without joining it:
 /// committed offsets come from the group coordinator, end offsets from the
 /// partition leaders.
@@ -254,6 +281,21 @@ mod tests {
             output_end: 60,
         };
         assert_eq!(rate_between(&a, &b), Some((50.0, 5.0)));
+    }
+
+    #[test]
+    fn tracker_keeps_rates_across_close_observations() {
+        let t0 = Instant::now();
+        let at = |secs: u64, input: i64| OffsetObservation {
+            at: t0 + Duration::from_millis(secs),
+            input_end: input,
+            output_end: 0,
+        };
+        let mut tracker = RateTracker::new(at(0, 0));
+        assert_eq!(tracker.observe(at(200, 10)), None);
+        assert_eq!(tracker.observe(at(2000, 100)), Some((50.0, 0.0)));
+        assert_eq!(tracker.observe(at(2100, 500)), Some((50.0, 0.0)));
+        assert_eq!(tracker.observe(at(4000, 300)), Some((100.0, 0.0)));
     }
 
     #[test]

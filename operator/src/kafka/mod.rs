@@ -7,4 +7,4 @@ mod lag;
 
 pub use admin::{ExistingTopic, KafkaAdmin};
 pub use connections::KafkaConnections;
-pub use lag::{LagSample, LagSampler, OffsetObservation, rate_between};
+pub use lag::{LagSample, LagSampler, OffsetObservation, RateTracker, rate_between};

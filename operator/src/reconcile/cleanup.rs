@@ -14,7 +14,7 @@ use crate::error::{Error, Result};
 
 /// Attempts at deleting topics before the finalizer is released anyway, so
 /// a pipeline whose Kafka is gone can still be deleted.
-const MAX_DELETE_ATTEMPTS: u32 = 5;
+const MAX_DELETE_ATTEMPTS: u32 = 3;
 
 pub async fn cleanup(p: &AnalyticsPipeline, ctx: &Context) -> Result<Action> {
     let key = pipeline_key(p);
@@ -61,7 +61,13 @@ async fn delete_topics(p: &AnalyticsPipeline, ctx: &Context) -> Result<()> {
             let names: Vec<String> = p
                 .status
                 .as_ref()
-                .map(|s| s.topics.iter().map(|t| t.name.clone()).collect())
+                .map(|s| {
+                    s.topics
+                        .iter()
+                        .filter(|t| t.managed)
+                        .map(|t| t.name.clone())
+                        .collect()
+                })
                 .unwrap_or_default();
             if names.is_empty() {
                 return Ok(());

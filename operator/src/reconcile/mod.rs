@@ -111,7 +111,7 @@ async fn apply_pipeline(p: &AnalyticsPipeline, ctx: &Context) -> Result<Action> 
     let managed: BTreeSet<String> = previous
         .topics
         .iter()
-        .filter(|t| t.ready)
+        .filter(|t| t.managed)
         .map(|t| t.name.clone())
         .collect();
     let (topic_statuses, topics_state, kafka_failure) =

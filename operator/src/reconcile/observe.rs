@@ -7,7 +7,7 @@ use super::validate::{PARTIALS_ROLE, ValidatedPipeline};
 use crate::context::Context;
 use crate::crd::{GeneratorStatus, Phase, ProcessorStatus, TopicRole};
 use crate::error::Result;
-use crate::kafka::{LagSample, rate_between};
+use crate::kafka::LagSample;
 use crate::status::{Observations, ProcessorObservation, TopicsState, WorkloadObservation};
 use crate::workloads::{generator_name, processor_name};
 
@@ -97,8 +97,7 @@ pub fn summarise(
     let mut topics = topics;
     match &observed.lag {
         Ok(sample) => {
-            let previous = ctx.swap_observation(key, sample.offsets);
-            let rates = previous.and_then(|prev| rate_between(&prev, &sample.offsets));
+            let rates = ctx.observe_rates(key, sample.offsets);
             input_rate = rates.map(|r| round2(r.0));
             processor_status.total_lag = Some(sample.total_lag);
             processor_status.partition_lag = sample.partitions.clone();

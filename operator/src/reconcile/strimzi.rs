@@ -111,6 +111,7 @@ pub async fn reconcile_kafka_topics(
             partitions: Some(topic.partitions),
             replication_factor: Some(topic.replication_factor),
             ready,
+            managed: true,
             message,
         });
     }

@@ -28,6 +28,19 @@ pub fn plan_topic(
     let Some(existing) = existing else {
         return TopicAction::Created;
     };
+    if !managed_before
+        && (existing.partitions != desired.partitions
+            || existing.replication_factor != desired.replication_factor)
+    {
+        return TopicAction::Refused(format!(
+            "topic {} already exists with {} partitions and replication factor {} and was not created by this pipeline; it is adopted only if it matches the spec ({} partitions, replication factor {})",
+            desired.name,
+            existing.partitions,
+            existing.replication_factor,
+            desired.partitions,
+            desired.replication_factor
+        ));
+    }
     if existing.replication_factor != desired.replication_factor {
         return TopicAction::Refused(format!(
             "topic {} has replication factor {}, the spec asks for {}; the operator never reassigns replicas",
@@ -37,12 +50,6 @@ pub fn plan_topic(
     if existing.partitions > desired.partitions {
         return TopicAction::Refused(format!(
             "topic {} has {} partitions, the spec asks for {}; Kafka cannot remove partitions",
-            desired.name, existing.partitions, desired.partitions
-        ));
-    }
-    if !managed_before && existing.partitions != desired.partitions {
-        return TopicAction::Refused(format!(
-            "topic {} already exists with {} partitions and was not created by this pipeline; it is adopted only if it matches the spec ({} partitions)",
             desired.name, existing.partitions, desired.partitions
         ));
     }
@@ -123,6 +130,7 @@ pub async fn reconcile_topics(
                     .unwrap_or(topic.replication_factor),
             ),
             ready,
+            managed: ready || managed.contains(&topic.name),
             message,
         });
     }

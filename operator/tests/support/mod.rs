@@ -108,3 +108,82 @@ pub async fn delete_namespace(client: &Client, name: &str) {
     let api: Api<Namespace> = Api::all(client.clone());
     let _ = api.delete(name, &DeleteParams::default()).await;
 }
+
+/// A running `analytics-operator` process, killed when dropped.
+pub struct OperatorProcess {
+    pub child: std::process::Child,
+    pub identity: String,
+}
+
+impl OperatorProcess {
+    /// Starts the operator binary watching `namespace`, with its lease in the
+    /// same namespace and a short status interval.
+    pub fn start(namespace: &str, identity: &str, lease: &str) -> Self {
+        let log_dir = std::env::var("SHOPSTREAM_LOG_DIR").unwrap_or_else(|_| "/tmp".into());
+        let log_path = format!("{log_dir}/operator-test-{namespace}-{identity}.log");
+        let log = std::fs::File::create(&log_path)
+            .unwrap_or_else(|e| panic!("cannot create {log_path}: {e}"));
+        let err = log.try_clone().expect("clone log handle");
+        let child = Command::new(env!("CARGO_BIN_EXE_analytics-operator"))
+            .env("WATCH_NAMESPACE", namespace)
+            .env("POD_NAMESPACE", namespace)
+            .env("POD_NAME", identity)
+            .env("LEASE_NAME", lease)
+            .env("LEASE_DURATION", "6s")
+            .env("STATUS_INTERVAL", "2s")
+            .env("METRICS_ADDR", "127.0.0.1:0")
+            .env("RUST_LOG", "info,operator=debug,kube=warn")
+            .stdout(log)
+            .stderr(err)
+            .spawn()
+            .expect("start analytics-operator");
+        Self {
+            child,
+            identity: identity.to_string(),
+        }
+    }
+
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for OperatorProcess {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// Polls `check` every 500 ms until it returns `Some`, or panics after
+/// `timeout` with `what` and the last observation.
+pub async fn wait_until<T, F, Fut>(what: &str, timeout: Duration, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, String>>,
+{
+    let deadline = tokio::time::Instant::now() + timeout;
+    loop {
+        let last = match check().await {
+            Ok(value) => return value,
+            Err(observed) => observed,
+        };
+        if tokio::time::Instant::now() >= deadline {
+            panic!("timed out after {timeout:?} waiting for {what}; last observed: {last}");
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}
+
+pub fn kafka_bootstrap() -> String {
+    required_env("SHOPSTREAM_KAFKA_BOOTSTRAP")
+}
+
+/// A name unique to this run, for Kafka topics (cluster-wide) and pipelines.
+pub fn unique(prefix: &str) -> String {
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or_default();
+    format!("{prefix}-{:x}{:x}", std::process::id(), nanos)
+}

@@ -1,0 +1,134 @@
+//! The pure object builders against YAML fixtures. A change in what the
+//! operator writes shows up as a fixture diff in review. Regenerate after an
+//! intended change with `UPDATE_FIXTURES=1 cargo test -p operator --test builders`.
+
+use std::path::PathBuf;
+
+use operator::crd::AnalyticsPipeline;
+use operator::reconcile::validate::{DefaultImages, ValidatedPipeline, validate};
+use operator::workloads::{
+    build_config_map, build_generator_deployment, build_metrics_service, build_processor_deployment,
+};
+use serde::Serialize;
+
+fn fixture_path(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(name)
+}
+
+fn assert_matches_fixture<T: Serialize>(name: &str, object: &T) {
+    let actual = serde_yaml::to_string(object).expect("object serializes");
+    let path = fixture_path(name);
+    if std::env::var_os("UPDATE_FIXTURES").is_some() {
+        std::fs::write(&path, &actual).expect("write fixture");
+        return;
+    }
+    let expected = std::fs::read_to_string(&path).unwrap_or_else(|e| {
+        panic!(
+            "cannot read {}: {e}; create it with UPDATE_FIXTURES=1",
+            path.display()
+        )
+    });
+    assert!(
+        actual == expected,
+        "{name} differs from the fixture.\n--- expected\n{expected}\n--- actual\n{actual}"
+    );
+}
+
+fn validated(yaml: &str) -> ValidatedPipeline {
+    let pipeline: AnalyticsPipeline = serde_yaml::from_str(yaml).expect("pipeline parses");
+    validate(
+        &pipeline,
+        &DefaultImages {
+            generator: "shopstream/generator:0.1.0".into(),
+            processor: "shopstream/processor:0.1.0".into(),
+        },
+    )
+    .expect("valid pipeline")
+}
+
+const EXAMPLE: &str = "
+apiVersion: analytics.shopstream.dev/v1alpha1
+kind: AnalyticsPipeline
+metadata: {name: shop, namespace: analytics}
+spec:
+  kafka: {bootstrapServers: 'kafka-bootstrap.kafka:9092'}
+  generator: {eventsPerSecond: 10, replicas: 2}
+  processor:
+    replicas: 3
+    resources:
+      requests: {cpu: 250m, memory: 128Mi}
+      limits: {memory: 512Mi}
+";
+
+#[test]
+fn config_map_matches_fixture() {
+    assert_matches_fixture("configmap.yaml", &build_config_map(&validated(EXAMPLE)));
+}
+
+#[test]
+fn processor_deployment_matches_fixture() {
+    let p = validated(EXAMPLE);
+    let config = build_config_map(&p).data.unwrap_or_default();
+    assert_matches_fixture(
+        "processor-deployment.yaml",
+        &build_processor_deployment(&p, &config),
+    );
+}
+
+#[test]
+fn generator_deployment_matches_fixture() {
+    let p = validated(EXAMPLE);
+    let config = build_config_map(&p).data.unwrap_or_default();
+    let generator = build_generator_deployment(&p, &config).expect("generator enabled");
+    assert_matches_fixture("generator-deployment.yaml", &generator);
+}
+
+#[test]
+fn metrics_service_matches_fixture() {
+    assert_matches_fixture(
+        "metrics-service.yaml",
+        &build_metrics_service(&validated(EXAMPLE)),
+    );
+}
+
+/// A change to processor settings rolls the processor only; a change to the
+/// generator rate rolls the generator only.
+#[test]
+fn a_spec_change_rolls_exactly_what_it_affects() {
+    let hash = |d: &k8s_openapi::api::apps::v1::Deployment| {
+        d.spec
+            .as_ref()
+            .and_then(|s| s.template.metadata.as_ref())
+            .and_then(|m| m.annotations.as_ref())
+            .and_then(|a| a.get("analytics.shopstream.dev/config-hash"))
+            .cloned()
+            .expect("config hash annotation")
+    };
+    let base = validated(EXAMPLE);
+    let base_config = build_config_map(&base).data.unwrap_or_default();
+
+    let faster = validated(&EXAMPLE.replace("eventsPerSecond: 10", "eventsPerSecond: 20"));
+    let faster_config = build_config_map(&faster).data.unwrap_or_default();
+    assert_eq!(
+        hash(&build_processor_deployment(&base, &base_config)),
+        hash(&build_processor_deployment(&faster, &faster_config))
+    );
+    assert_ne!(
+        hash(&build_generator_deployment(&base, &base_config).expect("enabled")),
+        hash(&build_generator_deployment(&faster, &faster_config).expect("enabled"))
+    );
+
+    let threshold =
+        validated(&EXAMPLE.replace("replicas: 3", "replicas: 3\n    anomalyThreshold: 90000"));
+    let threshold_config = build_config_map(&threshold).data.unwrap_or_default();
+    assert_ne!(
+        hash(&build_processor_deployment(&base, &base_config)),
+        hash(&build_processor_deployment(&threshold, &threshold_config))
+    );
+    assert_eq!(
+        hash(&build_generator_deployment(&base, &base_config).expect("enabled")),
+        hash(&build_generator_deployment(&threshold, &threshold_config).expect("enabled"))
+    );
+}

@@ -1,0 +1,590 @@
+//! The operator binary in direct mode against the real API server and the
+//! real Kafka broker: topics, owned workloads, measured lag and throughput,
+//! conditions and phase, partition growth, conflicts, deletion policies and
+//! an unreachable Kafka.
+
+mod support;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::core::v1::{ConfigMap, Service};
+use kube::api::{DeleteParams, Patch, PatchParams};
+use kube::{Api, Client, ResourceExt};
+use operator::crd::AnalyticsPipeline;
+use rdkafka::ClientConfig;
+use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, ResourceSpecifier, TopicReplication};
+use rdkafka::client::DefaultClientContext;
+use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
+use rdkafka::producer::{BaseRecord, DefaultProducerContext, Producer, ThreadedProducer};
+use serde_json::json;
+use support::{OperatorProcess, kafka_bootstrap, kubectl, unique, wait_until};
+
+const TOPIC_SUFFIXES: [&str; 8] = [
+    "input",
+    "sales",
+    "segments",
+    "anomalies",
+    "hourly",
+    "top-products",
+    "dead-letter",
+    "partials",
+];
+
+fn admin() -> AdminClient<DefaultClientContext> {
+    ClientConfig::new()
+        .set("bootstrap.servers", kafka_bootstrap())
+        .create()
+        .expect("admin client")
+}
+
+/// Partition counts of `topics` in Kafka (0 when missing).
+async fn partitions(topics: &[String]) -> Vec<i32> {
+    let topics = topics.to_vec();
+    tokio::task::spawn_blocking(move || {
+        let metadata = admin()
+            .inner()
+            .fetch_metadata(None, Duration::from_secs(5))
+            .expect("metadata");
+        topics
+            .iter()
+            .map(|name| {
+                metadata
+                    .topics()
+                    .iter()
+                    .find(|t| t.name() == name && t.error().is_none())
+                    .map(|t| t.partitions().len() as i32)
+                    .unwrap_or(0)
+            })
+            .collect()
+    })
+    .await
+    .expect("metadata task")
+}
+
+fn topic_names(pipeline: &str) -> Vec<String> {
+    TOPIC_SUFFIXES
+        .iter()
+        .map(|s| format!("{pipeline}-{s}"))
+        .collect()
+}
+
+fn produce(topic: &str, count: usize) {
+    let producer: ThreadedProducer<DefaultProducerContext> = ClientConfig::new()
+        .set("bootstrap.servers", kafka_bootstrap())
+        .create()
+        .expect("producer");
+    for i in 0..count {
+        let key = format!("user_{i}");
+        producer
+            .send(BaseRecord::to(topic).key(&key).payload("{}"))
+            .map_err(|(e, _)| e)
+            .expect("enqueue record");
+    }
+    producer.flush(Duration::from_secs(10)).expect("flush");
+}
+
+/// A member of the processor's consumer group that consumes and commits
+/// everything, standing in for the processor until it is stopped.
+struct GroupMember {
+    stop: Arc<AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl GroupMember {
+    fn join(group: &str, topic: &str) -> Self {
+        let consumer: BaseConsumer = ClientConfig::new()
+            .set("bootstrap.servers", kafka_bootstrap())
+            .set("group.id", group)
+            .set("auto.offset.reset", "earliest")
+            .set("enable.auto.commit", "false")
+            .create()
+            .expect("consumer");
+        consumer.subscribe(&[topic]).expect("subscribe");
+        let stop = Arc::new(AtomicBool::new(false));
+        let flag = stop.clone();
+        let thread = std::thread::spawn(move || {
+            while !flag.load(Ordering::SeqCst) {
+                if let Some(Ok(_)) = consumer.poll(Duration::from_millis(200)) {
+                    let _ = consumer.commit_consumer_state(CommitMode::Sync);
+                }
+            }
+            // Dropping the consumer closes it: it leaves the group.
+        });
+        Self {
+            stop,
+            thread: Some(thread),
+        }
+    }
+
+    fn leave(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+impl Drop for GroupMember {
+    fn drop(&mut self) {
+        self.leave();
+    }
+}
+
+async fn apply_pipeline(client: &Client, ns: &str, name: &str, spec: serde_json::Value) {
+    let api: Api<AnalyticsPipeline> = Api::namespaced(client.clone(), ns);
+    let object = json!({
+        "apiVersion": "analytics.shopstream.dev/v1alpha1",
+        "kind": "AnalyticsPipeline",
+        "metadata": {"name": name},
+        "spec": spec,
+    });
+    api.patch(
+        name,
+        &PatchParams::apply(support::FIELD_MANAGER).force(),
+        &Patch::Apply(&object),
+    )
+    .await
+    .expect("pipeline applied");
+}
+
+fn condition(p: &AnalyticsPipeline, type_: &str) -> Option<(String, String, String)> {
+    p.status
+        .as_ref()?
+        .conditions
+        .iter()
+        .find(|c| c.type_ == type_)
+        .map(|c| (c.status.clone(), c.reason.clone(), c.message.clone()))
+}
+
+fn summary(p: &AnalyticsPipeline) -> String {
+    format!("{:?}", p.status)
+}
+
+async fn mark_ready(client: &Client, ns: &str, deployment: &str, ready: i32) {
+    // Stands in for kube-controller-manager, which this API server runs without.
+    let api: Api<Deployment> = Api::namespaced(client.clone(), ns);
+    let status =
+        json!({"status": {"replicas": ready, "readyReplicas": ready, "availableReplicas": ready}});
+    api.patch_status(deployment, &PatchParams::default(), &Patch::Merge(&status))
+        .await
+        .expect("deployment status patched");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn provisions_topics_workloads_and_reports_lag_and_throughput() {
+    let client = support::client().await;
+    support::install_crd(&client).await;
+    let ns = support::namespace(&client, "op-direct").await;
+    let _operator = OperatorProcess::start(&ns, "op-1", "shopstream-operator");
+    let name = unique("shop");
+    apply_pipeline(
+        &client,
+        &ns,
+        &name,
+        json!({
+            "kafka": {"bootstrapServers": kafka_bootstrap()},
+            "topics": {"input": {"partitions": 3, "config": {"retention.ms": "3600000"}}},
+            "generator": {"eventsPerSecond": 5},
+            "processor": {"replicas": 1},
+            "deletionPolicy": "Delete",
+        }),
+    )
+    .await;
+    let pipelines: Api<AnalyticsPipeline> = Api::namespaced(client.clone(), &ns);
+
+    // Topics, with the spec's partitions and config.
+    let names = topic_names(&name);
+    wait_until("all topics in Kafka", Duration::from_secs(60), || async {
+        let found = partitions(&names).await;
+        if found.iter().all(|p| *p == 3) {
+            Ok(())
+        } else {
+            Err(format!("{found:?}"))
+        }
+    })
+    .await;
+    let configs = admin()
+        .describe_configs([&ResourceSpecifier::Topic(&names[0])], &AdminOptions::new())
+        .await
+        .expect("describe configs");
+    let retention = configs[0]
+        .as_ref()
+        .expect("config resource")
+        .get("retention.ms")
+        .and_then(|e| e.value.clone());
+    assert_eq!(retention.as_deref(), Some("3600000"));
+
+    // Owned workloads, pointing back at the pipeline.
+    let pipeline = pipelines.get(&name).await.expect("pipeline");
+    let uid = pipeline.uid().expect("uid");
+    let deployments: Api<Deployment> = Api::namespaced(client.clone(), &ns);
+    for deployment in [format!("{name}-processor"), format!("{name}-generator")] {
+        let d = wait_until("owned deployment", Duration::from_secs(30), || async {
+            deployments
+                .get_opt(&deployment)
+                .await
+                .map_err(|e| e.to_string())?
+                .ok_or_else(|| format!("{deployment} missing"))
+        })
+        .await;
+        assert_eq!(d.owner_references()[0].uid, uid);
+        let pod = d.spec.and_then(|s| s.template.spec).expect("pod spec");
+        let security = pod.containers[0]
+            .security_context
+            .clone()
+            .expect("security context");
+        assert_eq!(security.read_only_root_filesystem, Some(true));
+        assert_eq!(security.run_as_non_root, Some(true));
+    }
+    let config: ConfigMap = Api::namespaced(client.clone(), &ns)
+        .get(&format!("{name}-config"))
+        .await
+        .expect("config map");
+    assert_eq!(config.owner_references()[0].uid, uid);
+    let data = config.data.expect("config data");
+    assert_eq!(data["PROCESSOR_INPUT_TOPIC"], names[0]);
+    assert_eq!(data["GENERATOR_EVENTS_PER_SECOND"], "5");
+    let service: Service = Api::namespaced(client.clone(), &ns)
+        .get(&format!("{name}-metrics"))
+        .await
+        .expect("metrics service");
+    assert_eq!(service.owner_references()[0].uid, uid);
+
+    // Nothing consumes yet: topics ready, processor not, lag = backlog.
+    produce(&names[0], 120);
+    let p = wait_until(
+        "lag of the whole backlog",
+        Duration::from_secs(30),
+        || async {
+            let p = pipelines.get(&name).await.map_err(|e| e.to_string())?;
+            let lag = p
+                .status
+                .as_ref()
+                .and_then(|s| s.processor.as_ref())
+                .and_then(|s| s.total_lag);
+            if lag == Some(120) {
+                Ok(p)
+            } else {
+                Err(summary(&p))
+            }
+        },
+    )
+    .await;
+    let status = p.status.clone().expect("status");
+    assert_eq!(status.phase, Some(operator::crd::Phase::Provisioning));
+    assert_eq!(condition(&p, "TopicsReady").expect("TopicsReady").0, "True");
+    assert_eq!(
+        condition(&p, "ProcessorReady").expect("ProcessorReady").1,
+        "ReplicasNotReady"
+    );
+    let processor = status.processor.expect("processor status");
+    assert_eq!(processor.partition_lag.len(), 3);
+    assert!(
+        processor
+            .partition_lag
+            .iter()
+            .all(|l| l.committed_offset.is_none())
+    );
+    assert!(processor.lag_seconds.is_some_and(|s| s >= 0.0));
+    assert_eq!(status.observed_generation, p.metadata.generation);
+
+    // The processor comes up and consumes: Running, lag 0.
+    mark_ready(&client, &ns, &format!("{name}-processor"), 1).await;
+    mark_ready(&client, &ns, &format!("{name}-generator"), 1).await;
+    let group = processor.consumer_group.expect("consumer group");
+    let mut member = GroupMember::join(&group, &names[0]);
+    wait_until("Running with lag 0", Duration::from_secs(60), || async {
+        let p = pipelines.get(&name).await.map_err(|e| e.to_string())?;
+        let s = p.status.clone().unwrap_or_default();
+        let lag = s.processor.as_ref().and_then(|s| s.total_lag);
+        if s.phase == Some(operator::crd::Phase::Running) && lag == Some(0) {
+            Ok(())
+        } else {
+            Err(summary(&p))
+        }
+    })
+    .await;
+
+    // Throughput from offset deltas while events keep arriving.
+    let topic = names[0].clone();
+    let producing = tokio::task::spawn_blocking(move || {
+        for _ in 0..10 {
+            produce(&topic, 50);
+            std::thread::sleep(Duration::from_millis(500));
+        }
+    });
+    wait_until("input events/s > 0", Duration::from_secs(30), || async {
+        let p = pipelines.get(&name).await.map_err(|e| e.to_string())?;
+        let rate = p
+            .status
+            .as_ref()
+            .and_then(|s| s.processor.as_ref())
+            .and_then(|s| s.input_events_per_second);
+        if rate.is_some_and(|r| r > 0.0) {
+            Ok(())
+        } else {
+            Err(summary(&p))
+        }
+    })
+    .await;
+    producing.await.expect("producer task");
+    let table = kubectl(&["get", "analyticspipelines", "-n", &ns]);
+    assert!(table.contains("Running"), "{table}");
+
+    // The processor stops: the group empties, the pipeline degrades, and an
+    // Event says so.
+    member.leave();
+    produce(&names[0], 30);
+    let p = wait_until(
+        "Degraded after the processor stops",
+        Duration::from_secs(60),
+        || async {
+            let p = pipelines.get(&name).await.map_err(|e| e.to_string())?;
+            let s = p.status.clone().unwrap_or_default();
+            if s.phase == Some(operator::crd::Phase::Degraded) {
+                Ok(p)
+            } else {
+                Err(summary(&p))
+            }
+        },
+    )
+    .await;
+    let processor_ready = condition(&p, "ProcessorReady").expect("ProcessorReady");
+    assert_eq!(
+        (processor_ready.0.as_str(), processor_ready.1.as_str()),
+        ("False", "NoActiveConsumers")
+    );
+    assert!(
+        p.status
+            .and_then(|s| s.processor)
+            .and_then(|s| s.total_lag)
+            .unwrap_or(0)
+            >= 30
+    );
+    let events = kubectl(&[
+        "get",
+        "events",
+        "-n",
+        &ns,
+        "-o",
+        "custom-columns=REASON:.reason,NOTE:.note,MESSAGE:.message",
+    ]);
+    assert!(events.contains("Degraded"), "{events}");
+    assert!(events.contains("TopicsProvisioned"), "{events}");
+
+    // Partitions grow in Kafka when the spec grows.
+    let grown = json!({
+        "kafka": {"bootstrapServers": kafka_bootstrap()},
+        "topics": {"input": {"partitions": 5, "config": {"retention.ms": "3600000"}}},
+        "generator": {"eventsPerSecond": 5},
+        "processor": {"replicas": 1},
+        "deletionPolicy": "Delete",
+    });
+    apply_pipeline(&client, &ns, &name, grown).await;
+    wait_until(
+        "input topic with 5 partitions",
+        Duration::from_secs(30),
+        || async {
+            let found = partitions(&names[..1]).await;
+            if found == [5] {
+                Ok(())
+            } else {
+                Err(format!("{found:?}"))
+            }
+        },
+    )
+    .await;
+
+    // deletionPolicy Delete removes the topics from Kafka.
+    pipelines
+        .delete(&name, &DeleteParams::default())
+        .await
+        .expect("delete pipeline");
+    wait_until("topics deleted", Duration::from_secs(60), || async {
+        let found = partitions(&names).await;
+        if found.iter().all(|p| *p == 0) {
+            Ok(())
+        } else {
+            Err(format!("{found:?}"))
+        }
+    })
+    .await;
+    wait_until("pipeline gone", Duration::from_secs(30), || async {
+        match pipelines.get_opt(&name).await.map_err(|e| e.to_string())? {
+            None => Ok(()),
+            Some(p) => Err(format!("finalizers {:?}", p.finalizers())),
+        }
+    })
+    .await;
+    support::delete_namespace(&client, &ns).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn foreign_topics_are_not_touched_and_retain_keeps_topics() {
+    let client = support::client().await;
+    support::install_crd(&client).await;
+    let ns = support::namespace(&client, "op-conflict").await;
+    let _operator = OperatorProcess::start(&ns, "op-1", "shopstream-operator");
+    let name = unique("shop");
+    let names = topic_names(&name);
+
+    // Someone else's topic, with a different partition count, is in the way.
+    let foreign = NewTopic::new(&names[1], 6, TopicReplication::Fixed(1));
+    for result in admin()
+        .create_topics([&foreign], &AdminOptions::new())
+        .await
+        .expect("create foreign topic")
+    {
+        result.expect("foreign topic created");
+    }
+
+    apply_pipeline(
+        &client,
+        &ns,
+        &name,
+        json!({"kafka": {"bootstrapServers": kafka_bootstrap()}, "deletionPolicy": "Retain"}),
+    )
+    .await;
+    let pipelines: Api<AnalyticsPipeline> = Api::namespaced(client.clone(), &ns);
+    let p = wait_until("TopicConflict", Duration::from_secs(60), || async {
+        let p = pipelines.get(&name).await.map_err(|e| e.to_string())?;
+        match condition(&p, "TopicsReady") {
+            Some((status, reason, _)) if status == "False" && reason == "TopicConflict" => Ok(p),
+            _ => Err(summary(&p)),
+        }
+    })
+    .await;
+    let (_, _, message) = condition(&p, "TopicsReady").expect("TopicsReady");
+    assert!(
+        message.contains("was not created by this pipeline"),
+        "{message}"
+    );
+    assert_eq!(
+        p.status.as_ref().and_then(|s| s.phase),
+        Some(operator::crd::Phase::Degraded)
+    );
+    assert_eq!(
+        partitions(&names[1..2]).await,
+        [6],
+        "the foreign topic is untouched"
+    );
+    assert_eq!(
+        partitions(&names[..1]).await,
+        [3],
+        "the other topics are provisioned"
+    );
+
+    // Retain: deleting the pipeline leaves every topic in Kafka.
+    pipelines
+        .delete(&name, &DeleteParams::default())
+        .await
+        .expect("delete pipeline");
+    wait_until("pipeline gone", Duration::from_secs(30), || async {
+        match pipelines.get_opt(&name).await.map_err(|e| e.to_string())? {
+            None => Ok(()),
+            Some(p) => Err(format!("finalizers {:?}", p.finalizers())),
+        }
+    })
+    .await;
+    assert_eq!(
+        partitions(&names[..1]).await,
+        [3],
+        "Retain keeps the topics"
+    );
+    let _ = admin()
+        .delete_topics(
+            &names.iter().map(String::as_str).collect::<Vec<_>>(),
+            &AdminOptions::new(),
+        )
+        .await;
+    support::delete_namespace(&client, &ns).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unreachable_kafka_is_reported_and_deletion_still_completes() {
+    let client = support::client().await;
+    support::install_crd(&client).await;
+    let ns = support::namespace(&client, "op-outage").await;
+    let _operator = OperatorProcess::start(&ns, "op-1", "shopstream-operator");
+    let name = unique("shop");
+    let names = topic_names(&name);
+    let pipelines: Api<AnalyticsPipeline> = Api::namespaced(client.clone(), &ns);
+
+    let spec = |bootstrap: &str| {
+        json!({"kafka": {"bootstrapServers": bootstrap}, "deletionPolicy": "Delete",
+               "generator": {"enabled": false}})
+    };
+    apply_pipeline(&client, &ns, &name, spec(&kafka_bootstrap())).await;
+    wait_until("topics ready", Duration::from_secs(60), || async {
+        let p = pipelines.get(&name).await.map_err(|e| e.to_string())?;
+        match condition(&p, "TopicsReady") {
+            Some((status, _, _)) if status == "True" => Ok(()),
+            _ => Err(summary(&p)),
+        }
+    })
+    .await;
+
+    // Point the pipeline at a port where no broker listens.
+    apply_pipeline(&client, &ns, &name, spec("127.0.0.1:1")).await;
+    let p = wait_until("KafkaUnreachable", Duration::from_secs(90), || async {
+        let p = pipelines.get(&name).await.map_err(|e| e.to_string())?;
+        match condition(&p, "TopicsReady") {
+            Some((status, reason, _)) if status == "False" && reason == "KafkaUnreachable" => Ok(p),
+            _ => Err(summary(&p)),
+        }
+    })
+    .await;
+    let status = p.status.expect("status");
+    assert_ne!(status.phase, Some(operator::crd::Phase::Running));
+    assert!(
+        status.topics.iter().all(|t| !t.ready),
+        "{:?}",
+        status.topics
+    );
+    assert_eq!(condition_of(&status, "Ready").0, "False");
+
+    // Deletion gives up on the unreachable cluster after bounded retries.
+    pipelines
+        .delete(&name, &DeleteParams::default())
+        .await
+        .expect("delete pipeline");
+    wait_until(
+        "pipeline gone despite Kafka",
+        Duration::from_secs(120),
+        || async {
+            match pipelines.get_opt(&name).await.map_err(|e| e.to_string())? {
+                None => Ok(()),
+                Some(p) => Err(format!("finalizers {:?}", p.finalizers())),
+            }
+        },
+    )
+    .await;
+    let events = kubectl(&[
+        "get",
+        "events",
+        "-n",
+        &ns,
+        "-o",
+        "custom-columns=REASON:.reason",
+    ]);
+    assert!(events.contains("TopicDeletionAbandoned"), "{events}");
+    let _ = admin()
+        .delete_topics(
+            &names.iter().map(String::as_str).collect::<Vec<_>>(),
+            &AdminOptions::new(),
+        )
+        .await;
+    support::delete_namespace(&client, &ns).await;
+}
+
+fn condition_of(status: &operator::crd::AnalyticsPipelineStatus, type_: &str) -> (String, String) {
+    status
+        .conditions
+        .iter()
+        .find(|c| c.type_ == type_)
+        .map(|c| (c.status.clone(), c.reason.clone()))
+        .unwrap_or_default()
+}
