@@ -59,27 +59,31 @@ impl KafkaAdmin {
         let names = names.to_vec();
         // librdkafka's metadata call blocks; keep it off the async workers.
         tokio::task::spawn_blocking(move || {
-            let metadata = admin
-                .inner()
-                .fetch_metadata(None, REQUEST_TIMEOUT)
-                .map_err(|e| Error::Kafka(format!("cannot fetch cluster metadata: {e}")))?;
+            // One small request per topic: a cluster-wide metadata request
+            // grows with every topic of every pipeline.
             let mut found = HashMap::new();
-            for topic in metadata.topics() {
-                if !names.iter().any(|n| n == topic.name()) || topic.error().is_some() {
-                    continue;
+            for name in &names {
+                let metadata = admin
+                    .inner()
+                    .fetch_metadata(Some(name), REQUEST_TIMEOUT)
+                    .map_err(|e| Error::Kafka(format!("cannot fetch metadata of {name}: {e}")))?;
+                for topic in metadata.topics() {
+                    if topic.name() != name || topic.error().is_some() {
+                        continue;
+                    }
+                    let partitions = topic.partitions();
+                    let replication_factor = partitions
+                        .first()
+                        .map(|p| p.replicas().len() as i32)
+                        .unwrap_or(0);
+                    found.insert(
+                        name.clone(),
+                        ExistingTopic {
+                            partitions: partitions.len() as i32,
+                            replication_factor,
+                        },
+                    );
                 }
-                let partitions = topic.partitions();
-                let replication_factor = partitions
-                    .first()
-                    .map(|p| p.replicas().len() as i32)
-                    .unwrap_or(0);
-                found.insert(
-                    topic.name().to_string(),
-                    ExistingTopic {
-                        partitions: partitions.len() as i32,
-                        replication_factor,
-                    },
-                );
             }
             Ok(found)
         })

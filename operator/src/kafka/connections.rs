@@ -1,6 +1,9 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
+use rdkafka::consumer::BaseConsumer;
+
+use super::lag::offset_reader;
 use super::{KafkaAdmin, LagSampler};
 use crate::error::{Error, Result};
 
@@ -11,6 +14,7 @@ use crate::error::{Error, Result};
 pub struct KafkaConnections {
     admins: Mutex<HashMap<String, Arc<KafkaAdmin>>>,
     samplers: Mutex<HashMap<(String, String), Arc<LagSampler>>>,
+    probes: Mutex<HashMap<String, Arc<Mutex<BaseConsumer>>>>,
 }
 
 impl KafkaConnections {
@@ -36,9 +40,26 @@ impl KafkaConnections {
         if let Some(sampler) = samplers.get(&key) {
             return Ok(sampler.clone());
         }
-        let sampler = Arc::new(LagSampler::connect(bootstrap_servers, group)?);
+        let probe = self.probe(bootstrap_servers)?;
+        let sampler = Arc::new(LagSampler::connect(bootstrap_servers, group, probe)?);
         samplers.insert(key, sampler.clone());
         Ok(sampler)
+    }
+
+    fn probe(&self, bootstrap_servers: &str) -> Result<Arc<Mutex<BaseConsumer>>> {
+        let mut probes = self
+            .probes
+            .lock()
+            .map_err(|_| Error::Kafka("probe cache lock poisoned".into()))?;
+        if let Some(probe) = probes.get(bootstrap_servers) {
+            return Ok(probe.clone());
+        }
+        let probe = Arc::new(Mutex::new(offset_reader(
+            bootstrap_servers,
+            "shopstream-operator-probe",
+        )?));
+        probes.insert(bootstrap_servers.to_string(), probe.clone());
+        Ok(probe)
     }
 
     /// Drops the clients of a deleted pipeline's consumer group.

@@ -84,27 +84,34 @@ pub struct LagSampler {
     /// Carries `group.id = group` so `committed_offsets` reads that group's
     /// commits; it never subscribes, so it never joins the group.
     offsets: Arc<Mutex<BaseConsumer>>,
-    /// Reads the oldest unconsumed records; its own group never commits.
+    /// Reads the oldest unconsumed records; shared by all groups of a
+    /// cluster, and its own group never commits.
     probe: Arc<Mutex<BaseConsumer>>,
 }
 
+/// A consumer that never commits, used to read offsets and records.
+pub fn offset_reader(bootstrap_servers: &str, group_id: &str) -> Result<BaseConsumer> {
+    ClientConfig::new()
+        .set("bootstrap.servers", bootstrap_servers)
+        .set("group.id", group_id)
+        .set("enable.auto.commit", "false")
+        .set("enable.auto.offset.store", "false")
+        .set("client.id", "shopstream-operator-lag")
+        .set_log_level(RDKafkaLogLevel::Warning)
+        .create()
+        .map_err(|e| Error::Kafka(format!("cannot create lag consumer: {e}")))
+}
+
 impl LagSampler {
-    pub fn connect(bootstrap_servers: &str, group: &str) -> Result<Self> {
-        let consumer = |group_id: &str| -> Result<BaseConsumer> {
-            ClientConfig::new()
-                .set("bootstrap.servers", bootstrap_servers)
-                .set("group.id", group_id)
-                .set("enable.auto.commit", "false")
-                .set("enable.auto.offset.store", "false")
-                .set("client.id", "shopstream-operator-lag")
-                .set_log_level(RDKafkaLogLevel::Warning)
-                .create()
-                .map_err(|e| Error::Kafka(format!("cannot create lag consumer: {e}")))
-        };
+    pub fn connect(
+        bootstrap_servers: &str,
+        group: &str,
+        probe: Arc<Mutex<BaseConsumer>>,
+    ) -> Result<Self> {
         Ok(Self {
             group: group.to_string(),
-            offsets: Arc::new(Mutex::new(consumer(group)?)),
-            probe: Arc::new(Mutex::new(consumer(&format!("{group}.operator-probe"))?)),
+            offsets: Arc::new(Mutex::new(offset_reader(bootstrap_servers, group)?)),
+            probe,
         })
     }
 
@@ -119,9 +126,6 @@ impl LagSampler {
             let offsets = offsets
                 .lock()
                 .map_err(|_| Error::Kafka("lag consumer lock poisoned".into()))?;
-            let probe = probe
-                .lock()
-                .map_err(|_| Error::Kafka("probe consumer lock poisoned".into()))?;
             sample_blocking(&offsets, &probe, &group, &input_topic, &output_topics)
         })
         .await
@@ -135,23 +139,23 @@ fn kafka(what: &str) -> impl Fn(rdkafka::error::KafkaError) -> Error + '_ {
 
 fn sample_blocking(
     offsets: &BaseConsumer,
-    probe: &BaseConsumer,
+    probe: &Mutex<BaseConsumer>,
     group: &str,
     input_topic: &str,
     output_topics: &[String],
 ) -> Result<LagSample> {
-    let metadata = offsets
-        .fetch_metadata(None, REQUEST_TIMEOUT)
-        .map_err(kafka("cannot fetch metadata"))?;
-    let partition_count = |topic: &str| -> i32 {
-        metadata
+    let partition_count = |topic: &str| -> Result<i32> {
+        let metadata = offsets
+            .fetch_metadata(Some(topic), REQUEST_TIMEOUT)
+            .map_err(kafka("cannot fetch metadata"))?;
+        Ok(metadata
             .topics()
             .iter()
-            .find(|t| t.name() == topic)
+            .find(|t| t.name() == topic && t.error().is_none())
             .map(|t| t.partitions().len() as i32)
-            .unwrap_or(0)
+            .unwrap_or(0))
     };
-    let input_partitions = partition_count(input_topic);
+    let input_partitions = partition_count(input_topic)?;
     if input_partitions == 0 {
         return Err(Error::Kafka(format!(
             "input topic {input_topic} does not exist"
@@ -198,7 +202,7 @@ fn sample_blocking(
 
     let mut output_end = 0;
     for topic in output_topics {
-        for p in 0..partition_count(topic) {
+        for p in 0..partition_count(topic)? {
             let (_, high) = offsets
                 .fetch_watermarks(topic, p, REQUEST_TIMEOUT)
                 .map_err(kafka("cannot read output end offsets"))?;
@@ -231,13 +235,14 @@ fn sample_blocking(
 /// Reads the first unconsumed record of each lagging partition and returns
 /// the age of the oldest, in seconds.
 fn oldest_unconsumed_age(
-    probe: &BaseConsumer,
+    probe: &Mutex<BaseConsumer>,
     topic: &str,
     unconsumed: &HashMap<i32, i64>,
 ) -> Option<f64> {
     if unconsumed.is_empty() {
         return Some(0.0);
     }
+    let probe = probe.lock().ok()?;
     let mut assignment = TopicPartitionList::new();
     for (partition, offset) in unconsumed {
         assignment

@@ -1,0 +1,377 @@
+//! The Helm chart (helm/shopstream-operator) and examples/: the chart's CRD
+//! is the generated one, `helm lint` and `helm template` are clean, and what
+//! they render, like every file in examples/, is accepted by a server-side
+//! dry-run apply against the real API server (with our CRD and Strimzi's
+//! installed), in a namespace that enforces the restricted Pod Security
+//! Standard.
+
+mod chart_common;
+mod support;
+
+use chart_common::{apply, documents, helm, kind, kubectl_stdin_output, name, template, to_yaml};
+use serde_json::Value;
+
+/// Every optional part on, except the ServiceMonitor, whose CRD
+/// (monitoring.coreos.com) the test environment does not serve.
+const ALL_OPTIONAL: &[&str] = &[
+    "--set",
+    "replicaCount=2",
+    "--set",
+    "podDisruptionBudget.enabled=true",
+    "--set",
+    "grafanaDashboard.enabled=true",
+];
+
+#[test]
+fn chart_crd_is_the_generated_crd() {
+    let root = chart_common::repo_root();
+    let generated = std::fs::read_to_string(root.join("crds/analyticspipelines.yaml"))
+        .expect("read crds/analyticspipelines.yaml");
+    let copy =
+        std::fs::read_to_string(root.join("helm/shopstream-operator/crds/analyticspipelines.yaml"))
+            .expect("read helm/shopstream-operator/crds/analyticspipelines.yaml");
+    assert!(
+        generated == copy,
+        "helm/shopstream-operator/crds/analyticspipelines.yaml differs from \
+         crds/analyticspipelines.yaml: run `make crds` (it regenerates and copies both)"
+    );
+}
+
+#[test]
+fn helm_lint_is_clean_for_every_variant() {
+    let chart = chart_common::chart_dir();
+    let chart = chart.to_str().expect("utf-8 path");
+    let variants: Vec<Vec<&str>> = vec![
+        vec![],
+        vec!["--set", "rbac.clusterWide=false"],
+        vec![
+            "--set",
+            "rbac.clusterWide=false",
+            "--set",
+            "watchNamespace=apps",
+            "--set",
+            "metrics.serviceMonitor.enabled=true",
+        ],
+        [
+            ALL_OPTIONAL,
+            &["--set", "metrics.serviceMonitor.enabled=true"],
+        ]
+        .concat(),
+        vec![
+            "--set",
+            "leaderElection.enabled=false",
+            "--set",
+            "metrics.service.enabled=false",
+            "--set",
+            "serviceAccount.create=false",
+            "--set",
+            "serviceAccount.name=existing",
+        ],
+    ];
+    for extra in variants {
+        let mut args = vec!["lint", "--strict", chart];
+        args.extend_from_slice(&extra);
+        let out = helm(&args);
+        assert!(
+            out.contains("1 chart(s) linted, 0 chart(s) failed"),
+            "helm lint {extra:?}: {out}"
+        );
+        let rendered = template("shopstream-operator", "shopstream-system", &extra);
+        assert!(
+            !documents(&rendered).is_empty(),
+            "helm template {extra:?} rendered nothing"
+        );
+    }
+}
+
+#[test]
+fn values_schema_rejects_mistakes() {
+    let chart = chart_common::chart_dir();
+    let chart = chart.to_str().expect("utf-8 path");
+    for (set, why) in [
+        ("rbca.create=false", "a misspelt top-level key"),
+        (
+            "statusInterval=soon",
+            "a status interval that is no duration",
+        ),
+        ("logging.format=xml", "an unknown log format"),
+        ("image.pullPolicy=Sometimes", "an unknown pull policy"),
+    ] {
+        let out = std::process::Command::new(chart_common::helm_path())
+            .args(["template", "x", chart, "--set", set])
+            .output()
+            .expect("run helm");
+        assert!(
+            !out.status.success(),
+            "helm template accepted {why} (--set {set})"
+        );
+    }
+    // Two active replicas without leader election would fight.
+    let out = std::process::Command::new(chart_common::helm_path())
+        .args([
+            "template",
+            "x",
+            chart,
+            "--set",
+            "replicaCount=2",
+            "--set",
+            "leaderElection.enabled=false",
+        ])
+        .output()
+        .expect("run helm");
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("leaderElection"));
+}
+
+fn find<'a>(docs: &'a [Value], kind_: &str) -> Vec<&'a Value> {
+    docs.iter().filter(|d| kind(d) == kind_).collect()
+}
+
+fn env_var<'a>(container: &'a Value, name_: &str) -> Option<&'a Value> {
+    container["env"]
+        .as_array()?
+        .iter()
+        .find(|e| e["name"].as_str() == Some(name_))
+}
+
+#[test]
+fn default_render_has_a_hardened_operator_deployment() {
+    let docs = documents(&template("ops", "shopstream-system", &[]));
+    let kinds: Vec<&str> = docs.iter().map(kind).collect();
+    for expected in [
+        "ServiceAccount",
+        "ClusterRole",
+        "ClusterRoleBinding",
+        "Role",
+        "RoleBinding",
+        "Service",
+        "Deployment",
+    ] {
+        assert!(
+            kinds.contains(&expected),
+            "no {expected} in the default render: {kinds:?}"
+        );
+    }
+    for off in ["ServiceMonitor", "PodDisruptionBudget", "ConfigMap"] {
+        assert!(!kinds.contains(&off), "{off} is rendered by default");
+    }
+    let deployment = find(&docs, "Deployment")[0];
+    let pod = &deployment["spec"]["template"]["spec"];
+    assert_eq!(pod["serviceAccountName"], "ops-shopstream-operator");
+    assert_eq!(pod["securityContext"]["runAsNonRoot"], true);
+    assert_eq!(
+        pod["securityContext"]["seccompProfile"]["type"],
+        "RuntimeDefault"
+    );
+    let c = &pod["containers"][0];
+    assert_eq!(c["image"], "shopstream/operator:0.1.0");
+    let sc = &c["securityContext"];
+    assert_eq!(sc["runAsNonRoot"], true);
+    assert_eq!(sc["readOnlyRootFilesystem"], true);
+    assert_eq!(sc["allowPrivilegeEscalation"], false);
+    assert_eq!(sc["capabilities"]["drop"], serde_json::json!(["ALL"]));
+    assert_eq!(sc["seccompProfile"]["type"], "RuntimeDefault");
+    assert_eq!(c["livenessProbe"]["httpGet"]["path"], "/healthz");
+    assert_eq!(c["readinessProbe"]["httpGet"]["path"], "/readyz");
+    assert_eq!(c["ports"][0]["containerPort"], 8080);
+    assert!(c["resources"]["requests"].is_object());
+    assert!(c["resources"]["limits"]["memory"].is_string());
+    // Leader election on, lease identity and namespace from the downward API.
+    assert_eq!(env_var(c, "LEADER_ELECTION").unwrap()["value"], "true");
+    assert_eq!(
+        env_var(c, "POD_NAME").unwrap()["valueFrom"]["fieldRef"]["fieldPath"],
+        "metadata.name"
+    );
+    assert_eq!(
+        env_var(c, "POD_NAMESPACE").unwrap()["valueFrom"]["fieldRef"]["fieldPath"],
+        "metadata.namespace"
+    );
+    assert_eq!(env_var(c, "METRICS_ADDR").unwrap()["value"], "0.0.0.0:8080");
+    assert_eq!(
+        env_var(c, "GENERATOR_IMAGE").unwrap()["value"],
+        "shopstream/generator:0.1.0"
+    );
+    assert_eq!(
+        env_var(c, "PROCESSOR_IMAGE").unwrap()["value"],
+        "shopstream/processor:0.1.0"
+    );
+    // All namespaces: WATCH_NAMESPACE unset (an empty value would be a namespace "").
+    assert!(env_var(c, "WATCH_NAMESPACE").is_none());
+
+    // Namespaced mode watches the release namespace by default.
+    let docs = documents(&template(
+        "ops",
+        "shopstream-system",
+        &["--set", "rbac.clusterWide=false"],
+    ));
+    let c = &find(&docs, "Deployment")[0]["spec"]["template"]["spec"]["containers"][0];
+    assert_eq!(
+        env_var(c, "WATCH_NAMESPACE").unwrap()["value"],
+        "shopstream-system"
+    );
+    assert!(find(&docs, "ClusterRole").is_empty());
+}
+
+#[test]
+fn optional_parts_render_when_enabled() {
+    let extra = [
+        ALL_OPTIONAL,
+        &["--set", "metrics.serviceMonitor.enabled=true"],
+    ]
+    .concat();
+    let docs = documents(&template("ops", "monitoring", &extra));
+    let monitors = find(&docs, "ServiceMonitor");
+    assert_eq!(monitors.len(), 2, "operator + pipelines ServiceMonitors");
+    assert!(
+        monitors
+            .iter()
+            .all(|m| m["apiVersion"] == "monitoring.coreos.com/v1")
+    );
+    assert_eq!(find(&docs, "PodDisruptionBudget").len(), 1);
+    let dashboard = find(&docs, "ConfigMap")
+        .into_iter()
+        .find(|c| name(c).ends_with("-dashboard"))
+        .expect("dashboard ConfigMap");
+    let json = dashboard["data"]["shopstream.json"]
+        .as_str()
+        .expect("dashboard JSON");
+    let parsed: Value = serde_json::from_str(json).expect("the dashboard is valid JSON");
+    assert!(parsed["panels"].as_array().is_some_and(|p| p.len() > 5));
+    for metric in [
+        "shopstream_operator_reconciliations_total",
+        "shopstream_operator_reconcile_failures_total",
+        "shopstream_operator_reconcile_duration_seconds",
+        "shopstream_operator_pipelines",
+        "shopstream_operator_pipeline_lag_records",
+        "processor_events_consumed_total",
+        "generator_events_sent_total",
+    ] {
+        assert!(
+            json.contains(metric),
+            "the dashboard never queries {metric}"
+        );
+    }
+}
+
+/// Creates `name` unless it exists (namespaces are never deleted here: the
+/// examples name fixed ones, e.g. `kafka`).
+fn ensure_namespace(ns: &str) {
+    let yaml = format!("apiVersion: v1\nkind: Namespace\nmetadata:\n  name: {ns}\n");
+    apply(&yaml, false);
+}
+
+/// Server-side dry run of `yaml`: every document must be accepted, and no
+/// Pod Security warning may come back.
+fn dry_run(what: &str, yaml: &str) {
+    let out = kubectl_stdin_output(
+        &[
+            "apply",
+            "--server-side",
+            "--force-conflicts",
+            "--field-manager=shopstream-tests",
+            "--dry-run=server",
+            "-f",
+            "-",
+        ],
+        yaml,
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success(),
+        "server-side dry run of {what} failed:\n{stderr}\n{stdout}"
+    );
+    assert!(
+        !stderr.contains("PodSecurity"),
+        "{what} violates the restricted Pod Security Standard:\n{stderr}"
+    );
+    let applied = stdout.matches("(server dry run)").count();
+    let expected = documents(yaml).len();
+    assert_eq!(
+        applied, expected,
+        "{what}: {expected} documents, {applied} accepted:\n{stdout}"
+    );
+}
+
+#[tokio::test]
+async fn rendered_chart_passes_server_side_dry_run() {
+    let client = support::client().await;
+    support::install_crd(&client).await;
+    let ns = support::namespace(&client, "chart-dry-run").await;
+    // Warn (and enforce, for any Pod) at the restricted level, so the
+    // Deployment's pod template is checked.
+    support::kubectl(&[
+        "label",
+        "namespace",
+        &ns,
+        "pod-security.kubernetes.io/enforce=restricted",
+        "pod-security.kubernetes.io/warn=restricted",
+    ]);
+    let release = support::unique("dry");
+    let variants: Vec<(&str, Vec<&str>)> = vec![
+        ("default values (with crds/)", vec!["--include-crds"]),
+        (
+            "rbac.clusterWide=false",
+            vec!["--set", "rbac.clusterWide=false"],
+        ),
+        (
+            "rbac.clusterWide=false, watchNamespace, every optional part",
+            [
+                ALL_OPTIONAL,
+                &[
+                    "--set",
+                    "rbac.clusterWide=false",
+                    "--set",
+                    "watchNamespace=default",
+                ],
+            ]
+            .concat(),
+        ),
+    ];
+    for (what, extra) in variants {
+        let docs = documents(&template(&release, &ns, &extra));
+        dry_run(&format!("the chart with {what}"), &to_yaml(&docs));
+    }
+    support::delete_namespace(&client, &ns).await;
+}
+
+#[tokio::test]
+async fn every_example_passes_server_side_dry_run() {
+    let client = support::client().await;
+    support::install_crd(&client).await;
+    let dir = chart_common::repo_root().join("examples");
+    let mut files: Vec<_> = std::fs::read_dir(&dir)
+        .expect("read examples/")
+        .map(|e| e.expect("dir entry").path())
+        .filter(|p| {
+            p.extension()
+                .is_some_and(|e| e == "yaml" || e == "yml" || e == "json")
+        })
+        .collect();
+    files.sort();
+    let names: Vec<String> = files
+        .iter()
+        .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
+        .collect();
+    for expected in ["kafka.yaml", "pipeline.yaml", "pipeline-production.yaml"] {
+        assert!(
+            names.iter().any(|n| n == expected),
+            "examples/{expected} is missing: {names:?}"
+        );
+    }
+    for file in &files {
+        let yaml = std::fs::read_to_string(file).expect("read example");
+        let docs = documents(&yaml);
+        assert!(!docs.is_empty(), "{} has no document", file.display());
+        // A dry run does not create namespaces, even those the file defines.
+        for doc in &docs {
+            if let Some(ns) = doc["metadata"]["namespace"].as_str() {
+                ensure_namespace(ns);
+            }
+            if kind(doc) == "Namespace" {
+                ensure_namespace(name(doc));
+            }
+        }
+        dry_run(&format!("{}", file.display()), &yaml);
+    }
+}

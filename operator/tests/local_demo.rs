@@ -1,0 +1,336 @@
+//! The Docker-free `make demo` path end to end: the local cluster
+//! (hack/local/up.sh: kube-controller-manager, kube-scheduler and kwok's
+//! simulated nodes on the test API server), the operator binary, and the local
+//! runner running the operator's Deployments (the real `generator` and
+//! `processor` binaries) against the local Kafka. Asserts what `make demo`
+//! shows: phase Running, events/s > 0, lag bounded or shrinking; and that the
+//! runner follows the Deployments (scale-up, deletion).
+//!
+//! Needs the workspace's binaries (`cargo build --workspace`, which
+//! hack/test.sh runs first); a missing one fails the test and names it.
+
+mod support;
+
+use std::os::unix::process::CommandExt as _;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command};
+use std::time::Duration;
+
+use k8s_openapi::api::apps::v1::Deployment;
+use kube::api::{DeleteParams, Patch, PatchParams};
+use kube::{Api, Client};
+use operator::crd::{AnalyticsPipeline, Phase, ProcessorStatus};
+use serde_json::json;
+use support::{OperatorProcess, kafka_bootstrap, unique, wait_until};
+
+/// Lag bound at 5 events/s with the operator's 2 s status interval: a
+/// processor that keeps up commits every few seconds, so its lag stays at a
+/// few dozen records; one that does not passes this within a minute.
+const LAG_BOUND: i64 = 200;
+
+/// Where the workspace's binaries are: $SHOPSTREAM_BIN_DIR, else next to the
+/// operator binary cargo built for this test (target/debug).
+fn bin_dir() -> PathBuf {
+    std::env::var_os("SHOPSTREAM_BIN_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            Path::new(env!("CARGO_BIN_EXE_analytics-operator"))
+                .parent()
+                .expect("binary directory")
+                .to_path_buf()
+        })
+}
+
+fn require_binary(dir: &Path, name: &str) -> PathBuf {
+    let path = dir.join(name);
+    assert!(
+        path.is_file(),
+        "{} is missing: the local demo test runs the workspace's binaries. Build them with \
+         `cargo build --workspace` (make test does this first) or point SHOPSTREAM_BIN_DIR at them.",
+        path.display()
+    );
+    path
+}
+
+fn log_dir() -> PathBuf {
+    PathBuf::from(std::env::var("SHOPSTREAM_LOG_DIR").unwrap_or_else(|_| "/tmp".into()))
+}
+
+/// Starts hack/local/up.sh (idempotent: returns at once when it all runs).
+fn local_cluster_up() {
+    let script = support::repo_root().join("hack/local/up.sh");
+    let output = Command::new(&script)
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {}: {e}", script.display()));
+    assert!(
+        output.status.success(),
+        "hack/local/up.sh failed (kube-controller-manager, kube-scheduler or kwok):\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+/// The local runner for one namespace, in its own process group so that the
+/// workload processes it started go with it when it is dropped.
+struct RunnerProcess {
+    child: Child,
+    log: PathBuf,
+}
+
+impl RunnerProcess {
+    fn start(binary: &Path, bin_dir: &Path, namespace: &str) -> Self {
+        let log = log_dir().join(format!("local-runner-test-{namespace}.log"));
+        let file = std::fs::File::create(&log)
+            .unwrap_or_else(|e| panic!("cannot create {}: {e}", log.display()));
+        let err = file.try_clone().expect("clone log handle");
+        let child = Command::new(binary)
+            .env("LOCAL_RUNNER_NAMESPACE", namespace)
+            .env("SHOPSTREAM_BIN_DIR", bin_dir)
+            .env("SHOPSTREAM_LOG_DIR", log_dir())
+            .env("LOCAL_RUNNER_POLL", "1s")
+            .env("LOCAL_RUNNER_MAX_GRACE", "10s")
+            .env("RUST_LOG", "info,kube=warn")
+            .stdout(file)
+            .stderr(err)
+            .process_group(0)
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {}: {e}", binary.display()));
+        Self { child, log }
+    }
+
+    fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+}
+
+impl Drop for RunnerProcess {
+    fn drop(&mut self) {
+        // SIGTERM lets the runner stop its processes; whatever is left of its
+        // process group after the grace period is killed.
+        let pid = self.child.id().to_string();
+        let _ = Command::new("kill").args(["-TERM", &pid]).status();
+        for _ in 0..150 {
+            if matches!(self.child.try_wait(), Ok(Some(_))) {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let _ = Command::new("kill")
+            .args(["-KILL", "--", &format!("-{pid}")])
+            .status();
+        let _ = self.child.wait();
+    }
+}
+
+async fn apply_pipeline(client: &Client, ns: &str, name: &str, spec: serde_json::Value) {
+    let api: Api<AnalyticsPipeline> = Api::namespaced(client.clone(), ns);
+    let object = json!({
+        "apiVersion": "analytics.shopstream.dev/v1alpha1",
+        "kind": "AnalyticsPipeline",
+        "metadata": {"name": name},
+        "spec": spec,
+    });
+    api.patch(
+        name,
+        &PatchParams::apply(support::FIELD_MANAGER).force(),
+        &Patch::Apply(&object),
+    )
+    .await
+    .expect("pipeline applied");
+}
+
+fn pipeline_spec(processor_replicas: i32) -> serde_json::Value {
+    // examples/pipeline.yaml, with the test environment's Kafka.
+    json!({
+        "kafka": {"bootstrapServers": kafka_bootstrap()},
+        "topics": {"input": {"partitions": 3, "replicationFactor": 1}},
+        "generator": {"enabled": true, "eventsPerSecond": 5},
+        "processor": {
+            "replicas": processor_replicas,
+            "salesWindowSeconds": 60,
+            "allowedLatenessSeconds": 10,
+            "anomalyThreshold": 50000
+        },
+        "deletionPolicy": "Delete",
+    })
+}
+
+/// Waits until the Deployment's Pods (on kwok's simulated nodes) are all
+/// ready, as kube-controller-manager reports them.
+async fn wait_deployment_ready(client: &Client, ns: &str, name: &str, replicas: i32) {
+    let api: Api<Deployment> = Api::namespaced(client.clone(), ns);
+    wait_until(
+        &format!("deployment {name} with {replicas} ready pods"),
+        Duration::from_secs(90),
+        || async {
+            let d = api
+                .get_opt(name)
+                .await
+                .map_err(|e| e.to_string())?
+                .ok_or_else(|| format!("{name} missing"))?;
+            let spec = d.spec.as_ref().and_then(|s| s.replicas);
+            let ready = d.status.as_ref().and_then(|s| s.ready_replicas);
+            if spec == Some(replicas) && ready == Some(replicas) {
+                Ok(())
+            } else {
+                Err(format!(
+                    "spec.replicas {spec:?}, status.readyReplicas {ready:?}"
+                ))
+            }
+        },
+    )
+    .await;
+}
+
+fn processor_status(p: &AnalyticsPipeline) -> Option<&ProcessorStatus> {
+    p.status.as_ref()?.processor.as_ref()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn local_demo_runs_the_pipeline_with_live_lag_and_throughput() {
+    let bins = bin_dir();
+    let runner_bin = require_binary(&bins, "local-runner");
+    require_binary(&bins, "processor");
+    require_binary(&bins, "generator");
+    local_cluster_up();
+
+    let client = support::client().await;
+    support::install_crd(&client).await;
+    let ns = support::namespace(&client, "local-demo").await;
+    let _operator = OperatorProcess::start(&ns, "op-1", "shopstream-operator");
+    let runner = RunnerProcess::start(&runner_bin, &bins, &ns);
+    let name = unique("demo");
+    apply_pipeline(&client, &ns, &name, pipeline_spec(1)).await;
+    let pipelines: Api<AnalyticsPipeline> = Api::namespaced(client.clone(), &ns);
+
+    // Pods scheduled onto the simulated nodes and Ready: the controller-manager,
+    // scheduler and kwok did their part.
+    wait_deployment_ready(&client, &ns, &format!("{name}-generator"), 1).await;
+    wait_deployment_ready(&client, &ns, &format!("{name}-processor"), 1).await;
+
+    let running = wait_until("phase Running", Duration::from_secs(180), || async {
+        let p = pipelines.get(&name).await.map_err(|e| e.to_string())?;
+        match p.status.as_ref().and_then(|s| s.phase.as_ref()) {
+            Some(Phase::Running) => Ok(p),
+            _ => Err(format!(
+                "{:?}\nlocal runner log:\n{}",
+                p.status,
+                runner.log_text()
+            )),
+        }
+    })
+    .await;
+    assert!(running.status.is_some());
+
+    // The runner started the real binaries, each with its own log.
+    for workload in ["generator", "processor"] {
+        let log = log_dir()
+            .join("local-runner")
+            .join(format!("{ns}.{name}-{workload}-0.log"));
+        assert!(
+            log.is_file(),
+            "the runner did not start {workload}: {} missing; runner log:\n{}",
+            log.display(),
+            runner.log_text()
+        );
+    }
+
+    // Events flow: the operator measures a positive input rate from offsets.
+    wait_until("input events/s > 0", Duration::from_secs(120), || async {
+        let p = pipelines.get(&name).await.map_err(|e| e.to_string())?;
+        match processor_status(&p).and_then(|s| s.input_events_per_second) {
+            Some(rate) if rate > 0.0 => Ok(rate),
+            _ => Err(format!("{:?}", p.status)),
+        }
+    })
+    .await;
+
+    // Lag is live and the processor keeps up: two observations 10 s apart,
+    // the status refreshed in between, the lag bounded or shrinking.
+    let lag_of = |p: &AnalyticsPipeline| {
+        let s = processor_status(p);
+        (
+            s.and_then(|s| s.total_lag),
+            s.and_then(|s| s.last_updated.clone()),
+        )
+    };
+    let (first_lag, first_time) = wait_until("a measured lag", Duration::from_secs(60), || async {
+        let p = pipelines.get(&name).await.map_err(|e| e.to_string())?;
+        match lag_of(&p) {
+            (Some(lag), time) => Ok((lag, time)),
+            _ => Err(format!("{:?}", p.status)),
+        }
+    })
+    .await;
+    tokio::time::sleep(Duration::from_secs(10)).await;
+    let p = pipelines.get(&name).await.expect("pipeline");
+    let (second_lag, second_time) = lag_of(&p);
+    let second_lag = second_lag.expect("lag still reported");
+    assert_ne!(
+        first_time, second_time,
+        "the status was not refreshed within 10 s: {:?}",
+        p.status
+    );
+    assert!(
+        second_lag <= LAG_BOUND || second_lag < first_lag,
+        "lag neither bounded (<= {LAG_BOUND}) nor shrinking: {first_lag} then {second_lag}; status {:?}",
+        p.status
+    );
+    let rate = processor_status(&p)
+        .and_then(|s| s.input_events_per_second)
+        .unwrap_or_default();
+    assert!(
+        rate > 0.0,
+        "input events/s dropped to {rate}: {:?}",
+        p.status
+    );
+
+    // Scale-up: a second processor Pod, and a second local process.
+    apply_pipeline(&client, &ns, &name, pipeline_spec(2)).await;
+    wait_deployment_ready(&client, &ns, &format!("{name}-processor"), 2).await;
+    let second = log_dir()
+        .join("local-runner")
+        .join(format!("{ns}.{name}-processor-1.log"));
+    wait_until(
+        "the runner's second processor",
+        Duration::from_secs(30),
+        || async {
+            if second.is_file() {
+                Ok(())
+            } else {
+                Err(runner.log_text())
+            }
+        },
+    )
+    .await;
+
+    // Deletion: the operator removes the Deployments, the runner its processes.
+    pipelines
+        .delete(&name, &DeleteParams::default())
+        .await
+        .expect("delete pipeline");
+    wait_until("pipeline deleted", Duration::from_secs(90), || async {
+        match pipelines.get_opt(&name).await {
+            Ok(None) => Ok(()),
+            Ok(Some(p)) => Err(format!("still there: {:?}", p.status)),
+            Err(e) => Err(e.to_string()),
+        }
+    })
+    .await;
+    wait_until(
+        "the runner stopping the deleted Deployments' processes",
+        Duration::from_secs(60),
+        || async {
+            let text = runner.log_text();
+            // "stopped" after SIGTERM, or "killing" after the grace period.
+            let stopping = text.matches("its Deployment is gone").count();
+            let ended = text.matches("stopped").count() + text.matches("killing").count();
+            if stopping >= 3 && ended >= 3 {
+                Ok(())
+            } else {
+                Err(text)
+            }
+        },
+    )
+    .await;
+    support::delete_namespace(&client, &ns).await;
+}
