@@ -1,10 +1,66 @@
-//! The purchase-event generator. Its implementation is tracked in the
-//! project's generator issue; until then it refuses to start rather than
-//! pretend to produce anything.
+//! The purchase-event generator: see `generator --help` and docs/generator.md.
 
 use std::process::ExitCode;
 
+use clap::Parser;
+use shopstream_processor::generator::config::LogFormat;
+use shopstream_processor::generator::{Args, run};
+use tracing_subscriber::EnvFilter;
+
+fn init_logging(format: LogFormat) {
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Json => builder.json().init(),
+        LogFormat::Text => builder.init(),
+    }
+}
+
 fn main() -> ExitCode {
-    eprintln!("generator: not implemented yet");
-    ExitCode::from(2)
+    let args = Args::parse();
+    init_logging(args.log_format);
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            tracing::error!(error = %e, "cannot start the async runtime");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(args)) {
+        Ok(summary) => {
+            tracing::info!(
+                produced = summary.produced,
+                acknowledged = summary.acknowledged,
+                failed = summary.failed,
+                expected = summary.expected,
+                elapsed_s = summary.elapsed.as_secs_f64(),
+                events_per_second = summary.events_per_second().round(),
+                interrupted = summary.interrupted,
+                "finished"
+            );
+            println!(
+                "generator: {} of {} events acknowledged, {} failed, in {:.3} s = {:.0} events/s",
+                summary.acknowledged,
+                summary.produced,
+                summary.failed,
+                summary.elapsed.as_secs_f64(),
+                summary.events_per_second()
+            );
+            if summary.success() {
+                ExitCode::SUCCESS
+            } else {
+                tracing::error!("not every event was acknowledged");
+                ExitCode::FAILURE
+            }
+        }
+        Err(e) => {
+            tracing::error!(error = %format!("{e:#}"), "generator failed");
+            ExitCode::FAILURE
+        }
+    }
 }

@@ -1,0 +1,319 @@
+//! One run of the generator: start-up, producer tasks, signals, flush.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::Duration;
+
+use anyhow::Context;
+use rdkafka::error::{KafkaError, RDKafkaErrorCode};
+use rdkafka::producer::{BaseRecord, Producer};
+use tokio::task::JoinSet;
+use tokio::time::Instant;
+
+use super::catalogue::{Catalogue, CatalogueSpec};
+use super::config::Args;
+use super::event_factory::{EventFactory, FactoryOptions};
+use super::http::{self, HttpState};
+use super::malformed::MalformedKind;
+use super::metrics::Metrics;
+use super::producer::{self, EventProducer};
+use super::rate::{RateLimiter, batch_for_rate};
+use super::rng::entropy_seed;
+
+/// Events built and handed over per batch when unthrottled.
+const UNTHROTTLED_BATCH: u64 = 1_000;
+
+/// How a run ended.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Summary {
+    pub expected: Option<u64>,
+    pub produced: u64,
+    pub acknowledged: u64,
+    pub failed: u64,
+    /// From the first record to the last delivery report.
+    pub elapsed: Duration,
+    pub interrupted: bool,
+    /// Every record handed over got its delivery report in time.
+    pub flushed: bool,
+}
+
+impl Summary {
+    /// All records acknowledged (all `--count` of them, if given).
+    pub fn success(&self) -> bool {
+        self.failed == 0
+            && self.flushed
+            && self.acknowledged == self.produced
+            && self.expected.is_none_or(|n| self.acknowledged == n)
+    }
+
+    pub fn events_per_second(&self) -> f64 {
+        let secs = self.elapsed.as_secs_f64();
+        if secs > 0.0 {
+            self.acknowledged as f64 / secs
+        } else {
+            0.0
+        }
+    }
+}
+
+/// What every producer task shares.
+struct Shared {
+    factory: EventFactory,
+    producer: Arc<EventProducer>,
+    topic: String,
+    metrics: Arc<Metrics>,
+    limiter: Option<RateLimiter>,
+    count: Option<u64>,
+    next_sequence: AtomicU64,
+    stop: AtomicBool,
+}
+
+pub async fn run(args: Args) -> anyhow::Result<Summary> {
+    let clock = args.clock().map_err(anyhow::Error::msg)?;
+    let spec = match &args.catalogue {
+        Some(path) => CatalogueSpec::from_path(path)?,
+        None => CatalogueSpec::builtin(),
+    };
+    let seed = args.seed.unwrap_or_else(entropy_seed);
+    let factory = EventFactory::new(
+        Catalogue::new(spec),
+        FactoryOptions {
+            seed,
+            clock,
+            out_of_order_share: args.out_of_order_share,
+            out_of_order_max: args.out_of_order_max(),
+            malformed_share: args.malformed_share,
+        },
+    );
+
+    let metrics = Arc::new(Metrics::new().context("registering metrics")?);
+    metrics.target_rate.set(args.rate().unwrap_or(0.0));
+    let ready = Arc::new(AtomicBool::new(false));
+    let (listener, addr) = http::bind(args.metrics_addr)
+        .await
+        .with_context(|| format!("binding the metrics address {}", args.metrics_addr))?;
+    tracing::info!(%addr, "serving /metrics, /healthz and /readyz");
+    let http_task = tokio::spawn(http::serve(
+        listener,
+        Arc::new(HttpState {
+            metrics: Arc::clone(&metrics),
+            ready: Arc::clone(&ready),
+        }),
+    ));
+
+    let producer =
+        Arc::new(producer::create(&args, Arc::clone(&metrics)).context("creating the producer")?);
+    let mut shutdown = std::pin::pin!(shutdown_signal());
+    let partitions = tokio::select! {
+        found = producer::wait_for_topic(&producer, &args.topic, args.startup_timeout) => found?,
+        signal = &mut shutdown => {
+            tracing::info!(signal, "stopped before the topic was available");
+            http_task.abort();
+            return Ok(Summary {
+                expected: args.count, produced: 0, acknowledged: 0, failed: 0,
+                elapsed: Duration::ZERO, interrupted: true, flushed: true,
+            });
+        }
+    };
+    ready.store(true, Ordering::Release);
+    metrics.ready.set(1);
+
+    let tasks = args.producer_tasks();
+    tracing::info!(
+        topic = %args.topic,
+        partitions,
+        run_id = format!("{:016x}", factory.run_id()),
+        seed,
+        seeded = args.seed.is_some(),
+        unthrottled = args.unthrottled,
+        rate = args.rate().unwrap_or(0.0),
+        count = args.count,
+        producer_tasks = tasks,
+        "producing"
+    );
+    let shared = Arc::new(Shared {
+        factory,
+        producer: Arc::clone(&producer),
+        topic: args.topic.clone(),
+        metrics: Arc::clone(&metrics),
+        limiter: args.rate().map(RateLimiter::new),
+        count: args.count,
+        next_sequence: AtomicU64::new(0),
+        stop: AtomicBool::new(false),
+    });
+
+    let started = Instant::now();
+    let sampler = tokio::spawn(sample(Arc::clone(&producer), Arc::clone(&metrics)));
+    let mut workers = JoinSet::new();
+    for _ in 0..tasks {
+        workers.spawn(produce(Arc::clone(&shared)));
+    }
+    let mut interrupted = false;
+    let mut task_error = None;
+    loop {
+        tokio::select! {
+            joined = workers.join_next() => match joined {
+                None => break,
+                Some(Ok(Ok(()))) => {}
+                Some(Ok(Err(e))) => {
+                    tracing::error!(error = %format!("{e:#}"), "a producer task failed; stopping");
+                    shared.stop.store(true, Ordering::Release);
+                    task_error.get_or_insert(e);
+                }
+                Some(Err(e)) => {
+                    tracing::error!(error = %e, "a producer task panicked; stopping");
+                    shared.stop.store(true, Ordering::Release);
+                    task_error.get_or_insert(anyhow::anyhow!("producer task: {e}"));
+                }
+            },
+            signal = &mut shutdown, if !interrupted => {
+                tracing::info!(signal, "stopping: no new events, flushing what is queued");
+                interrupted = true;
+                shared.stop.store(true, Ordering::Release);
+            }
+        }
+    }
+
+    let in_flight = producer.in_flight_count();
+    tracing::info!(in_flight, "waiting for outstanding delivery reports");
+    let flushing = Arc::clone(&producer);
+    let timeout = args.flush_timeout;
+    let flushed = match tokio::task::spawn_blocking(move || flushing.flush(timeout)).await {
+        Ok(Ok(())) => true,
+        Ok(Err(e)) => {
+            tracing::error!(error = %e, remaining = producer.in_flight_count(), "flush did not complete");
+            false
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "flush task failed");
+            false
+        }
+    };
+    let elapsed = started.elapsed();
+    sampler.abort();
+    metrics
+        .queue_depth
+        .set(i64::from(producer.in_flight_count()));
+    let context = producer.context();
+    let summary = Summary {
+        expected: args.count,
+        produced: metrics.produced.get(),
+        acknowledged: context.acknowledged(),
+        failed: context.failed(),
+        elapsed,
+        interrupted,
+        flushed,
+    };
+    http_task.abort();
+    match task_error {
+        Some(e) => Err(e),
+        None => Ok(summary),
+    }
+}
+
+/// One producer task: claims batches of sequence numbers, waits for the
+/// rate limiter, builds and hands over the records.
+async fn produce(shared: Arc<Shared>) -> anyhow::Result<()> {
+    let batch = match &shared.limiter {
+        Some(limiter) => batch_for_rate(limiter.rate()),
+        None => UNTHROTTLED_BATCH,
+    };
+    let malformed_counters =
+        MalformedKind::ALL.map(|kind| shared.metrics.malformed.with_label_values(&[kind.as_str()]));
+    let mut payload = Vec::with_capacity(1024);
+    while !shared.stop.load(Ordering::Acquire) {
+        let first = shared.next_sequence.fetch_add(batch, Ordering::AcqRel);
+        let end = match shared.count {
+            Some(count) if first >= count => return Ok(()),
+            Some(count) => first.saturating_add(batch).min(count),
+            None => first.saturating_add(batch),
+        };
+        if let Some(limiter) = &shared.limiter {
+            limiter.acquire(end - first).await;
+        }
+        let mut out_of_order = 0;
+        for sequence in first..end {
+            let (key, info) = shared.factory.write_record(sequence, &mut payload);
+            send(&shared, sequence, &key, &payload).await?;
+            out_of_order += u64::from(info.out_of_order);
+            if let Some(kind) = info.malformed {
+                malformed_counters[kind as usize].inc();
+            }
+        }
+        shared.metrics.produced.inc_by(end - first);
+        shared.metrics.out_of_order.inc_by(out_of_order);
+        // Long unthrottled batches must not starve the HTTP server or signals.
+        tokio::task::yield_now().await;
+    }
+    Ok(())
+}
+
+/// Hands one record to the producer, waiting while its queue is full.
+async fn send(shared: &Shared, sequence: u64, key: &str, payload: &[u8]) -> anyhow::Result<()> {
+    let opaque = usize::try_from(sequence).unwrap_or(usize::MAX);
+    let mut record = BaseRecord::with_opaque_to(&shared.topic, opaque)
+        .key(key)
+        .payload(payload);
+    loop {
+        match shared.producer.send(record) {
+            Ok(()) => return Ok(()),
+            Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), returned)) => {
+                record = returned;
+                tokio::time::sleep(Duration::from_millis(1)).await;
+            }
+            Err((e, _)) => {
+                anyhow::bail!("producing event {sequence} (key {key}) failed: {e}")
+            }
+        }
+    }
+}
+
+/// Updates the rate and queue-depth gauges every second.
+async fn sample(producer: Arc<EventProducer>, metrics: Arc<Metrics>) {
+    let mut ticker = tokio::time::interval(Duration::from_secs(1));
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut last = (Instant::now(), producer.context().acknowledged());
+    loop {
+        ticker.tick().await;
+        let now = (Instant::now(), producer.context().acknowledged());
+        let secs = now.0.duration_since(last.0).as_secs_f64();
+        if secs > 0.0 {
+            metrics.rate.set(now.1.saturating_sub(last.1) as f64 / secs);
+        }
+        metrics
+            .queue_depth
+            .set(i64::from(producer.in_flight_count()));
+        tracing::debug!(
+            acknowledged = now.1,
+            rate = metrics.rate.get(),
+            queue = metrics.queue_depth.get(),
+            "progress"
+        );
+        last = now;
+    }
+}
+
+/// Resolves on SIGTERM or SIGINT, naming the signal.
+async fn shutdown_signal() -> &'static str {
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut stream) => {
+                stream.recv().await;
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    let interrupt = async {
+        if let Err(e) = tokio::signal::ctrl_c().await {
+            tracing::warn!(error = %e, "cannot listen for SIGINT");
+            std::future::pending::<()>().await;
+        }
+    };
+    tokio::select! {
+        () = terminate => "SIGTERM",
+        () = interrupt => "SIGINT",
+    }
+}
