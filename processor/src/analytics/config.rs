@@ -1,0 +1,156 @@
+//! Flags and environment variables of `processor`.
+
+use std::net::SocketAddr;
+
+use clap::Parser;
+
+use super::error::ProcessorError;
+use super::merge::MergeConfig;
+use super::preagg::WindowConfig;
+
+/// Real-time purchase analytics: windowed sales, segments, hourly, top
+/// products and anomalies from the purchase-event topic, exact with any
+/// number of replicas and across crashes. See docs/processor.md.
+#[derive(Parser, Debug, Clone)]
+#[command(name = "processor", version)]
+pub struct Args {
+    /// Kafka bootstrap servers (host:port, comma separated).
+    #[arg(
+        long,
+        env = "KAFKA_BOOTSTRAP_SERVERS",
+        default_value = "127.0.0.1:9092"
+    )]
+    pub bootstrap_servers: String,
+    /// Consumer group of stage 1 (pre-aggregate). Stage 2 (merge) uses
+    /// `<group>-merge`; transactional ids derive from it too.
+    #[arg(
+        long,
+        env = "PROCESSOR_GROUP_ID",
+        default_value = "shopstream-processor"
+    )]
+    pub group_id: String,
+    /// Identity of this replica among the group (stable across restarts,
+    /// unique among live replicas); defaults to $HOSTNAME, else "0".
+    #[arg(long, env = "PROCESSOR_REPLICA_ID")]
+    pub replica_id: Option<String>,
+    /// Input topic of purchase events.
+    #[arg(long, env = "PROCESSOR_INPUT_TOPIC", default_value = "purchases")]
+    pub input_topic: String,
+    /// Output: 1-minute sales by category and region.
+    #[arg(long, env = "PROCESSOR_SALES_TOPIC", default_value = "sales")]
+    pub sales_topic: String,
+    /// Output: 2-minute metrics by user segment.
+    #[arg(long, env = "PROCESSOR_SEGMENTS_TOPIC", default_value = "segments")]
+    pub segments_topic: String,
+    /// Output: high-value transactions.
+    #[arg(long, env = "PROCESSOR_ANOMALIES_TOPIC", default_value = "anomalies")]
+    pub anomalies_topic: String,
+    /// Output: hourly sales by category.
+    #[arg(long, env = "PROCESSOR_HOURLY_TOPIC", default_value = "hourly")]
+    pub hourly_topic: String,
+    /// Output: hourly product ranking by revenue.
+    #[arg(
+        long,
+        env = "PROCESSOR_TOP_PRODUCTS_TOPIC",
+        default_value = "top-products"
+    )]
+    pub top_products_topic: String,
+    /// Invalid input records, with reason and source partition/offset.
+    #[arg(
+        long,
+        env = "PROCESSOR_DEAD_LETTER_TOPIC",
+        default_value = "dead-letter"
+    )]
+    pub dead_letter_topic: String,
+    /// Internal topic between the stages (partial aggregates and
+    /// watermark markers).
+    #[arg(
+        long,
+        env = "PROCESSOR_PARTIALS_TOPIC",
+        default_value = "processor-partials"
+    )]
+    pub partials_topic: String,
+    /// Sales window, seconds.
+    #[arg(long, env = "PROCESSOR_SALES_WINDOW_SECONDS", default_value_t = 60)]
+    pub sales_window_seconds: u64,
+    /// Segment window, seconds.
+    #[arg(long, env = "PROCESSOR_SEGMENT_WINDOW_SECONDS", default_value_t = 120)]
+    pub segment_window_seconds: u64,
+    /// Hourly and top-products window, seconds.
+    #[arg(long, env = "PROCESSOR_HOURLY_WINDOW_SECONDS", default_value_t = 3600)]
+    pub hourly_window_seconds: u64,
+    /// Allowed lateness: the watermark trails the slowest input
+    /// partition's largest event time by this much.
+    #[arg(long, env = "PROCESSOR_ALLOWED_LATENESS_SECONDS", default_value_t = 10)]
+    pub allowed_lateness_seconds: u64,
+    /// Events with final_amount strictly above this are anomalies.
+    #[arg(long, env = "PROCESSOR_ANOMALY_THRESHOLD", default_value_t = 50_000.0)]
+    pub anomaly_threshold: f64,
+    /// Stage 1 flushes (one transaction) at this interval, milliseconds.
+    #[arg(long, env = "PROCESSOR_FLUSH_INTERVAL_MS", default_value_t = 500)]
+    pub flush_interval_ms: u64,
+    /// Stage 1 also flushes after this many input records.
+    #[arg(long, env = "PROCESSOR_MAX_BATCH_RECORDS", default_value_t = 200_000)]
+    pub max_batch_records: usize,
+    /// 0 (default): an input partition without new data holds the
+    /// watermark back. N > 0: a partition whose watermark has not advanced
+    /// for N seconds stops counting (results then depend on timing).
+    #[arg(
+        long,
+        env = "PROCESSOR_IDLE_PARTITION_TIMEOUT_SECONDS",
+        default_value_t = 0
+    )]
+    pub idle_partition_timeout_seconds: u64,
+    /// Address of /metrics, /healthz and /readyz.
+    #[arg(long, env = "METRICS_ADDR", default_value = "0.0.0.0:9090")]
+    pub metrics_addr: SocketAddr,
+    /// `json` for JSON logs; anything else for text. Filter with RUST_LOG.
+    #[arg(long, env = "LOG_FORMAT", default_value = "text")]
+    pub log_format: String,
+}
+
+fn secs(name: &str, value: u64) -> Result<i64, ProcessorError> {
+    let ms = value.saturating_mul(1000);
+    if ms == 0 || ms > i64::MAX as u64 {
+        return Err(ProcessorError::Config(format!(
+            "{name} must be at least 1 second"
+        )));
+    }
+    Ok(ms as i64)
+}
+
+impl Args {
+    pub fn window_config(&self) -> Result<WindowConfig, ProcessorError> {
+        if !self.anomaly_threshold.is_finite() {
+            return Err(ProcessorError::Config(
+                "anomaly threshold must be finite".into(),
+            ));
+        }
+        Ok(WindowConfig {
+            sales_ms: secs("sales window", self.sales_window_seconds)?,
+            segments_ms: secs("segment window", self.segment_window_seconds)?,
+            hourly_ms: secs("hourly window", self.hourly_window_seconds)?,
+            anomaly_threshold: self.anomaly_threshold,
+        })
+    }
+
+    pub fn merge_config(&self, input_partitions: i32) -> Result<MergeConfig, ProcessorError> {
+        Ok(MergeConfig {
+            windows: self.window_config()?,
+            input_partitions,
+            lateness_ms: (self.allowed_lateness_seconds.min(i64::MAX as u64 / 1000) * 1000) as i64,
+            idle_timeout_ms: match self.idle_partition_timeout_seconds {
+                0 => None,
+                s => Some((s.min(i64::MAX as u64 / 1000) * 1000) as i64),
+            },
+        })
+    }
+
+    pub fn replica(&self) -> String {
+        self.replica_id
+            .clone()
+            .or_else(|| std::env::var("HOSTNAME").ok())
+            .filter(|s| !s.is_empty())
+            .unwrap_or_else(|| "0".to_owned())
+    }
+}

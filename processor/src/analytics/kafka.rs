@@ -1,0 +1,207 @@
+//! Kafka client settings and the consumer contexts of both stages.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use rdkafka::ClientConfig;
+use rdkafka::client::ClientContext;
+use rdkafka::consumer::{BaseConsumer, ConsumerContext, Rebalance};
+use rdkafka::error::KafkaError;
+use rdkafka::producer::{DeliveryFuture, FutureProducer, FutureRecord};
+use rdkafka::statistics::Statistics;
+use rdkafka::types::RDKafkaErrorCode;
+
+use super::error::{ProcessorError, Result};
+use super::metrics::Metrics;
+
+/// Timeout of blocking admin-ish calls (metadata, commits, transactions).
+pub const CALL_TIMEOUT: Duration = Duration::from_secs(30);
+
+pub fn consumer_config(bootstrap: &str, group: &str) -> ClientConfig {
+    let mut c = ClientConfig::new();
+    c.set("bootstrap.servers", bootstrap)
+        .set("group.id", group)
+        .set("enable.auto.commit", "false")
+        .set("auto.offset.reset", "earliest")
+        // Only committed transactions; also makes the committed-offset fetch
+        // on assignment wait for pending transactional offset commits.
+        .set("isolation.level", "read_committed")
+        .set("session.timeout.ms", "10000")
+        .set("heartbeat.interval.ms", "1000")
+        .set("fetch.max.bytes", "52428800")
+        .set("queued.max.messages.kbytes", "65536");
+    c
+}
+
+fn producer_config(bootstrap: &str) -> ClientConfig {
+    let mut c = ClientConfig::new();
+    c.set("bootstrap.servers", bootstrap)
+        .set("enable.idempotence", "true")
+        .set("acks", "all")
+        .set("linger.ms", "5")
+        .set("batch.size", "1000000")
+        .set("queue.buffering.max.messages", "1000000")
+        .set("queue.buffering.max.kbytes", "1048576")
+        .set("message.timeout.ms", "30000");
+    c
+}
+
+/// The transactional producer of stage 1.
+pub fn transactional_producer(bootstrap: &str, transactional_id: &str) -> Result<FutureProducer> {
+    let producer: FutureProducer = producer_config(bootstrap)
+        .set("transactional.id", transactional_id)
+        .set("transaction.timeout.ms", "60000")
+        .create()
+        .map_err(ProcessorError::kafka("creating the transactional producer"))?;
+    Ok(producer)
+}
+
+/// The idempotent producer of stage 2.
+pub fn idempotent_producer(bootstrap: &str) -> Result<FutureProducer> {
+    producer_config(bootstrap)
+        .create()
+        .map_err(ProcessorError::kafka("creating the output producer"))
+}
+
+/// Context of the stage 1 consumer: readiness, lag gauges, and a flag that
+/// tells the loop its partitions were revoked (the in-flight batch must be
+/// dropped; it is re-read from the committed offsets).
+pub struct Stage1Context {
+    pub metrics: Arc<Metrics>,
+    pub ready: Arc<AtomicBool>,
+    pub revoked: AtomicBool,
+    pub input_topic: String,
+}
+
+impl ClientContext for Stage1Context {
+    fn stats(&self, statistics: Statistics) {
+        let Some(topic) = statistics.topics.get(&self.input_topic) else {
+            return;
+        };
+        for (id, p) in &topic.partitions {
+            if *id >= 0 && p.consumer_lag >= 0 {
+                self.metrics
+                    .partition_lag
+                    .with_label_values(&[&id.to_string()])
+                    .set(p.consumer_lag);
+            }
+        }
+    }
+}
+
+impl ConsumerContext for Stage1Context {
+    fn pre_rebalance(&self, _: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
+        if let Rebalance::Revoke(tpl) = rebalance {
+            tracing::info!(partitions = tpl.count(), "stage 1: partitions revoked");
+            self.revoked.store(true, Ordering::Release);
+            self.metrics.partition_lag.reset();
+        }
+    }
+
+    fn post_rebalance(&self, _: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
+        match rebalance {
+            Rebalance::Assign(tpl) => {
+                let partitions: Vec<i32> = tpl.elements().iter().map(|e| e.partition()).collect();
+                tracing::info!(?partitions, "stage 1: partitions assigned");
+                self.ready.store(true, Ordering::Release);
+            }
+            Rebalance::Revoke(_) => {}
+            Rebalance::Error(e) => tracing::warn!(error = %e, "stage 1: rebalance error"),
+        }
+    }
+}
+
+/// A change of the stage 2 assignment, handled by its loop.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AssignmentChange {
+    Assigned(Vec<i32>),
+    Revoked(Vec<i32>),
+}
+
+/// Context of the stage 2 consumer: queues assignment changes.
+pub struct Stage2Context {
+    pub changes: Mutex<Vec<AssignmentChange>>,
+    pub pending: AtomicBool,
+}
+
+impl Stage2Context {
+    pub fn new() -> Self {
+        Stage2Context {
+            changes: Mutex::new(Vec::new()),
+            pending: AtomicBool::new(false),
+        }
+    }
+
+    fn push(&self, change: AssignmentChange) {
+        if let Ok(mut changes) = self.changes.lock() {
+            changes.push(change);
+        }
+        self.pending.store(true, Ordering::Release);
+    }
+
+    /// Takes the queued changes, oldest first.
+    pub fn take(&self) -> Vec<AssignmentChange> {
+        if !self.pending.swap(false, Ordering::AcqRel) {
+            return Vec::new();
+        }
+        self.changes
+            .lock()
+            .map(|mut c| std::mem::take(&mut *c))
+            .unwrap_or_default()
+    }
+}
+
+impl Default for Stage2Context {
+    fn default() -> Self {
+        Stage2Context::new()
+    }
+}
+
+impl ClientContext for Stage2Context {
+    fn stats(&self, _: Statistics) {}
+}
+
+impl ConsumerContext for Stage2Context {
+    fn pre_rebalance(&self, _: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
+        if let Rebalance::Revoke(tpl) = rebalance {
+            let partitions = tpl.elements().iter().map(|e| e.partition()).collect();
+            self.push(AssignmentChange::Revoked(partitions));
+        }
+    }
+
+    fn post_rebalance(&self, _: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
+        match rebalance {
+            Rebalance::Assign(tpl) => {
+                let partitions = tpl.elements().iter().map(|e| e.partition()).collect();
+                self.push(AssignmentChange::Assigned(partitions));
+            }
+            Rebalance::Revoke(_) => {}
+            Rebalance::Error(e) => tracing::warn!(error = %e, "stage 2: rebalance error"),
+        }
+    }
+}
+
+/// Enqueues one record, waiting while the producer's queue is full.
+pub async fn send(
+    producer: &FutureProducer,
+    topic: &str,
+    key: &str,
+    value: &str,
+    partition: Option<i32>,
+) -> Result<DeliveryFuture> {
+    let mut record = FutureRecord::to(topic).key(key).payload(value);
+    if let Some(p) = partition {
+        record = record.partition(p);
+    }
+    loop {
+        match producer.send_result(record) {
+            Ok(delivery) => return Ok(delivery),
+            Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), back)) => {
+                record = back;
+                tokio::time::sleep(Duration::from_millis(2)).await;
+            }
+            Err((e, _)) => return Err(ProcessorError::kafka(format!("producing to {topic}"))(e)),
+        }
+    }
+}

@@ -1,0 +1,220 @@
+//! Stage 2, pure: the merge state of ONE partials-topic partition. Every
+//! window's partials hash to a single partials partition, and every
+//! partition carries every watermark marker, so what a window's final
+//! result contains depends only on that partition's content.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use super::agg::{Aggregate, ProductAgg, SalesAgg, SegmentAgg};
+use super::partial::{Kind, Partial, PartialBody, PartialsRecord};
+use super::preagg::WindowConfig;
+use super::store::{Window, WindowStore};
+use super::watermark::WatermarkTracker;
+use super::window::Millis;
+use crate::event::UserSegment;
+
+#[derive(Clone, Copy, Debug)]
+pub struct MergeConfig {
+    pub windows: WindowConfig,
+    /// Partition count of the input topic.
+    pub input_partitions: i32,
+    pub lateness_ms: Millis,
+    pub idle_timeout_ms: Option<Millis>,
+}
+
+impl MergeConfig {
+    pub fn size_of(&self, kind: Kind) -> Millis {
+        match kind {
+            Kind::Sales => self.windows.sales_ms,
+            Kind::Segments => self.windows.segments_ms,
+            Kind::Hourly | Kind::TopProducts => self.windows.hourly_ms,
+        }
+    }
+}
+
+/// What stage 2 commits with its offset (as the commit's metadata), so a
+/// restart knows which windows were already final.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
+pub struct Checkpoint {
+    /// Largest event time per input partition.
+    pub watermarks: BTreeMap<i32, Millis>,
+    /// Offset after the last record processed before the commit: records
+    /// below it that belong to final windows are replays, not late events.
+    pub position: i64,
+}
+
+/// The outcome of applying one record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Applied {
+    Folded,
+    /// For an already final window: never folded; carries the kind and
+    /// the event count.
+    Late(Kind, u64),
+    /// Re-read after a restart, for a window already final before it.
+    Replayed,
+    Watermark,
+}
+
+/// Windows closed by a watermark advance, oldest first per kind.
+#[derive(Debug, Default)]
+pub struct Closed {
+    pub sales: Vec<Window<(String, String), SalesAgg>>,
+    pub segments: Vec<Window<UserSegment, SegmentAgg>>,
+    pub hourly: Vec<Window<String, SalesAgg>>,
+    pub top_products: Vec<Window<String, ProductAgg>>,
+}
+
+impl Closed {
+    pub fn is_empty(&self) -> bool {
+        self.sales.is_empty()
+            && self.segments.is_empty()
+            && self.hourly.is_empty()
+            && self.top_products.is_empty()
+    }
+}
+
+#[derive(Debug)]
+pub struct MergeState {
+    config: MergeConfig,
+    tracker: WatermarkTracker,
+    sales: WindowStore<(String, String), SalesAgg>,
+    segments: WindowStore<UserSegment, SegmentAgg>,
+    hourly: WindowStore<String, SalesAgg>,
+    top_products: WindowStore<String, ProductAgg>,
+    replay_until: i64,
+    next_offset: Option<i64>,
+}
+
+impl MergeState {
+    pub fn new(config: MergeConfig, now: Millis) -> Self {
+        MergeState {
+            config,
+            tracker: WatermarkTracker::new(
+                config.input_partitions,
+                config.lateness_ms,
+                config.idle_timeout_ms,
+                now,
+            ),
+            sales: WindowStore::default(),
+            segments: WindowStore::default(),
+            hourly: WindowStore::default(),
+            top_products: WindowStore::default(),
+            replay_until: i64::MIN,
+            next_offset: None,
+        }
+    }
+
+    /// The state after a restart from a committed checkpoint.
+    pub fn restore(config: MergeConfig, checkpoint: &Checkpoint, now: Millis) -> Self {
+        let mut state = MergeState::new(config, now);
+        state.tracker.restore(&checkpoint.watermarks, now);
+        state.replay_until = checkpoint.position;
+        state
+    }
+
+    /// The global watermark (windows ending at or before it are final).
+    pub fn watermark(&self) -> Option<Millis> {
+        self.tracker.global()
+    }
+
+    fn is_final(&self, end: Millis) -> bool {
+        self.tracker.global().is_some_and(|g| end <= g)
+    }
+
+    /// Applies the record at `offset`. Watermark markers only record the
+    /// partition's progress: call [`MergeState::close`] to emit.
+    pub fn apply(&mut self, offset: i64, record: PartialsRecord, now: Millis) -> Applied {
+        self.next_offset = Some(self.next_offset.map_or(offset + 1, |n| n.max(offset + 1)));
+        match record {
+            PartialsRecord::Watermark {
+                input_partition,
+                watermark,
+            } => {
+                self.tracker.observe(input_partition, watermark, now);
+                Applied::Watermark
+            }
+            PartialsRecord::Partial(partial) => self.fold(offset, partial),
+        }
+    }
+
+    fn fold(&mut self, offset: i64, partial: Partial) -> Applied {
+        let start = partial.window_start;
+        let end = start.saturating_add(self.config.size_of(partial.body.kind()));
+        if self.is_final(end) {
+            if offset < self.replay_until {
+                return Applied::Replayed;
+            }
+            let events = match &partial.body {
+                PartialBody::Sales { agg, .. } | PartialBody::Hourly { agg, .. } => agg.events(),
+                PartialBody::Segments { agg, .. } => agg.events(),
+                PartialBody::TopProducts { products } => {
+                    products.values().map(|p| p.events()).sum()
+                }
+            };
+            return Applied::Late(partial.body.kind(), events);
+        }
+        match partial.body {
+            PartialBody::Sales {
+                category,
+                region,
+                agg,
+            } => self
+                .sales
+                .merge(start, end, offset, (category, region), agg),
+            PartialBody::Segments { user_segment, agg } => {
+                self.segments.merge(start, end, offset, user_segment, agg)
+            }
+            PartialBody::Hourly { category, agg } => {
+                self.hourly.merge(start, end, offset, category, agg)
+            }
+            PartialBody::TopProducts { products } => {
+                for (product_id, agg) in products {
+                    self.top_products.merge(start, end, offset, product_id, agg);
+                }
+            }
+        }
+        Applied::Folded
+    }
+
+    /// Advances the watermark and pops every window it closes.
+    pub fn close(&mut self, now: Millis) -> Closed {
+        let Some(g) = self.tracker.recompute(now) else {
+            return Closed::default();
+        };
+        Closed {
+            sales: self.sales.pop_closed(g),
+            segments: self.segments.pop_closed(g),
+            hourly: self.hourly.pop_closed(g),
+            top_products: self.top_products.pop_closed(g),
+        }
+    }
+
+    /// The offset stage 2 may commit: the earliest offset of a still-open
+    /// window, else the position after the last record applied.
+    pub fn commit_offset(&self) -> Option<i64> {
+        [
+            self.sales.first_offset(),
+            self.segments.first_offset(),
+            self.hourly.first_offset(),
+            self.top_products.first_offset(),
+        ]
+        .into_iter()
+        .flatten()
+        .min()
+        .or(self.next_offset)
+    }
+
+    pub fn checkpoint(&self) -> Checkpoint {
+        Checkpoint {
+            watermarks: self.tracker.snapshot(),
+            position: self.next_offset.unwrap_or(self.replay_until),
+        }
+    }
+
+    /// Open windows over all kinds.
+    pub fn open_windows(&self) -> usize {
+        self.sales.len() + self.segments.len() + self.hourly.len() + self.top_products.len()
+    }
+}

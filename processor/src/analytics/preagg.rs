@@ -1,0 +1,307 @@
+//! Stage 1, pure: parse input records, pick out anomalies and dead letters,
+//! and fold valid events into partial aggregates per (input partition,
+//! kind, window, group). Holds nothing across flushes: [`PreAggregator::drain`]
+//! hands everything over and starts empty.
+
+use std::collections::BTreeMap;
+
+use hashbrown::HashMap;
+
+use serde::Serialize;
+
+use super::agg::{ProductAgg, SalesAgg, SegmentAgg};
+use super::partial::{Partial, PartialBody};
+use super::window::{Millis, millis, rfc3339, window_start};
+use crate::event::{PurchaseEvent, UserSegment};
+
+/// Window sizes and the anomaly threshold.
+#[derive(Clone, Copy, Debug)]
+pub struct WindowConfig {
+    pub sales_ms: Millis,
+    pub segments_ms: Millis,
+    pub hourly_ms: Millis,
+    pub anomaly_threshold: f64,
+}
+
+impl Default for WindowConfig {
+    fn default() -> Self {
+        WindowConfig {
+            sales_ms: 60_000,
+            segments_ms: 120_000,
+            hourly_ms: 3_600_000,
+            anomaly_threshold: 50_000.0,
+        }
+    }
+}
+
+/// Parses one input record; the error is the dead-letter reason.
+pub fn parse_event(payload: Option<&[u8]>) -> Result<PurchaseEvent, String> {
+    let bytes = match payload {
+        None => return Err("empty record: no value".to_owned()),
+        Some(b) => b,
+    };
+    serde_json::from_slice::<PurchaseEvent>(bytes).map_err(|e| {
+        let class = match e.classify() {
+            serde_json::error::Category::Data => {
+                let text = e.to_string();
+                if text.starts_with("missing field") {
+                    "missing field"
+                } else {
+                    "wrong type or value"
+                }
+            }
+            serde_json::error::Category::Io => "unreadable",
+            serde_json::error::Category::Syntax | serde_json::error::Category::Eof => {
+                "invalid JSON"
+            }
+        };
+        format!("{class}: {e}")
+    })
+}
+
+/// A record of the dead-letter topic.
+#[derive(Serialize, Clone, Debug, PartialEq)]
+pub struct DeadLetter {
+    pub reason: String,
+    pub source_topic: String,
+    pub partition: i32,
+    pub offset: i64,
+    /// The record's value, lossily decoded as UTF-8.
+    pub raw: String,
+}
+
+/// A record of the anomalies topic.
+#[derive(Serialize, Clone, Debug, PartialEq)]
+pub struct Anomaly {
+    pub event_id: String,
+    pub timestamp: String,
+    pub user_id: String,
+    pub product_name: String,
+    pub final_amount: f64,
+    pub region: String,
+    pub anomaly_type: &'static str,
+}
+
+/// The anomaly for `event`, if its amount is strictly above `threshold`.
+pub fn detect_anomaly(event: &PurchaseEvent, threshold: f64) -> Option<Anomaly> {
+    (event.final_amount > threshold).then(|| Anomaly {
+        event_id: event.event_id.clone(),
+        timestamp: rfc3339(millis(&event.timestamp)),
+        user_id: event.user_id.clone(),
+        product_name: event.product_name.clone(),
+        final_amount: event.final_amount,
+        region: event.region.clone(),
+        anomaly_type: "high_value_transaction",
+    })
+}
+
+/// What one flush hands to the partials topic.
+#[derive(Debug, Default)]
+pub struct Drained {
+    pub partials: Vec<Partial>,
+    /// Largest event time per input partition in this flush.
+    pub watermarks: BTreeMap<i32, Millis>,
+}
+
+/// Per (input partition, window start).
+type PerWindow<V> = HashMap<(i32, Millis), V>;
+
+/// Folds events into partial aggregates.
+#[derive(Debug)]
+pub struct PreAggregator {
+    config: WindowConfig,
+    /// category → region → aggregate.
+    sales: PerWindow<HashMap<String, HashMap<String, SalesAgg>>>,
+    segments: HashMap<(i32, Millis, UserSegment), SegmentAgg>,
+    /// category → aggregate.
+    hourly: PerWindow<HashMap<String, SalesAgg>>,
+    /// product id → aggregate.
+    top: PerWindow<HashMap<String, ProductAgg>>,
+    watermarks: BTreeMap<i32, Millis>,
+    events: u64,
+}
+
+impl PreAggregator {
+    pub fn new(config: WindowConfig) -> Self {
+        PreAggregator {
+            config,
+            sales: HashMap::new(),
+            segments: HashMap::new(),
+            hourly: HashMap::new(),
+            top: HashMap::new(),
+            watermarks: BTreeMap::new(),
+            events: 0,
+        }
+    }
+
+    pub fn config(&self) -> &WindowConfig {
+        &self.config
+    }
+
+    /// Events folded since the last drain.
+    pub fn events(&self) -> u64 {
+        self.events
+    }
+
+    /// Folds a valid event read from input partition `partition`.
+    pub fn add(&mut self, partition: i32, event: &PurchaseEvent) {
+        let ts = millis(&event.timestamp);
+        let c = &self.config;
+        self.events += 1;
+        let wm = self.watermarks.entry(partition).or_insert(ts);
+        *wm = (*wm).max(ts);
+
+        // Keys are looked up by reference and only cloned for a new group.
+        self.sales
+            .entry((partition, window_start(ts, c.sales_ms)))
+            .or_default()
+            .entry_ref(event.category.as_str())
+            .or_default()
+            .entry_ref(event.region.as_str())
+            .or_default()
+            .add(event);
+        self.segments
+            .entry((
+                partition,
+                window_start(ts, c.segments_ms),
+                event.user_segment,
+            ))
+            .or_default()
+            .add(event);
+        let hour = window_start(ts, c.hourly_ms);
+        self.hourly
+            .entry((partition, hour))
+            .or_default()
+            .entry_ref(event.category.as_str())
+            .or_default()
+            .add(event);
+        self.top
+            .entry((partition, hour))
+            .or_default()
+            .entry_ref(event.product_id.as_str())
+            .or_default()
+            .add(event);
+    }
+
+    /// Hands over every partial and the flush's watermarks, in a
+    /// deterministic order, and starts empty.
+    pub fn drain(&mut self) -> Drained {
+        let watermarks = std::mem::take(&mut self.watermarks);
+        let wm = |p: i32| watermarks.get(&p).copied().unwrap_or(Millis::MIN);
+        let mut partials = Vec::new();
+        let mut sales: Vec<_> = self
+            .sales
+            .drain()
+            .flat_map(|((p, start), categories)| {
+                categories.into_iter().flat_map(move |(category, regions)| {
+                    regions
+                        .into_iter()
+                        .map(move |(region, agg)| ((p, start, category.clone(), region), agg))
+                })
+            })
+            .collect();
+        sales.sort_by(|a, b| a.0.cmp(&b.0));
+        for ((p, start, category, region), agg) in sales {
+            partials.push(Partial {
+                window_start: start,
+                input_partition: p,
+                watermark: wm(p),
+                body: PartialBody::Sales {
+                    category,
+                    region,
+                    agg,
+                },
+            });
+        }
+        let mut segments: Vec<_> = self.segments.drain().collect();
+        segments.sort_by_key(|e| e.0);
+        for ((p, start, user_segment), agg) in segments {
+            partials.push(Partial {
+                window_start: start,
+                input_partition: p,
+                watermark: wm(p),
+                body: PartialBody::Segments { user_segment, agg },
+            });
+        }
+        let mut hourly: Vec<_> = self
+            .hourly
+            .drain()
+            .flat_map(|((p, start), categories)| {
+                categories
+                    .into_iter()
+                    .map(move |(category, agg)| ((p, start, category), agg))
+            })
+            .collect();
+        hourly.sort_by(|a, b| a.0.cmp(&b.0));
+        for ((p, start, category), agg) in hourly {
+            partials.push(Partial {
+                window_start: start,
+                input_partition: p,
+                watermark: wm(p),
+                body: PartialBody::Hourly { category, agg },
+            });
+        }
+        let mut top: Vec<_> = self.top.drain().collect();
+        top.sort_by_key(|e| e.0);
+        for ((p, start), products) in top {
+            partials.push(Partial {
+                window_start: start,
+                input_partition: p,
+                watermark: wm(p),
+                body: PartialBody::TopProducts {
+                    products: products.into_iter().collect(),
+                },
+            });
+        }
+        self.events = 0;
+        Drained {
+            partials,
+            watermarks,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GOOD: &str = r#"{"event_id":"e1","timestamp":"2026-11-25T09:30:00+09:00",
+        "user_id":"user_1","user_segment":"new","product_id":"P1","product_name":"Pen",
+        "category":"office","quantity":2,"unit_price":30000.0,"base_amount":60000.0,
+        "discount_rate":0.0,"discount_amount":0.0,"final_amount":60000.0,"region":"Tokyo",
+        "device":"web","payment_method":"credit_card"}"#;
+
+    #[test]
+    fn dead_letter_reasons() {
+        assert!(parse_event(None).unwrap_err().starts_with("empty record"));
+        let e = parse_event(Some(b"{not json")).unwrap_err();
+        assert!(e.starts_with("invalid JSON"), "{e}");
+        let e = parse_event(Some(br#"{"event_id":"x"}"#)).unwrap_err();
+        assert!(e.starts_with("missing field"), "{e}");
+        let wrong = GOOD.replace(r#""quantity":2"#, r#""quantity":"two""#);
+        let e = parse_event(Some(wrong.as_bytes())).unwrap_err();
+        assert!(e.starts_with("wrong type"), "{e}");
+    }
+
+    #[test]
+    fn anomaly_is_strictly_above_threshold() {
+        let event = parse_event(Some(GOOD.as_bytes())).expect("valid");
+        let a = detect_anomaly(&event, 50_000.0).expect("60000 > 50000");
+        assert_eq!(a.timestamp, "2026-11-25T00:30:00Z");
+        assert_eq!(a.anomaly_type, "high_value_transaction");
+        assert!(detect_anomaly(&event, 60_000.0).is_none());
+    }
+
+    #[test]
+    fn drain_empties_and_tracks_watermark() {
+        let event = parse_event(Some(GOOD.as_bytes())).expect("valid");
+        let mut pre = PreAggregator::new(WindowConfig::default());
+        pre.add(2, &event);
+        pre.add(2, &event);
+        let drained = pre.drain();
+        assert_eq!(drained.partials.len(), 4);
+        assert_eq!(drained.watermarks[&2], millis(&event.timestamp));
+        assert_eq!(pre.events(), 0);
+        assert!(pre.drain().partials.is_empty());
+    }
+}

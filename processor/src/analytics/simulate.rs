@@ -1,0 +1,115 @@
+//! The whole pipeline in memory, without Kafka: stage 1 over batches of
+//! input records, the partials "topic" as in-memory logs (records go through
+//! their JSON wire format and are spread by key hash), stage 2 per partials
+//! partition. Used by the golden tests and the in-memory benchmark.
+
+use std::collections::BTreeMap;
+use std::hash::{Hash, Hasher};
+
+use super::merge::{Applied, MergeConfig, MergeState};
+use super::output::{OutputRecord, finalize};
+use super::partial::PartialsRecord;
+use super::preagg::{DeadLetter, PreAggregator, detect_anomaly, parse_event};
+
+/// Results of a simulated run: per output, key → JSON value (last wins).
+#[derive(Debug, Default, PartialEq)]
+pub struct SimOutput {
+    pub outputs: BTreeMap<String, BTreeMap<String, String>>,
+    pub dead_letters: Vec<DeadLetter>,
+    /// Late events per windowed output.
+    pub late_events: BTreeMap<String, u64>,
+    pub events: u64,
+}
+
+fn partition_of(key: &str, partitions: usize) -> usize {
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    key.hash(&mut h);
+    (h.finish() % partitions.max(1) as u64) as usize
+}
+
+fn insert(out: &mut SimOutput, topic: &str, key: String, value: String) {
+    out.outputs
+        .entry(topic.to_owned())
+        .or_default()
+        .insert(key, value);
+}
+
+/// One input record: (input partition, record value).
+pub type InputRecord = (i32, Option<Vec<u8>>);
+
+/// Runs `batches` of input records in order; stage 1 flushes after each.
+pub fn simulate(
+    batches: &[Vec<InputRecord>],
+    config: MergeConfig,
+    partials_partitions: usize,
+) -> SimOutput {
+    let mut out = SimOutput::default();
+    let mut pre = PreAggregator::new(config.windows);
+    let mut merges: Vec<MergeState> = (0..partials_partitions)
+        .map(|_| MergeState::new(config, 0))
+        .collect();
+    let mut offsets = vec![0i64; partials_partitions];
+    let mut emitted: Vec<OutputRecord> = Vec::new();
+    let mut next_offset: BTreeMap<i32, i64> = BTreeMap::new();
+    for batch in batches {
+        for (partition, payload) in batch {
+            let offset = next_offset.entry(*partition).or_default();
+            *offset += 1;
+            let offset = *offset - 1;
+            match parse_event(payload.as_deref()) {
+                Ok(event) => {
+                    out.events += 1;
+                    if let Some(a) = detect_anomaly(&event, config.windows.anomaly_threshold) {
+                        let value = serde_json::to_string(&a).unwrap_or_default();
+                        insert(&mut out, "anomalies", a.event_id.clone(), value);
+                    }
+                    pre.add(*partition, &event);
+                }
+                Err(reason) => out.dead_letters.push(DeadLetter {
+                    reason,
+                    source_topic: "input".to_owned(),
+                    partition: *partition,
+                    offset,
+                    raw: String::from_utf8_lossy(payload.as_deref().unwrap_or_default())
+                        .into_owned(),
+                }),
+            }
+        }
+        let drained = pre.drain();
+        {
+            let mut logs: Vec<Vec<String>> = vec![Vec::new(); partials_partitions];
+            for partial in drained.partials {
+                let q = partition_of(&partial.key(), partials_partitions);
+                let wire = PartialsRecord::Partial(partial);
+                logs[q].push(serde_json::to_string(&wire).unwrap_or_default());
+            }
+            for (&input_partition, &watermark) in &drained.watermarks {
+                let marker = PartialsRecord::Watermark {
+                    input_partition,
+                    watermark,
+                };
+                let wire = serde_json::to_string(&marker).unwrap_or_default();
+                logs.iter_mut().for_each(|log| log.push(wire.clone()));
+            }
+            for (q, log) in logs.into_iter().enumerate() {
+                for wire in log {
+                    let Ok(record) = serde_json::from_str::<PartialsRecord>(&wire) else {
+                        continue;
+                    };
+                    let is_marker = matches!(record, PartialsRecord::Watermark { .. });
+                    if let Applied::Late(kind, n) = merges[q].apply(offsets[q], record, 0) {
+                        *out.late_events.entry(kind.as_str().to_owned()).or_default() += n;
+                    }
+                    offsets[q] += 1;
+                    if is_marker {
+                        emitted.extend(finalize(&merges[q].close(0)));
+                    }
+                }
+            }
+        }
+    }
+    for record in emitted {
+        insert(&mut out, record.kind.as_str(), record.key, record.value);
+    }
+    out
+}

@@ -1,0 +1,103 @@
+//! The window store of stage 2: open windows of one aggregate kind, ordered
+//! by window end so the windows a watermark closes are a prefix.
+
+use std::collections::BTreeMap;
+
+use super::agg::Aggregate;
+use super::window::Millis;
+
+/// One open (or just closed) window and its merged groups.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Window<K, A> {
+    pub start: Millis,
+    pub end: Millis,
+    pub groups: BTreeMap<K, A>,
+    /// Smallest partials-topic offset merged into this window: stage 2 may
+    /// commit only below it while the window is open.
+    pub first_offset: i64,
+}
+
+#[derive(Debug)]
+pub struct WindowStore<K, A> {
+    windows: BTreeMap<Millis, Window<K, A>>,
+}
+
+impl<K, A> Default for WindowStore<K, A> {
+    fn default() -> Self {
+        WindowStore {
+            windows: BTreeMap::new(),
+        }
+    }
+}
+
+impl<K: Ord, A: Aggregate> WindowStore<K, A> {
+    /// Merges `agg` into group `key` of window `[start, end)`.
+    pub fn merge(&mut self, start: Millis, end: Millis, offset: i64, key: K, agg: A) {
+        let window = self.windows.entry(end).or_insert_with(|| Window {
+            start,
+            end,
+            groups: BTreeMap::new(),
+            first_offset: offset,
+        });
+        window.first_offset = window.first_offset.min(offset);
+        match window.groups.get_mut(&key) {
+            Some(existing) => existing.merge(agg),
+            None => {
+                window.groups.insert(key, agg);
+            }
+        }
+    }
+
+    /// Removes and returns the windows with `end <= watermark`, oldest first.
+    pub fn pop_closed(&mut self, watermark: Millis) -> Vec<Window<K, A>> {
+        let Some(bound) = watermark.checked_add(1) else {
+            return std::mem::take(&mut self.windows).into_values().collect();
+        };
+        let open = self.windows.split_off(&bound);
+        std::mem::replace(&mut self.windows, open)
+            .into_values()
+            .collect()
+    }
+
+    /// Smallest offset merged into a still-open window.
+    pub fn first_offset(&self) -> Option<i64> {
+        self.windows.values().map(|w| w.first_offset).min()
+    }
+
+    pub fn len(&self) -> usize {
+        self.windows.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.windows.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::analytics::agg::SegmentAgg;
+
+    fn agg(orders: u64) -> SegmentAgg {
+        SegmentAgg {
+            orders,
+            ..SegmentAgg::default()
+        }
+    }
+
+    #[test]
+    fn pops_windows_whose_end_is_at_or_below_the_watermark() {
+        let mut store: WindowStore<&str, SegmentAgg> = WindowStore::default();
+        store.merge(0, 10, 5, "a", agg(1));
+        store.merge(0, 10, 3, "a", agg(2));
+        store.merge(10, 20, 7, "a", agg(1));
+        assert_eq!(store.first_offset(), Some(3));
+        assert!(store.pop_closed(9).is_empty());
+        let closed = store.pop_closed(10);
+        assert_eq!(closed.len(), 1);
+        assert_eq!(closed[0].groups["a"].orders, 3);
+        assert_eq!(store.first_offset(), Some(7));
+        assert_eq!(store.pop_closed(Millis::MAX).len(), 1);
+        assert!(store.is_empty());
+    }
+}

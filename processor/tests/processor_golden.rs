@@ -1,0 +1,157 @@
+//! Golden tests of the pure pipeline (no Kafka): a small hand-written event
+//! list → the expected outputs in tests/fixtures/golden_expected.json, the
+//! same whatever the batching and the number of partials partitions.
+//! Regenerate the expectation (then review it!) with
+//! `UPDATE_GOLDEN=1 cargo test -p processor --test processor_golden`.
+
+use std::collections::BTreeMap;
+
+use serde_json::{Value, json};
+use shopstream_processor::analytics::merge::MergeConfig;
+use shopstream_processor::analytics::preagg::WindowConfig;
+use shopstream_processor::analytics::simulate::{InputRecord, SimOutput, simulate};
+
+const INPUT: &str = include_str!("fixtures/golden_input.json");
+const EXPECTED: &str = "tests/fixtures/golden_expected.json";
+
+fn config() -> MergeConfig {
+    MergeConfig {
+        windows: WindowConfig::default(),
+        input_partitions: 3,
+        lateness_ms: 10_000,
+        idle_timeout_ms: None,
+    }
+}
+
+fn records(v: &Value) -> Vec<InputRecord> {
+    v.as_array()
+        .expect("a list of records")
+        .iter()
+        .map(|r| {
+            let partition = r[0].as_i64().expect("partition") as i32;
+            let value = r[1].as_str().expect("record value").as_bytes().to_vec();
+            (partition, Some(value))
+        })
+        .collect()
+}
+
+fn to_json(out: &SimOutput) -> Value {
+    let mut outputs = serde_json::Map::new();
+    for (topic, records) in &out.outputs {
+        let parsed: BTreeMap<&String, Value> = records
+            .iter()
+            .map(|(k, v)| (k, serde_json::from_str(v).expect("output is JSON")))
+            .collect();
+        outputs.insert(topic.clone(), json!(parsed));
+    }
+    let dead: Vec<Value> = out
+        .dead_letters
+        .iter()
+        .map(|d| json!({"partition": d.partition, "offset": d.offset, "reason": d.reason}))
+        .collect();
+    json!({"outputs": outputs, "dead_letters": dead, "late_events": out.late_events, "events": out.events})
+}
+
+/// `on_time` in batches of `size`, then the late records in a batch of
+/// their own (after the watermark-advancing events were flushed).
+fn run(size: usize, partials_partitions: usize) -> Value {
+    let input: Value = serde_json::from_str(INPUT).expect("fixture parses");
+    let mut batches: Vec<Vec<InputRecord>> = records(&input["on_time"])
+        .chunks(size)
+        .map(<[InputRecord]>::to_vec)
+        .collect();
+    batches.push(records(&input["late"]));
+    to_json(&simulate(&batches, config(), partials_partitions))
+}
+
+#[test]
+fn golden_outputs_independent_of_batching_and_partitioning() {
+    let reference = run(1, 1);
+    if std::env::var_os("UPDATE_GOLDEN").is_some() {
+        let text = serde_json::to_string_pretty(&reference).expect("serializes");
+        std::fs::write(EXPECTED, text + "\n").expect("writing the golden file");
+    }
+    let expected: Value = serde_json::from_str(
+        &std::fs::read_to_string(EXPECTED)
+            .expect("golden file exists (UPDATE_GOLDEN=1 creates it)"),
+    )
+    .expect("golden file parses");
+    for size in [1, 2, 3, 5, 100] {
+        for partitions in [1, 3, 7] {
+            assert_eq!(
+                run(size, partitions),
+                expected,
+                "batches of {size}, {partitions} partials partitions"
+            );
+        }
+    }
+}
+
+fn sales(out: &Value, key: &str) -> Value {
+    out["outputs"]["sales"][key].clone()
+}
+
+#[test]
+fn window_boundaries_and_offsets() {
+    let out = run(2, 3);
+    // 00:00:00 is in [00:00, 00:01); 00:00:59.999 too; 09:01:00+09:00 is
+    // 00:01:00Z, the next window's start.
+    let first = sales(&out, "2026-11-25T00:00:00Z|electronics|Tokyo");
+    assert_eq!(first["order_count"], 3);
+    assert_eq!(first["unique_customers"], 2);
+    assert_eq!(first["window_end"], "2026-11-25T00:01:00Z");
+    let next = sales(&out, "2026-11-25T00:01:00Z|books|Osaka");
+    assert_eq!(next["order_count"], 1);
+    // 19:02:30-05:00 on the 24th is 00:02:30Z on the 25th.
+    let shifted = sales(&out, "2026-11-25T00:02:00Z|electronics|Tokyo");
+    assert_eq!(shifted["total_sales"], 1.0);
+    // Exactly the threshold is not an anomaly; strictly above is.
+    let anomalies = out["outputs"]["anomalies"].as_object().expect("anomalies");
+    assert!(anomalies.contains_key("g-3"));
+    assert!(!anomalies.contains_key("g-5"));
+    assert_eq!(anomalies["g-3"]["timestamp"], "2026-11-25T00:01:00Z");
+}
+
+#[test]
+fn late_events_are_counted_not_folded() {
+    let out = run(3, 3);
+    for kind in ["sales", "segments", "hourly", "top_products"] {
+        assert_eq!(out["late_events"][kind], 1, "{kind}");
+    }
+    let first = sales(&out, "2026-11-25T00:00:00Z|electronics|Tokyo");
+    assert_eq!(first["total_sales"], 4001.0, "the late 999.00 is not in it");
+}
+
+#[test]
+fn revenue_rank_breaks_ties_by_product_id() {
+    let out = run(100, 3);
+    let top = &out["outputs"]["top_products"];
+    let rank = |p: &str| top[format!("2026-11-25T00:00:00Z|{p}")]["revenue_rank"].clone();
+    assert_eq!(rank("P3"), 1);
+    assert_eq!(top["2026-11-25T00:00:00Z|P1"]["total_revenue"], 2001.0);
+    assert_eq!(top["2026-11-25T00:00:00Z|P2"]["total_revenue"], 2001.0);
+    assert_eq!(rank("P1"), 2);
+    assert_eq!(rank("P2"), 3);
+}
+
+#[test]
+fn malformed_records_are_dead_lettered_with_reasons() {
+    let out = run(4, 3);
+    let dead = out["dead_letters"].as_array().expect("dead letters");
+    assert_eq!(dead.len(), 3);
+    assert!(
+        dead[0]["reason"]
+            .as_str()
+            .is_some_and(|r| r.starts_with("invalid JSON"))
+    );
+    assert!(
+        dead[1]["reason"]
+            .as_str()
+            .is_some_and(|r| r.starts_with("missing field"))
+    );
+    assert!(
+        dead[2]["reason"]
+            .as_str()
+            .is_some_and(|r| r.contains("vip"))
+    );
+}
