@@ -52,3 +52,59 @@ port_owner() {
 kubectl_admin() {
   "$KUBECTL_BIN" --kubeconfig "$KUBECONFIG_PATH" --request-timeout=10s "$@"
 }
+
+# start_detached NAME PIDFILE LOG BIN ARGS...: starts BIN in its own session
+# (so a Ctrl-C on the caller does not reach it), output to LOG, and records its
+# exact pid (the inner shell execs BIN, keeping its pid).
+start_detached() {
+  local name="$1" pidfile="$2" logfile="$3"; shift 3
+  [[ -f "$logfile" ]] && mv -f "$logfile" "$logfile.prev"
+  rm -f "$pidfile"
+  setsid bash -c 'echo $$ >"$0"; exec "$@"' "$pidfile" "$@" >"$logfile" 2>&1 </dev/null 3>&- &
+  local _
+  for _ in {1..50}; do [[ -s "$pidfile" ]] && break; sleep 0.1; done
+  [[ -s "$pidfile" ]] || die "$name failed to launch; log: $logfile"
+  log "started $name (pid $(<"$pidfile")), log: $logfile"
+}
+
+# alive_and NAME PIDFILE BIN LOG CMD...: fails fast (exits the script) if the
+# process has died, else runs CMD. Meant as wait_for's command.
+alive_and() {
+  local name="$1" pidfile="$2" bin="$3" logfile="$4"; shift 4
+  if ! pid_of "$pidfile" "$bin" >/dev/null; then
+    {
+      echo "----- last lines of $logfile -----"
+      tail -n 40 "$logfile" 2>/dev/null || true
+    } >&3
+    die "$name exited during startup; full log: $logfile" 2>&3
+  fi
+  "$@"
+}
+
+# stop NAME PIDFILE BIN: SIGTERM, then SIGKILL after $GRACE_SECONDS (20).
+stop() {
+  local name="$1" pidfile="$2" bin="$3" pid
+  if pid="$(pid_of "$pidfile" "$bin")"; then
+    log "stopping $name (pid $pid)"
+    kill -TERM "$pid" 2>/dev/null || true
+    local deadline=$((SECONDS + ${GRACE_SECONDS:-20}))
+    while alive "$pid" && (( SECONDS < deadline )); do sleep 0.2; done
+    if alive "$pid"; then
+      log "$name did not exit within ${GRACE_SECONDS:-20}s of SIGTERM; sending SIGKILL"
+      kill -KILL "$pid" 2>/dev/null || true
+      for _ in {1..50}; do alive "$pid" || break; sleep 0.1; done
+    fi
+  else
+    log "$name not running"
+  fi
+  rm -f "$pidfile"
+}
+
+# ensure_port_free NAME PORT: a listener that is not ours would make the
+# health checks below talk to the wrong server.
+ensure_port_free() {
+  local name="$1" port="$2"
+  if port_busy "$port"; then
+    die "cannot start $name: 127.0.0.1:$port is already in use by another process ($(port_owner "$port")); stop it or change the port in hack/lib.sh"
+  fi
+}

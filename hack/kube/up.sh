@@ -121,43 +121,8 @@ EOF
 write_kubeconfig
 
 # ------------------------------------------------------------- helpers ----
-# start_detached NAME PIDFILE LOG BIN ARGS...: starts BIN in its own session
-# (so a Ctrl-C on the caller does not reach it), output to LOG, and records its
-# exact pid (the inner shell execs BIN, keeping its pid).
-start_detached() {
-  local name="$1" pidfile="$2" logfile="$3"; shift 3
-  [[ -f "$logfile" ]] && mv -f "$logfile" "$logfile.prev"
-  rm -f "$pidfile"
-  setsid bash -c 'echo $$ >"$0"; exec "$@"' "$pidfile" "$@" >"$logfile" 2>&1 </dev/null 3>&- &
-  local _
-  for _ in {1..50}; do [[ -s "$pidfile" ]] && break; sleep 0.1; done
-  [[ -s "$pidfile" ]] || die "$name failed to launch; log: $logfile"
-  log "started $name (pid $(<"$pidfile")), log: $logfile"
-}
-
-# alive_and NAME PIDFILE BIN LOG CMD...: fails fast (exits the script) if the
-# process has died, else runs CMD. Meant as wait_for's command.
-alive_and() {
-  local name="$1" pidfile="$2" bin="$3" logfile="$4"; shift 4
-  if ! pid_of "$pidfile" "$bin" >/dev/null; then
-    {
-      echo "----- last lines of $logfile -----"
-      tail -n 40 "$logfile" 2>/dev/null || true
-    } >&3
-    die "$name exited during startup; full log: $logfile" 2>&3
-  fi
-  "$@"
-}
-
-# ensure_port_free NAME PORT: a listener that is not ours would make the
-# health checks below talk to the wrong server.
-ensure_port_free() {
-  local name="$1" port="$2"
-  if port_busy "$port"; then
-    die "cannot start $name: 127.0.0.1:$port is already in use by another process ($(port_owner "$port")); stop it or change the port in hack/lib.sh"
-  fi
-}
-
+# (start_detached, alive_and and ensure_port_free live in common.sh, shared
+# with hack/local/up.sh)
 # ---------------------------------------------------------------- etcd ----
 etcd_healthy() { curl -fsS --max-time 3 "$ETCD_URL/health" | grep -q '"health":"true"'; }
 

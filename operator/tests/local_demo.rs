@@ -116,6 +116,7 @@ impl Drop for RunnerProcess {
         }
         let _ = Command::new("kill")
             .args(["-KILL", "--", &format!("-{pid}")])
+            .stderr(std::process::Stdio::null())
             .status();
         let _ = self.child.wait();
     }
@@ -321,9 +322,12 @@ async fn local_demo_runs_the_pipeline_with_live_lag_and_throughput() {
         Duration::from_secs(60),
         || async {
             let text = runner.log_text();
-            // "stopped" after SIGTERM, or "killing" after the grace period.
+            // "stopped" after SIGTERM, "killing" after the grace period,
+            // "removed" for one waiting to be restarted.
             let stopping = text.matches("its Deployment is gone").count();
-            let ended = text.matches("stopped").count() + text.matches("killing").count();
+            let ended = text.matches("stopped").count()
+                + text.matches("killing").count()
+                + text.matches("removed (not running)").count();
             if stopping >= 3 && ended >= 3 {
                 Ok(())
             } else {
