@@ -7,7 +7,9 @@
 KUBE_VERSION="${KUBE_VERSION:-1.36.3}"
 ETCD_VERSION="${ETCD_VERSION:-3.6.16}"
 KAFKA_VERSION="${KAFKA_VERSION:-4.2.1}"
+KWOK_VERSION="${KWOK_VERSION:-0.8.0}"    # sigs.k8s.io/kwok, pinned in hack/kwok/go.mod
 STRIMZI_VERSION="${STRIMZI_VERSION:-}"   # set in hack/strimzi/versions.sh if needed
+HELM_VERSION="${HELM_VERSION:-3.22.0}"   # pinned in hack/helm/go.mod too
 
 # Everything built or downloaded lives outside the repository.
 CACHE_DIR="${SHOPSTREAM_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/shopstream}"
@@ -24,6 +26,11 @@ KUBE_APISERVER_PORT="${KUBE_APISERVER_PORT:-16443}"
 KAFKA_PORT="${KAFKA_PORT:-19092}"
 KAFKA_CONTROLLER_PORT="${KAFKA_CONTROLLER_PORT:-19093}"
 KAFKA_BOOTSTRAP="127.0.0.1:$KAFKA_PORT"
+# The Docker-free demo stack (hack/local/): controller-manager and scheduler
+# serve /healthz here; the demo's operator serves its metrics here.
+KUBE_CONTROLLER_MANAGER_PORT="${KUBE_CONTROLLER_MANAGER_PORT:-16257}"
+KUBE_SCHEDULER_PORT="${KUBE_SCHEDULER_PORT:-16259}"
+DEMO_OPERATOR_METRICS_PORT="${DEMO_OPERATOR_METRICS_PORT:-18080}"
 
 REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 
@@ -55,3 +62,6 @@ timed() {
 
 # The kubectl built with the API server (same version), used by every script.
 KUBECTL_BIN="$CACHE_DIR/kube-$KUBE_VERSION/bin/kubectl"
+
+# Helm, built from its Go module by hack/helm/build.sh.
+HELM_BIN="$CACHE_DIR/helm-$HELM_VERSION/bin/helm"

@@ -5,6 +5,13 @@
 set -euo pipefail
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 "$HERE/env-up.sh"
+# An operator or local runner left by `make demo` would reconcile and run the
+# tests' pipelines too: stop them (the local cluster components may stay).
+"$HERE/local/down.sh" --apps-only >/dev/null
+"$HERE/helm/build.sh"
 eval "$("$HERE/env.sh")"
 cd "$HERE/.."
+# The local demo test (operator/tests/local_demo.rs) runs the workspace's
+# binaries, the local runner among them, which `cargo test` alone does not build.
+cargo build --workspace --locked
 cargo test --workspace --locked "$@"

@@ -14,7 +14,7 @@ pub struct GeneratorSpec {
     /// 0 keeps the generator running but idle.
     #[serde(default = "default_events_per_second")]
     #[schemars(range(min = 0, max = 10000000))]
-    pub events_per_second: u32,
+    pub events_per_second: i32,
 
     /// Number of generator pods; the rate is split evenly between them.
     #[serde(default = "default_one")]
@@ -61,26 +61,26 @@ pub struct ProcessorSpec {
     /// seconds (default 60).
     #[serde(default = "default_sales_window")]
     #[schemars(range(min = 1, max = 86400))]
-    pub sales_window_seconds: u32,
+    pub sales_window_seconds: i32,
 
     /// Length of the tumbling window for per-segment metrics, in seconds
     /// (default 120).
     #[serde(default = "default_segment_window")]
     #[schemars(range(min = 1, max = 86400))]
-    pub segment_window_seconds: u32,
+    pub segment_window_seconds: i32,
 
     /// Length of the tumbling window for hourly sales and top products, in
     /// seconds (default 3600).
     #[serde(default = "default_hourly_window")]
     #[schemars(range(min = 1, max = 86400))]
-    pub hourly_window_seconds: u32,
+    pub hourly_window_seconds: i32,
 
     /// How long after a window's end events may still arrive and be counted,
     /// in seconds (default 10). Later events are counted as late and dropped
     /// from the window's final result.
     #[serde(default = "default_lateness")]
     #[schemars(range(min = 0, max = 3600))]
-    pub allowed_lateness_seconds: u32,
+    pub allowed_lateness_seconds: i32,
 
     /// Purchases whose final amount (in yen) is strictly above this value are
     /// reported as high-value anomalies (default 50000).
@@ -114,19 +114,19 @@ fn default_true() -> bool {
 fn default_one() -> i32 {
     1
 }
-fn default_events_per_second() -> u32 {
+fn default_events_per_second() -> i32 {
     5
 }
-fn default_sales_window() -> u32 {
+fn default_sales_window() -> i32 {
     60
 }
-fn default_segment_window() -> u32 {
+fn default_segment_window() -> i32 {
     120
 }
-fn default_hourly_window() -> u32 {
+fn default_hourly_window() -> i32 {
     3600
 }
-fn default_lateness() -> u32 {
+fn default_lateness() -> i32 {
     10
 }
 fn default_anomaly_threshold() -> f64 {

@@ -1,0 +1,199 @@
+//! Scale benchmark of the operator against the local environment:
+//! N pipelines in direct mode with the generator disabled. Measures the time
+//! until every pipeline has its topics (TopicsReady) and its processor
+//! Deployment, then the operator's steady-state CPU and RSS.
+//!
+//!   make env-up && eval "$(hack/env.sh)"
+//!   cargo bench -p operator --bench scale -- [PIPELINES] [PARTITIONS] [STEADY_SECONDS]
+//!
+//! Defaults: 1000 pipelines, 1 partition per topic, 60 s of steady state.
+//! Results go to stdout; docs/benchmarks.md records them.
+
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use futures::{StreamExt, stream};
+use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::core::v1::Namespace;
+use kube::api::{DeleteParams, ListParams, Patch, PatchParams, PostParams};
+use kube::{Api, Client};
+use operator::crd::AnalyticsPipeline;
+use serde_json::json;
+
+fn arg(n: usize, default: u64) -> u64 {
+    std::env::args()
+        .filter(|a| !a.starts_with("--"))
+        .nth(n)
+        .and_then(|a| a.parse().ok())
+        .unwrap_or(default)
+}
+
+fn proc_stat(pid: u32) -> (u64, u64) {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    let fields: Vec<&str> = stat
+        .rsplit(')')
+        .next()
+        .unwrap_or("")
+        .split_whitespace()
+        .collect();
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|v| v.parse::<u64>().ok())
+            .unwrap_or(0)
+    };
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    let rss_kib = status
+        .lines()
+        .find(|l| l.starts_with("VmRSS:"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+    // utime + stime (fields 14 and 15, 0-based 11 and 12 after the name)
+    (ticks(11) + ticks(12), rss_kib)
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let pipelines = arg(1, 1000);
+    let partitions = arg(2, 1);
+    let steady = arg(3, 60);
+    let bootstrap = std::env::var("SHOPSTREAM_KAFKA_BOOTSTRAP").map_err(|_| {
+        anyhow::anyhow!(
+            "SHOPSTREAM_KAFKA_BOOTSTRAP not set: run make env-up and eval \"$(hack/env.sh)\""
+        )
+    })?;
+    let client = Client::try_default().await?;
+
+    let ns = format!("bench-{}", std::process::id());
+    let namespaces: Api<Namespace> = Api::all(client.clone());
+    namespaces
+        .create(
+            &PostParams::default(),
+            &serde_json::from_value(json!({"metadata": {"name": ns}}))?,
+        )
+        .await?;
+
+    let mut operator = Command::new(env!("CARGO_BIN_EXE_analytics-operator"))
+        .env("WATCH_NAMESPACE", &ns)
+        .env("POD_NAMESPACE", &ns)
+        .env("METRICS_ADDR", "127.0.0.1:0")
+        .env("STATUS_INTERVAL", "15s")
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()?;
+    let pid = operator.id();
+
+    let api: Api<AnalyticsPipeline> = Api::namespaced(client.clone(), &ns);
+    let start = Instant::now();
+    stream::iter(0..pipelines)
+        .for_each_concurrent(16, |i| {
+            let api = api.clone();
+            let bootstrap = bootstrap.clone();
+            let ns = ns.clone();
+            async move {
+                let name = format!("p{i:04}");
+                let topic = json!({"partitions": partitions});
+                let object = json!({
+                    "apiVersion": "analytics.shopstream.dev/v1alpha1",
+                    "kind": "AnalyticsPipeline",
+                    "metadata": {"name": name, "namespace": ns},
+                    "spec": {
+                        "kafka": {"bootstrapServers": bootstrap},
+                        "topics": {"input": topic, "sales": topic, "segments": topic, "anomalies": topic,
+                                   "hourly": topic, "topProducts": topic, "deadLetter": topic},
+                        "generator": {"enabled": false},
+                        "deletionPolicy": "Delete",
+                    }
+                });
+                if let Err(e) = api
+                    .patch(&name, &PatchParams::apply("shopstream-bench"), &Patch::Apply(&object))
+                    .await
+                {
+                    eprintln!("create {name}: {e}");
+                }
+            }
+        })
+        .await;
+    let created = start.elapsed();
+
+    let deployments: Api<Deployment> = Api::namespaced(client.clone(), &ns);
+    let mut peak_rss = 0;
+    let all_ready = loop {
+        let list = api.list(&ListParams::default()).await?;
+        let ready = list
+            .items
+            .iter()
+            .filter(|p| {
+                p.status.as_ref().is_some_and(|s| {
+                    s.conditions
+                        .iter()
+                        .any(|c| c.type_ == "TopicsReady" && c.status == "True")
+                })
+            })
+            .count() as u64;
+        let deployed = deployments
+            .list_metadata(&ListParams::default())
+            .await?
+            .items
+            .len() as u64;
+        peak_rss = peak_rss.max(proc_stat(pid).1);
+        eprintln!(
+            "{:>6.1}s  topics ready {ready}/{pipelines}  deployments {deployed}/{pipelines}",
+            start.elapsed().as_secs_f64()
+        );
+        if ready == pipelines && deployed >= pipelines {
+            break start.elapsed();
+        }
+        if start.elapsed() > Duration::from_secs(3600) {
+            anyhow::bail!("not all pipelines ready after an hour");
+        }
+        tokio::time::sleep(Duration::from_secs(5)).await;
+    };
+
+    let ticks_per_second = 100.0; // USER_HZ on Linux
+    let (cpu0, _) = proc_stat(pid);
+    let t0 = Instant::now();
+    let mut steady_rss = 0;
+    while t0.elapsed() < Duration::from_secs(steady) {
+        tokio::time::sleep(Duration::from_secs(5)).await;
+        steady_rss = steady_rss.max(proc_stat(pid).1);
+    }
+    let (cpu1, _) = proc_stat(pid);
+    let cpu = (cpu1 - cpu0) as f64 / ticks_per_second / t0.elapsed().as_secs_f64();
+
+    println!(
+        "pipelines: {pipelines} (8 topics x {partitions} partition(s) each, generator disabled)"
+    );
+    println!("created (API writes) in {:.1}s", created.as_secs_f64());
+    println!(
+        "all topics + deployments ready after {:.1}s",
+        all_ready.as_secs_f64()
+    );
+    println!(
+        "steady state over {steady}s: {:.1}% of one core, RSS {} MiB (peak during provisioning {} MiB)",
+        cpu * 100.0,
+        steady_rss / 1024,
+        peak_rss.max(steady_rss) / 1024
+    );
+
+    // Clean up: deleting the pipelines deletes their topics.
+    let _ = api
+        .delete_collection(&DeleteParams::default(), &ListParams::default())
+        .await;
+    let deadline = Instant::now() + Duration::from_secs(600);
+    while Instant::now() < deadline
+        && !api
+            .list_metadata(&ListParams::default())
+            .await?
+            .items
+            .is_empty()
+    {
+        tokio::time::sleep(Duration::from_secs(5)).await;
+    }
+    let _ = operator.kill();
+    let _ = operator.wait();
+    let _ = namespaces.delete(&ns, &DeleteParams::default()).await;
+    Ok(())
+}
