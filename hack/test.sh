@@ -9,6 +9,10 @@ HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 # tests' pipelines too: stop them (the local cluster components may stay).
 "$HERE/local/down.sh" --apps-only >/dev/null
 "$HERE/helm/build.sh"
+# The local-demo test needs kube-controller-manager, kube-scheduler and kwok;
+# build them here (once, cached) so the build time is visible and not spent
+# inside a test.
+"$HERE/kube/build.sh" --local-stack
 eval "$("$HERE/env.sh")"
 cd "$HERE/.."
 # The local demo test (operator/tests/local_demo.rs) runs the workspace's
