@@ -17,11 +17,11 @@ use std::process::{Child, Command};
 use std::time::Duration;
 
 use k8s_openapi::api::apps::v1::Deployment;
-use kube::api::{DeleteParams, Patch, PatchParams};
+use kube::api::DeleteParams;
 use kube::{Api, Client};
 use operator::crd::{AnalyticsPipeline, Phase, ProcessorStatus};
 use serde_json::json;
-use support::{OperatorProcess, kafka_bootstrap, unique, wait_until};
+use support::{OperatorProcess, apply_pipeline, kafka_bootstrap, unique, wait_until};
 
 /// Lag bound at 5 events/s with the operator's 2 s status interval: a
 /// processor that keeps up commits every few seconds, so its lag stays at a
@@ -120,23 +120,6 @@ impl Drop for RunnerProcess {
             .status();
         let _ = self.child.wait();
     }
-}
-
-async fn apply_pipeline(client: &Client, ns: &str, name: &str, spec: serde_json::Value) {
-    let api: Api<AnalyticsPipeline> = Api::namespaced(client.clone(), ns);
-    let object = json!({
-        "apiVersion": "analytics.shopstream.dev/v1alpha1",
-        "kind": "AnalyticsPipeline",
-        "metadata": {"name": name},
-        "spec": spec,
-    });
-    api.patch(
-        name,
-        &PatchParams::apply(support::FIELD_MANAGER).force(),
-        &Patch::Apply(&object),
-    )
-    .await
-    .expect("pipeline applied");
 }
 
 fn pipeline_spec(processor_replicas: i32) -> serde_json::Value {

@@ -20,7 +20,9 @@ use rdkafka::client::DefaultClientContext;
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
 use rdkafka::producer::{BaseRecord, DefaultProducerContext, Producer, ThreadedProducer};
 use serde_json::json;
-use support::{OperatorProcess, kafka_bootstrap, kubectl, unique, wait_until};
+use support::{
+    OperatorProcess, apply_pipeline, condition, kafka_bootstrap, kubectl, unique, wait_until,
+};
 
 const TOPIC_SUFFIXES: [&str; 8] = [
     "input",
@@ -131,32 +133,6 @@ impl Drop for GroupMember {
     fn drop(&mut self) {
         self.leave();
     }
-}
-
-async fn apply_pipeline(client: &Client, ns: &str, name: &str, spec: serde_json::Value) {
-    let api: Api<AnalyticsPipeline> = Api::namespaced(client.clone(), ns);
-    let object = json!({
-        "apiVersion": "analytics.shopstream.dev/v1alpha1",
-        "kind": "AnalyticsPipeline",
-        "metadata": {"name": name},
-        "spec": spec,
-    });
-    api.patch(
-        name,
-        &PatchParams::apply(support::FIELD_MANAGER).force(),
-        &Patch::Apply(&object),
-    )
-    .await
-    .expect("pipeline applied");
-}
-
-fn condition(p: &AnalyticsPipeline, type_: &str) -> Option<(String, String, String)> {
-    p.status
-        .as_ref()?
-        .conditions
-        .iter()
-        .find(|c| c.type_ == type_)
-        .map(|c| (c.status.clone(), c.reason.clone(), c.message.clone()))
 }
 
 fn summary(p: &AnalyticsPipeline) -> String {

@@ -16,16 +16,7 @@ use rdkafka::ClientConfig;
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;
 use serde_json::json;
-use support::{OperatorProcess, kafka_bootstrap, unique, wait_until};
-
-fn condition(p: &AnalyticsPipeline, type_: &str) -> Option<(String, String, String)> {
-    p.status
-        .as_ref()?
-        .conditions
-        .iter()
-        .find(|c| c.type_ == type_)
-        .map(|c| (c.status.clone(), c.reason.clone(), c.message.clone()))
-}
+use support::{OperatorProcess, condition, kafka_bootstrap, unique, wait_until};
 
 async fn set_ready(api: &Api<DynamicObject>, name: &str, ready: bool, message: &str) {
     let status = json!({"status": {"conditions": [{

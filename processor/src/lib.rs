@@ -4,3 +4,4 @@
 pub mod analytics;
 pub mod event;
 pub mod generator;
+pub mod http;

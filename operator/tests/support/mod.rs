@@ -187,3 +187,34 @@ pub fn unique(prefix: &str) -> String {
         .unwrap_or_default();
     format!("{prefix}-{:x}{:x}", std::process::id(), nanos)
 }
+
+/// Server-side applies a pipeline with `spec` in `ns`.
+pub async fn apply_pipeline(client: &Client, ns: &str, name: &str, spec: serde_json::Value) {
+    let api: Api<operator::crd::AnalyticsPipeline> = Api::namespaced(client.clone(), ns);
+    let object = serde_json::json!({
+        "apiVersion": "analytics.shopstream.dev/v1alpha1",
+        "kind": "AnalyticsPipeline",
+        "metadata": {"name": name},
+        "spec": spec,
+    });
+    api.patch(
+        name,
+        &PatchParams::apply(FIELD_MANAGER).force(),
+        &Patch::Apply(&object),
+    )
+    .await
+    .expect("pipeline applied");
+}
+
+/// `(status, reason, message)` of the pipeline's condition `type_`.
+pub fn condition(
+    p: &operator::crd::AnalyticsPipeline,
+    type_: &str,
+) -> Option<(String, String, String)> {
+    p.status
+        .as_ref()?
+        .conditions
+        .iter()
+        .find(|c| c.type_ == type_)
+        .map(|c| (c.status.clone(), c.reason.clone(), c.message.clone()))
+}

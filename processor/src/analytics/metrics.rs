@@ -122,3 +122,9 @@ impl Metrics {
         String::from_utf8_lossy(&buf).into_owned()
     }
 }
+
+impl crate::http::RenderMetrics for Metrics {
+    fn render(&self) -> String {
+        Metrics::render(self)
+    }
+}

@@ -14,7 +14,6 @@
 pub mod agg;
 pub mod config;
 pub mod error;
-pub mod http;
 pub mod kafka;
 pub mod merge;
 pub mod metrics;

@@ -8,9 +8,9 @@ use tokio::sync::watch;
 
 use super::config::Args;
 use super::error::{ProcessorError, Result};
-use super::http::{HttpState, bind, serve};
 use super::metrics::Metrics;
 use super::{stage1, stage2};
+use crate::http::{HttpState, bind, serve};
 
 /// Installs the tracing subscriber: RUST_LOG filters, LOG_FORMAT=json for
 /// JSON lines.
@@ -63,8 +63,9 @@ pub async fn run(args: Args) -> Result<()> {
     let http = tokio::spawn(serve(
         listener,
         Arc::new(HttpState {
-            metrics: Arc::clone(&metrics),
+            metrics: Arc::clone(&metrics) as Arc<dyn crate::http::RenderMetrics>,
             ready: Arc::clone(&ready),
+            waiting_for: "waiting for the consumer group assignment\n",
         }),
     ));
 

@@ -107,6 +107,12 @@ impl Metrics {
     }
 }
 
+impl crate::http::RenderMetrics for Metrics {
+    fn render(&self) -> String {
+        Metrics::render(self)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -12,7 +12,6 @@ pub mod catalogue;
 pub mod clock;
 pub mod config;
 pub mod event_factory;
-pub mod http;
 pub mod malformed;
 pub mod metrics;
 pub mod producer;

@@ -13,12 +13,12 @@ use tokio::time::Instant;
 use super::catalogue::{Catalogue, CatalogueSpec};
 use super::config::Args;
 use super::event_factory::{EventFactory, FactoryOptions};
-use super::http::{self, HttpState};
 use super::malformed::MalformedKind;
 use super::metrics::Metrics;
 use super::producer::{self, EventProducer};
 use super::rate::{RateLimiter, batch_for_rate};
 use super::rng::entropy_seed;
+use crate::http::{self, HttpState};
 
 /// Events built and handed over per batch when unthrottled.
 const UNTHROTTLED_BATCH: u64 = 1_000;
@@ -96,8 +96,9 @@ pub async fn run(args: Args) -> anyhow::Result<Summary> {
     let http_task = tokio::spawn(http::serve(
         listener,
         Arc::new(HttpState {
-            metrics: Arc::clone(&metrics),
+            metrics: Arc::clone(&metrics) as Arc<dyn crate::http::RenderMetrics>,
             ready: Arc::clone(&ready),
+            waiting_for: "waiting for the topic's metadata\n",
         }),
     ));
 

@@ -1,5 +1,7 @@
-//! The HTTP endpoints: `/metrics`, `/healthz` (the process is up) and
-//! `/readyz` (the producer has the topic's metadata).
+//! The HTTP endpoints of the generator and the processor: `/metrics`,
+//! `/healthz` (the process is up) and `/readyz` (what "ready" means is the
+//! binary's own: the generator has its topic's metadata, the processor its
+//! consumer-group assignment).
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -16,11 +18,16 @@ use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
 use tokio::net::TcpListener;
 
-use super::metrics::Metrics;
+/// Something that renders Prometheus text: each binary's metrics.
+pub trait RenderMetrics: Send + Sync {
+    fn render(&self) -> String;
+}
 
 pub struct HttpState {
-    pub metrics: Arc<Metrics>,
+    pub metrics: Arc<dyn RenderMetrics>,
     pub ready: Arc<AtomicBool>,
+    /// Body of a 503 from `/readyz`, saying what the process waits for.
+    pub waiting_for: &'static str,
 }
 
 /// Binds `addr` (port 0 picks a free port; see the returned address).
@@ -71,10 +78,7 @@ fn route(state: &HttpState, req: &Request<Incoming>) -> Response<Full<Bytes>> {
         }
         "/healthz" => text(StatusCode::OK, "ok\n"),
         "/readyz" if state.ready.load(Ordering::Acquire) => text(StatusCode::OK, "ready\n"),
-        "/readyz" => text(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "waiting for the topic's metadata\n",
-        ),
+        "/readyz" => text(StatusCode::SERVICE_UNAVAILABLE, state.waiting_for),
         _ => text(StatusCode::NOT_FOUND, "not found\n"),
     }
 }
