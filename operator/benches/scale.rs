@@ -65,6 +65,27 @@ async fn main() -> anyhow::Result<()> {
     })?;
     let client = Client::try_default().await?;
 
+    // The CRD, as `make crds` generates it.
+    let crd: k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition =
+        serde_yaml::from_str(&operator::crd::crd_yaml()?)?;
+    let crds: Api<k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition> =
+        Api::all(client.clone());
+    crds.patch(
+        "analyticspipelines.analytics.shopstream.dev",
+        &PatchParams::apply("shopstream-bench").force(),
+        &Patch::Apply(&crd),
+    )
+    .await?;
+    tokio::time::timeout(
+        Duration::from_secs(30),
+        kube::runtime::wait::await_condition(
+            crds,
+            "analyticspipelines.analytics.shopstream.dev",
+            kube::runtime::wait::conditions::is_crd_established(),
+        ),
+    )
+    .await??;
+
     let ns = format!("bench-{}", std::process::id());
     let namespaces: Api<Namespace> = Api::all(client.clone());
     namespaces
@@ -74,7 +95,7 @@ async fn main() -> anyhow::Result<()> {
         )
         .await?;
 
-    let mut operator = Command::new(env!("CARGO_BIN_EXE_analytics-operator"))
+    let operator = Command::new(env!("CARGO_BIN_EXE_analytics-operator"))
         .env("WATCH_NAMESPACE", &ns)
         .env("POD_NAMESPACE", &ns)
         .env("METRICS_ADDR", "127.0.0.1:0")
@@ -84,6 +105,15 @@ async fn main() -> anyhow::Result<()> {
         .stderr(Stdio::null())
         .spawn()?;
     let pid = operator.id();
+    // Stops the operator however the benchmark ends.
+    struct KillOnDrop(std::process::Child);
+    impl Drop for KillOnDrop {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let operator = KillOnDrop(operator);
 
     let api: Api<AnalyticsPipeline> = Api::namespaced(client.clone(), &ns);
     let start = Instant::now();
@@ -192,8 +222,7 @@ async fn main() -> anyhow::Result<()> {
     {
         tokio::time::sleep(Duration::from_secs(5)).await;
     }
-    let _ = operator.kill();
-    let _ = operator.wait();
+    drop(operator);
     let _ = namespaces.delete(&ns, &DeleteParams::default()).await;
     Ok(())
 }

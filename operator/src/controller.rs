@@ -6,7 +6,7 @@ use std::sync::Arc;
 use futures::StreamExt;
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{ConfigMap, Service};
-use kube::runtime::controller::Controller;
+use kube::runtime::controller::{self, Controller};
 use kube::runtime::utils::Predicate;
 use kube::runtime::{WatchStreamExt, predicates, reflector, watcher};
 use kube::{Api, Client};
@@ -25,6 +25,7 @@ pub async fn run(
     client: Client,
     namespace: Option<String>,
     ctx: Arc<Context>,
+    concurrency: u16,
     shutdown: impl std::future::Future<Output = ()> + Send + Sync + 'static,
 ) {
     fn api<K>(client: &Client, namespace: &Option<String>) -> Api<K>
@@ -63,6 +64,10 @@ pub async fn run(
             Default::default(),
         );
     Controller::for_stream(triggers, reader)
+        // Each reconcile makes a handful of Kafka requests; an unbounded
+        // number at once (1,000 pipelines after a restart) turns into
+        // timeouts. Keys still never reconcile concurrently with themselves.
+        .with_config(controller::Config::default().concurrency(concurrency))
         .owns(api::<Deployment>(&client, &namespace), owned.clone())
         .owns(api::<ConfigMap>(&client, &namespace), owned.clone())
         .owns(api::<Service>(&client, &namespace), owned)

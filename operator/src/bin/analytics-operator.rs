@@ -44,6 +44,9 @@ struct Args {
     /// Namespace of the Lease; defaults to the operator's own namespace.
     #[arg(long, env = "POD_NAMESPACE", default_value = "default")]
     lease_namespace: String,
+    /// Pipelines reconciled at the same time.
+    #[arg(long, env = "RECONCILE_CONCURRENCY", default_value_t = 16)]
+    concurrency: u16,
     /// How long a Lease stays valid without renewal.
     #[arg(long, env = "LEASE_DURATION", default_value = "15s", value_parser = humantime::parse_duration)]
     lease_duration: Duration,
@@ -107,6 +110,7 @@ async fn run(args: Args) -> anyhow::Result<ExitCode> {
             client,
             args.namespace,
             ctx,
+            args.concurrency,
             async move {
                 let _ = stop_rx.await;
             },
@@ -118,7 +122,14 @@ async fn run(args: Args) -> anyhow::Result<ExitCode> {
         let _ = stop_tx.send(());
         let _ = controller.await;
     } else {
-        operator::controller::run(client, args.namespace, ctx, shutdown_signal()).await;
+        operator::controller::run(
+            client,
+            args.namespace,
+            ctx,
+            args.concurrency,
+            shutdown_signal(),
+        )
+        .await;
     }
     if lost_leadership {
         info!("exiting after losing leadership");
