@@ -8,7 +8,6 @@ KUBE_VERSION="${KUBE_VERSION:-1.36.3}"
 ETCD_VERSION="${ETCD_VERSION:-3.6.16}"
 KAFKA_VERSION="${KAFKA_VERSION:-4.2.1}"
 KWOK_VERSION="${KWOK_VERSION:-0.8.0}"    # sigs.k8s.io/kwok, pinned in hack/kwok/go.mod
-STRIMZI_VERSION="${STRIMZI_VERSION:-}"   # set in hack/strimzi/versions.sh if needed
 HELM_VERSION="${HELM_VERSION:-3.22.0}"   # pinned in hack/helm/go.mod too
 
 # Everything built or downloaded lives outside the repository.

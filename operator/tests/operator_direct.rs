@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{ConfigMap, Service};
-use kube::api::{DeleteParams, Patch, PatchParams};
+use kube::api::{Patch, PatchParams};
 use kube::{Api, Client, ResourceExt};
 use operator::crd::AnalyticsPipeline;
 use rdkafka::ClientConfig;
@@ -380,23 +380,13 @@ async fn provisions_topics_workloads_and_reports_lag_and_throughput() {
     .await;
 
     // deletionPolicy Delete removes the topics from Kafka.
-    pipelines
-        .delete(&name, &DeleteParams::default())
-        .await
-        .expect("delete pipeline");
+    support::delete_pipeline(&pipelines, &name, "pipeline gone", Duration::from_secs(60)).await;
     wait_until("topics deleted", Duration::from_secs(60), || async {
         let found = partitions(&names).await;
         if found.iter().all(|p| *p == 0) {
             Ok(())
         } else {
             Err(format!("{found:?}"))
-        }
-    })
-    .await;
-    wait_until("pipeline gone", Duration::from_secs(30), || async {
-        match pipelines.get_opt(&name).await.map_err(|e| e.to_string())? {
-            None => Ok(()),
-            Some(p) => Err(format!("finalizers {:?}", p.finalizers())),
         }
     })
     .await;
@@ -459,17 +449,7 @@ async fn foreign_topics_are_not_touched_and_retain_keeps_topics() {
     );
 
     // Retain: deleting the pipeline leaves every topic in Kafka.
-    pipelines
-        .delete(&name, &DeleteParams::default())
-        .await
-        .expect("delete pipeline");
-    wait_until("pipeline gone", Duration::from_secs(30), || async {
-        match pipelines.get_opt(&name).await.map_err(|e| e.to_string())? {
-            None => Ok(()),
-            Some(p) => Err(format!("finalizers {:?}", p.finalizers())),
-        }
-    })
-    .await;
+    support::delete_pipeline(&pipelines, &name, "pipeline gone", Duration::from_secs(30)).await;
     assert_eq!(
         partitions(&names[..1]).await,
         [3],
@@ -528,19 +508,11 @@ async fn unreachable_kafka_is_reported_and_deletion_still_completes() {
     assert_eq!(condition_of(&status, "Ready").0, "False");
 
     // Deletion gives up on the unreachable cluster after bounded retries.
-    pipelines
-        .delete(&name, &DeleteParams::default())
-        .await
-        .expect("delete pipeline");
-    wait_until(
+    support::delete_pipeline(
+        &pipelines,
+        &name,
         "pipeline gone despite Kafka",
         Duration::from_secs(120),
-        || async {
-            match pipelines.get_opt(&name).await.map_err(|e| e.to_string())? {
-                None => Ok(()),
-                Some(p) => Err(format!("finalizers {:?}", p.finalizers())),
-            }
-        },
     )
     .await;
     let events = kubectl(&[

@@ -108,16 +108,7 @@ async fn only_the_leader_reconciles_and_leadership_moves_when_it_dies() {
     // Clean up the topics through the operator (deletionPolicy Delete).
     let api: Api<AnalyticsPipeline> = Api::namespaced(client.clone(), &ns);
     for n in [&name, &second_name] {
-        let _ = api.delete(n, &Default::default()).await;
-    }
-    for n in [&name, &second_name] {
-        wait_until("pipeline deleted", Duration::from_secs(60), || async {
-            match api.get_opt(n).await.map_err(|e| e.to_string())? {
-                None => Ok(()),
-                Some(_) => Err("still there".into()),
-            }
-        })
-        .await;
+        support::delete_pipeline(&api, n, "pipeline deleted", Duration::from_secs(60)).await;
     }
     second.kill();
     support::delete_namespace(&client, &ns).await;

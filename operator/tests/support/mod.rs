@@ -218,3 +218,26 @@ pub fn condition(
         .find(|c| c.type_ == type_)
         .map(|c| (c.status.clone(), c.reason.clone(), c.message.clone()))
 }
+
+/// Deletes a pipeline and waits until it is gone, i.e. until the operator
+/// released its finalizer; on timeout the message shows the finalizers left.
+pub async fn delete_pipeline(
+    api: &Api<operator::crd::AnalyticsPipeline>,
+    name: &str,
+    what: &str,
+    timeout: Duration,
+) {
+    api.delete(name, &DeleteParams::default())
+        .await
+        .expect("delete pipeline");
+    wait_until(what, timeout, || async {
+        match api.get_opt(name).await.map_err(|e| e.to_string())? {
+            None => Ok(()),
+            Some(p) => Err(format!(
+                "finalizers {:?}",
+                p.metadata.finalizers.unwrap_or_default()
+            )),
+        }
+    })
+    .await;
+}
