@@ -7,6 +7,7 @@ use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::message::Message;
 use rdkafka::{ClientConfig, Offset, TopicPartitionList};
 
+use super::group_offsets::committed_offsets;
 use crate::crd::PartitionLag;
 use crate::error::{Error, Result};
 
@@ -76,17 +77,27 @@ impl RateTracker {
     }
 }
 
-/// Measures lag and throughput of one consumer group without joining it:
-/// committed offsets come from the group coordinator, end offsets from the
-/// partition leaders.
+/// Measures lag and throughput of any consumer group of one cluster without
+/// joining it: committed offsets come from the group coordinator (admin
+/// API), end offsets from the partition leaders. One per cluster, shared by
+/// every pipeline, so 1,000 pipelines cost two Kafka clients, not 1,000.
 pub struct LagSampler {
-    group: String,
-    /// Carries `group.id = group` so `committed_offsets` reads that group's
-    /// commits; it never subscribes, so it never joins the group.
-    offsets: Arc<Mutex<BaseConsumer>>,
-    /// Reads the oldest unconsumed records; shared by all groups of a
-    /// cluster, and its own group never commits.
+    /// Never subscribes and never commits. librdkafka handles are
+    /// thread-safe, so concurrent reconciles share it without a lock.
+    offsets: Arc<BaseConsumer>,
+    /// Reads the oldest unconsumed records; assign/poll is stateful, hence
+    /// the lock. Its own group never commits.
     probe: Arc<Mutex<BaseConsumer>>,
+}
+
+/// What to measure for one pipeline.
+#[derive(Clone, Debug)]
+pub struct LagQuery {
+    pub group: String,
+    pub input_topic: String,
+    /// Output topics and their declared partition counts; only their end
+    /// offsets are read (for the output rate).
+    pub output_topics: Vec<(String, i32)>,
 }
 
 /// A consumer that never commits, used to read offsets and records.
@@ -103,33 +114,23 @@ pub fn offset_reader(bootstrap_servers: &str, group_id: &str) -> Result<BaseCons
 }
 
 impl LagSampler {
-    pub fn connect(
-        bootstrap_servers: &str,
-        group: &str,
-        probe: Arc<Mutex<BaseConsumer>>,
-    ) -> Result<Self> {
+    pub fn connect(bootstrap_servers: &str) -> Result<Self> {
         Ok(Self {
-            group: group.to_string(),
-            offsets: Arc::new(Mutex::new(offset_reader(bootstrap_servers, group)?)),
-            probe,
+            offsets: Arc::new(offset_reader(bootstrap_servers, "shopstream-operator-lag")?),
+            probe: Arc::new(Mutex::new(offset_reader(
+                bootstrap_servers,
+                "shopstream-operator-probe",
+            )?)),
         })
     }
 
-    pub async fn sample(&self, input_topic: &str, output_topics: &[String]) -> Result<LagSample> {
+    pub async fn sample(&self, query: LagQuery) -> Result<LagSample> {
         let offsets = self.offsets.clone();
         let probe = self.probe.clone();
-        let group = self.group.clone();
-        let input_topic = input_topic.to_string();
-        let output_topics = output_topics.to_vec();
         // librdkafka's offset and metadata calls block.
-        tokio::task::spawn_blocking(move || {
-            let offsets = offsets
-                .lock()
-                .map_err(|_| Error::Kafka("lag consumer lock poisoned".into()))?;
-            sample_blocking(&offsets, &probe, &group, &input_topic, &output_topics)
-        })
-        .await
-        .map_err(|e| Error::Kafka(format!("lag task failed: {e}")))?
+        tokio::task::spawn_blocking(move || sample_blocking(&offsets, &probe, &query))
+            .await
+            .map_err(|e| Error::Kafka(format!("lag task failed: {e}")))?
     }
 }
 
@@ -137,57 +138,94 @@ fn kafka(what: &str) -> impl Fn(rdkafka::error::KafkaError) -> Error + '_ {
     move |e| Error::Kafka(format!("{what}: {e}"))
 }
 
+/// Offsets of many partitions in one ListOffsets round trip per leader.
+/// `at` is `Offset::End` (log-end offsets) or `Offset::Beginning` (earliest
+/// retained). Partitions that do not exist (yet) are left out.
+fn list_offsets(
+    client: &BaseConsumer,
+    partitions: &[(&str, i32)],
+    at: Offset,
+) -> Result<HashMap<(String, i32), i64>> {
+    let mut request = TopicPartitionList::new();
+    for (topic, p) in partitions {
+        request
+            .add_partition_offset(topic, *p, at)
+            .map_err(kafka("cannot build the offsets request"))?;
+    }
+    let reply = client
+        .offsets_for_times(request, REQUEST_TIMEOUT)
+        .map_err(kafka("cannot read end offsets"))?;
+    Ok(reply
+        .elements()
+        .iter()
+        .filter(|e| e.error().is_ok())
+        .filter_map(|e| match e.offset() {
+            Offset::Offset(n) => Some(((e.topic().to_string(), e.partition()), n)),
+            _ => None,
+        })
+        .collect())
+}
+
 fn sample_blocking(
     offsets: &BaseConsumer,
     probe: &Mutex<BaseConsumer>,
-    group: &str,
-    input_topic: &str,
-    output_topics: &[String],
+    query: &LagQuery,
 ) -> Result<LagSample> {
-    let partition_count = |topic: &str| -> Result<i32> {
-        let metadata = offsets
-            .fetch_metadata(Some(topic), REQUEST_TIMEOUT)
-            .map_err(kafka("cannot fetch metadata"))?;
-        Ok(metadata
-            .topics()
-            .iter()
-            .find(|t| t.name() == topic && t.error().is_none())
-            .map(|t| t.partitions().len() as i32)
-            .unwrap_or(0))
-    };
-    let input_partitions = partition_count(input_topic)?;
+    let input_topic = query.input_topic.as_str();
+    let metadata = offsets
+        .fetch_metadata(Some(input_topic), REQUEST_TIMEOUT)
+        .map_err(kafka("cannot fetch metadata"))?;
+    let input_partitions = metadata
+        .topics()
+        .iter()
+        .find(|t| t.name() == input_topic && t.error().is_none())
+        .map(|t| t.partitions().len() as i32)
+        .unwrap_or(0);
     if input_partitions == 0 {
         return Err(Error::Kafka(format!(
             "input topic {input_topic} does not exist"
         )));
     }
 
-    let mut request = TopicPartitionList::new();
-    for p in 0..input_partitions {
-        request.add_partition(input_topic, p);
+    let committed = committed_offsets(
+        offsets.client(),
+        &query.group,
+        input_topic,
+        input_partitions,
+        REQUEST_TIMEOUT,
+    )?;
+
+    let mut wanted: Vec<(&str, i32)> = (0..input_partitions).map(|p| (input_topic, p)).collect();
+    for (topic, count) in &query.output_topics {
+        wanted.extend((0..*count).map(|p| (topic.as_str(), p)));
     }
-    let committed = offsets
-        .committed_offsets(request, REQUEST_TIMEOUT)
-        .map_err(kafka("cannot read committed offsets"))?;
+    let ends = list_offsets(offsets, &wanted, Offset::End)?;
+    let never_committed: Vec<(&str, i32)> = committed
+        .iter()
+        .filter(|(_, c)| c.is_none())
+        .map(|(p, _)| (input_topic, *p))
+        .collect();
+    let starts = if never_committed.is_empty() {
+        HashMap::new()
+    } else {
+        list_offsets(offsets, &never_committed, Offset::Beginning)?
+    };
 
     let mut partitions = Vec::new();
     let mut input_end = 0;
     let mut unconsumed = HashMap::new();
-    for p in 0..input_partitions {
-        let (low, high) = offsets
-            .fetch_watermarks(input_topic, p, REQUEST_TIMEOUT)
-            .map_err(kafka("cannot read end offsets"))?;
+    for (&p, &committed_offset) in &committed {
+        let key = (input_topic.to_string(), p);
+        let Some(&high) = ends.get(&key) else {
+            return Err(Error::Kafka(format!(
+                "no end offset for {input_topic}[{p}]"
+            )));
+        };
         input_end += high;
-        let committed_offset =
-            committed
-                .find_partition(input_topic, p)
-                .and_then(|e| match e.offset() {
-                    Offset::Offset(n) => Some(n),
-                    _ => None,
-                });
         // Without a commit the group would start from the earliest retained
         // record, so the whole retained backlog counts as lag.
-        let next = committed_offset.unwrap_or(low).max(low);
+        let low = starts.get(&key).copied().unwrap_or(0);
+        let next = committed_offset.unwrap_or(low);
         let lag = (high - next).max(0);
         if lag > 0 {
             unconsumed.insert(p, next);
@@ -199,19 +237,15 @@ fn sample_blocking(
             lag,
         });
     }
-
-    let mut output_end = 0;
-    for topic in output_topics {
-        for p in 0..partition_count(topic)? {
-            let (_, high) = offsets
-                .fetch_watermarks(topic, p, REQUEST_TIMEOUT)
-                .map_err(kafka("cannot read output end offsets"))?;
-            output_end += high;
-        }
-    }
+    let output_end = query
+        .output_topics
+        .iter()
+        .flat_map(|(topic, count)| (0..*count).map(move |p| (topic.clone(), p)))
+        .filter_map(|key| ends.get(&key))
+        .sum();
 
     let group_members = offsets
-        .fetch_group_list(Some(group), REQUEST_TIMEOUT)
+        .fetch_group_list(Some(&query.group), REQUEST_TIMEOUT)
         .map_err(kafka("cannot describe the consumer group"))?
         .groups()
         .first()

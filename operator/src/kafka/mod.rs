@@ -3,8 +3,9 @@
 
 mod admin;
 mod connections;
+mod group_offsets;
 mod lag;
 
 pub use admin::{ExistingTopic, KafkaAdmin};
 pub use connections::KafkaConnections;
-pub use lag::{LagSample, LagSampler, OffsetObservation, RateTracker, rate_between};
+pub use lag::{LagQuery, LagSample, LagSampler, OffsetObservation, RateTracker, rate_between};

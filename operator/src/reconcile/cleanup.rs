@@ -36,8 +36,6 @@ pub async fn cleanup(p: &AnalyticsPipeline, ctx: &Context) -> Result<Action> {
         .await;
     }
     if let Ok(v) = validate(p, &ctx.settings.images) {
-        ctx.kafka
-            .forget_group(&v.bootstrap_servers, &v.consumer_group);
         let _ = ctx
             .metrics
             .pipeline_lag

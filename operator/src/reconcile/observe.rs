@@ -7,7 +7,7 @@ use super::validate::{PARTIALS_ROLE, ValidatedPipeline};
 use crate::context::Context;
 use crate::crd::{GeneratorStatus, Phase, ProcessorStatus, TopicRole};
 use crate::error::Result;
-use crate::kafka::LagSample;
+use crate::kafka::{LagQuery, LagSample};
 use crate::status::{Observations, ProcessorObservation, TopicsState, WorkloadObservation};
 use crate::workloads::{generator_name, processor_name};
 
@@ -46,21 +46,18 @@ pub async fn observe(
     let lag = match topics {
         TopicsState::KafkaUnreachable(m) => Err(m.clone()),
         _ => {
-            let input = p.topic_name(TopicRole::Input.as_str()).to_string();
-            let outputs: Vec<String> = p
-                .topics
-                .iter()
-                .filter(|t| t.role != TopicRole::Input.as_str() && t.role != PARTIALS_ROLE)
-                .map(|t| t.name.clone())
-                .collect();
-            match ctx
-                .kafka
-                .lag_sampler(&p.bootstrap_servers, &p.consumer_group)
-            {
-                Ok(sampler) => sampler
-                    .sample(&input, &outputs)
-                    .await
-                    .map_err(|e| e.to_string()),
+            let query = LagQuery {
+                group: p.consumer_group.clone(),
+                input_topic: p.topic_name(TopicRole::Input.as_str()).to_string(),
+                output_topics: p
+                    .topics
+                    .iter()
+                    .filter(|t| t.role != TopicRole::Input.as_str() && t.role != PARTIALS_ROLE)
+                    .map(|t| (t.name.clone(), t.partitions))
+                    .collect(),
+            };
+            match ctx.kafka.lag_sampler(&p.bootstrap_servers) {
+                Ok(sampler) => sampler.sample(query).await.map_err(|e| e.to_string()),
                 Err(e) => Err(e.to_string()),
             }
         }

@@ -1,0 +1,153 @@
+//! The lag sampler against the real broker: committed offsets of groups the
+//! operator never joins, read through the admin API by one shared client.
+
+mod support;
+
+use std::time::Duration;
+
+use operator::kafka::{LagQuery, LagSampler};
+use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+use rdkafka::client::DefaultClientContext;
+use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
+use rdkafka::producer::{FutureProducer, FutureRecord};
+use rdkafka::{ClientConfig, Offset, TopicPartitionList};
+
+use support::{kafka_bootstrap, unique};
+
+async fn create_topic(bootstrap: &str, topic: &str, partitions: i32) {
+    let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
+        .set("bootstrap.servers", bootstrap)
+        .create()
+        .expect("admin client");
+    let results = admin
+        .create_topics(
+            &[NewTopic::new(topic, partitions, TopicReplication::Fixed(1))],
+            &AdminOptions::new().operation_timeout(Some(Duration::from_secs(10))),
+        )
+        .await
+        .expect("create topic request");
+    for r in results {
+        r.expect("topic created");
+    }
+}
+
+async fn produce(bootstrap: &str, topic: &str, partition: i32, count: usize) {
+    let producer: FutureProducer = ClientConfig::new()
+        .set("bootstrap.servers", bootstrap)
+        .create()
+        .expect("producer");
+    for i in 0..count {
+        let payload = format!("record {i}");
+        producer
+            .send(
+                FutureRecord::<(), _>::to(topic)
+                    .partition(partition)
+                    .payload(&payload),
+                Duration::from_secs(10),
+            )
+            .await
+            .expect("record delivered");
+    }
+}
+
+/// Commits `offsets` for `group` the way a processor would, then leaves.
+fn commit(bootstrap: &str, group: &str, topic: &str, offsets: &[(i32, i64)]) {
+    let consumer: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", bootstrap)
+        .set("group.id", group)
+        .set("enable.auto.commit", "false")
+        .create()
+        .expect("consumer");
+    let mut list = TopicPartitionList::new();
+    for (p, o) in offsets {
+        list.add_partition_offset(topic, *p, Offset::Offset(*o))
+            .expect("offset");
+    }
+    consumer
+        .commit(&list, CommitMode::Sync)
+        .expect("offsets committed");
+}
+
+#[tokio::test]
+async fn committed_offsets_of_many_groups_come_from_one_client() {
+    let bootstrap = kafka_bootstrap();
+    let input = unique("lag-input");
+    let output = unique("lag-output");
+    create_topic(&bootstrap, &input, 3).await;
+    create_topic(&bootstrap, &output, 2).await;
+    produce(&bootstrap, &input, 0, 10).await;
+    produce(&bootstrap, &input, 1, 4).await;
+    produce(&bootstrap, &input, 2, 7).await;
+    produce(&bootstrap, &output, 1, 5).await;
+
+    let sampler = LagSampler::connect(&bootstrap).expect("sampler");
+    let query = |group: &str| LagQuery {
+        group: group.to_string(),
+        input_topic: input.clone(),
+        output_topics: vec![(output.clone(), 2)],
+    };
+
+    // A group that never committed: the whole retained backlog is lag.
+    let fresh = sampler
+        .sample(query(&unique("lag-group-none")))
+        .await
+        .expect("sample of a group without commits");
+    assert_eq!(fresh.total_lag, 21);
+    assert!(
+        fresh
+            .partitions
+            .iter()
+            .all(|p| p.committed_offset.is_none())
+    );
+    assert_eq!(fresh.offsets.input_end, 21);
+    assert_eq!(fresh.offsets.output_end, 5);
+    assert_eq!(fresh.group_members, 0);
+    assert!(
+        fresh.lag_seconds.is_some_and(|s| s >= 0.0),
+        "age of the oldest unconsumed record: {:?}",
+        fresh.lag_seconds
+    );
+
+    // Two groups with different commits, read through the same client.
+    let first = unique("lag-group-a");
+    let second = unique("lag-group-b");
+    commit(&bootstrap, &first, &input, &[(0, 6), (2, 7)]);
+    commit(&bootstrap, &second, &input, &[(0, 10), (1, 4), (2, 7)]);
+
+    let a = sampler
+        .sample(query(&first))
+        .await
+        .expect("sample of group a");
+    let by_partition: Vec<(i32, Option<i64>, i64, i64)> = a
+        .partitions
+        .iter()
+        .map(|p| (p.partition, p.committed_offset, p.log_end_offset, p.lag))
+        .collect();
+    assert_eq!(
+        by_partition,
+        vec![(0, Some(6), 10, 4), (1, None, 4, 4), (2, Some(7), 7, 0)]
+    );
+    assert_eq!(a.total_lag, 8);
+
+    let b = sampler
+        .sample(query(&second))
+        .await
+        .expect("sample of group b");
+    assert_eq!(b.total_lag, 0);
+    assert_eq!(b.lag_seconds, Some(0.0));
+}
+
+#[tokio::test]
+async fn a_missing_input_topic_is_an_error_not_zero_lag() {
+    let bootstrap = kafka_bootstrap();
+    let sampler = LagSampler::connect(&bootstrap).expect("sampler");
+    let error = sampler
+        .sample(LagQuery {
+            group: unique("lag-group-missing"),
+            input_topic: unique("lag-missing-topic"),
+            output_topics: vec![],
+        })
+        .await
+        .expect_err("a missing topic must not look like a caught-up group");
+    assert!(error.to_string().contains("does not exist"), "{error}");
+}
