@@ -7,6 +7,9 @@
 //!   cargo bench -p operator --bench scale -- [PIPELINES] [PARTITIONS] [STEADY_SECONDS]
 //!
 //! Defaults: 1000 pipelines, 1 partition per topic, 60 s of steady state.
+//! BENCH_OPERATOR_LOG (a RUST_LOG filter, e.g. `operator=debug`) and
+//! BENCH_OPERATOR_LOG_FILE keep the operator's log, whose debug lines give
+//! each reconcile's time per step.
 //! Results go to stdout; docs/benchmarks.md records them.
 
 use std::process::{Command, Stdio};
@@ -100,8 +103,14 @@ async fn main() -> anyhow::Result<()> {
         .env("POD_NAMESPACE", &ns)
         .env("METRICS_ADDR", "127.0.0.1:0")
         .env("STATUS_INTERVAL", "15s")
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::null())
+        .env(
+            "RUST_LOG",
+            std::env::var("BENCH_OPERATOR_LOG").unwrap_or_else(|_| "warn".into()),
+        )
+        .stdout(match std::env::var_os("BENCH_OPERATOR_LOG_FILE") {
+            Some(path) => Stdio::from(std::fs::File::create(path)?),
+            None => Stdio::null(),
+        })
         .stderr(Stdio::null())
         .spawn()?;
     let pid = operator.id();
@@ -193,6 +202,25 @@ async fn main() -> anyhow::Result<()> {
     let (cpu1, _) = proc_stat(pid);
     let cpu = (cpu1 - cpu0) as f64 / ticks_per_second / t0.elapsed().as_secs_f64();
 
+    // Keeping up means every status was refreshed within about two status
+    // intervals (15 s); a stale lag reading is what a user would notice.
+    let now = k8s_openapi::jiff::Timestamp::now();
+    let ages: Vec<f64> = api
+        .list(&ListParams::default())
+        .await?
+        .items
+        .iter()
+        .map(|p| {
+            p.status
+                .as_ref()
+                .and_then(|s| s.processor.as_ref())
+                .and_then(|s| s.last_updated.as_ref())
+                .map_or(f64::INFINITY, |t| now.duration_since(t.0).as_secs_f64())
+        })
+        .collect();
+    let fresh = ages.iter().filter(|a| **a <= 30.0).count();
+    let oldest = ages.iter().copied().fold(0.0, f64::max);
+
     println!(
         "pipelines: {pipelines} (8 topics x {partitions} partition(s) each, generator disabled)"
     );
@@ -207,6 +235,8 @@ async fn main() -> anyhow::Result<()> {
         steady_rss / 1024,
         peak_rss.max(steady_rss) / 1024
     );
+
+    println!("status freshness: {fresh}/{pipelines} refreshed within 30s, oldest {oldest:.0}s");
 
     // Clean up: deleting the pipelines deletes their topics.
     let _ = api

@@ -356,10 +356,11 @@ async fn provisions_topics_workloads_and_reports_lag_and_throughput() {
     assert!(events.contains("Degraded"), "{events}");
     assert!(events.contains("TopicsProvisioned"), "{events}");
 
-    // Partitions grow in Kafka when the spec grows.
+    // Partitions grow in Kafka when the spec grows, and config changes
+    // reach the existing topic.
     let grown = json!({
         "kafka": {"bootstrapServers": kafka_bootstrap()},
-        "topics": {"input": {"partitions": 5, "config": {"retention.ms": "3600000"}}},
+        "topics": {"input": {"partitions": 5, "config": {"retention.ms": "7200000"}}},
         "generator": {"eventsPerSecond": 5},
         "processor": {"replicas": 1},
         "deletionPolicy": "Delete",
@@ -374,6 +375,27 @@ async fn provisions_topics_workloads_and_reports_lag_and_throughput() {
                 Ok(())
             } else {
                 Err(format!("{found:?}"))
+            }
+        },
+    )
+    .await;
+    wait_until(
+        "input topic retention updated",
+        Duration::from_secs(30),
+        || async {
+            let configs = admin()
+                .describe_configs([&ResourceSpecifier::Topic(&names[0])], &AdminOptions::new())
+                .await
+                .map_err(|e| e.to_string())?;
+            let retention = configs[0]
+                .as_ref()
+                .map_err(|e| e.to_string())?
+                .get("retention.ms")
+                .and_then(|e| e.value.clone());
+            if retention.as_deref() == Some("7200000") {
+                Ok(())
+            } else {
+                Err(format!("{retention:?}"))
             }
         },
     )

@@ -4,8 +4,8 @@ use std::time::Duration;
 
 use rdkafka::ClientConfig;
 use rdkafka::admin::{
-    AdminClient, AdminOptions, AlterConfig, NewPartitions, NewTopic, ResourceSpecifier,
-    TopicReplication,
+    AdminClient, AdminOptions, AlterConfig, NewPartitions, NewTopic, OwnedResourceSpecifier,
+    ResourceSpecifier, TopicReplication,
 };
 use rdkafka::client::DefaultClientContext;
 use rdkafka::config::RDKafkaLogLevel;
@@ -91,20 +91,27 @@ impl KafkaAdmin {
         .map_err(|e| Error::Kafka(format!("metadata task failed: {e}")))?
     }
 
-    pub async fn create_topic(&self, topic: &DesiredTopic) -> Result<()> {
-        let mut new_topic = NewTopic::new(
-            &topic.name,
-            topic.partitions,
-            TopicReplication::Fixed(topic.replication_factor),
-        );
-        for (key, value) in &topic.config {
-            new_topic = new_topic.set(key, value);
-        }
+    /// Creates `topics` in one request.
+    pub async fn create_topics(&self, topics: &[&DesiredTopic]) -> Result<()> {
+        let new_topics: Vec<NewTopic<'_>> = topics
+            .iter()
+            .map(|topic| {
+                let mut new_topic = NewTopic::new(
+                    &topic.name,
+                    topic.partitions,
+                    TopicReplication::Fixed(topic.replication_factor),
+                );
+                for (key, value) in &topic.config {
+                    new_topic = new_topic.set(key, value);
+                }
+                new_topic
+            })
+            .collect();
         let results = self
             .admin
-            .create_topics([&new_topic], &Self::options())
+            .create_topics(&new_topics, &Self::options())
             .await
-            .map_err(|e| Error::Kafka(format!("CreateTopics {}: {e}", topic.name)))?;
+            .map_err(|e| Error::Kafka(format!("CreateTopics: {e}")))?;
         for result in results {
             match result {
                 Ok(_) => {}
@@ -131,26 +138,38 @@ impl KafkaAdmin {
         Ok(())
     }
 
-    /// The topic's configuration entries that are not broker defaults.
-    pub async fn topic_config(&self, name: &str) -> Result<BTreeMap<String, String>> {
+    /// Per topic, the configuration entries that are not broker defaults;
+    /// one request for all of `names`.
+    pub async fn topic_configs(
+        &self,
+        names: &[String],
+    ) -> Result<HashMap<String, BTreeMap<String, String>>> {
+        let resources: Vec<ResourceSpecifier<'_>> = names
+            .iter()
+            .map(|n| ResourceSpecifier::Topic(n.as_str()))
+            .collect();
         let results = self
             .admin
-            .describe_configs([&ResourceSpecifier::Topic(name)], &Self::options())
+            .describe_configs(&resources, &Self::options())
             .await
-            .map_err(|e| Error::Kafka(format!("DescribeConfigs {name}: {e}")))?;
-        let mut config = BTreeMap::new();
-        for result in results {
+            .map_err(|e| Error::Kafka(format!("DescribeConfigs: {e}")))?;
+        let mut configs = HashMap::new();
+        for (requested, result) in names.iter().zip(results) {
             let resource =
-                result.map_err(|code| topic_error(name, "describe the config of", code))?;
-            for entry in resource.entries {
-                if !entry.is_default
-                    && let Some(value) = entry.value
-                {
-                    config.insert(entry.name, value);
-                }
-            }
+                result.map_err(|code| topic_error(requested, "describe the config of", code))?;
+            // Keyed by the name in the reply, not by request order.
+            let OwnedResourceSpecifier::Topic(name) = resource.specifier else {
+                continue;
+            };
+            let config = resource
+                .entries
+                .into_iter()
+                .filter(|entry| !entry.is_default)
+                .filter_map(|entry| entry.value.map(|value| (entry.name, value)))
+                .collect();
+            configs.insert(name, config);
         }
-        Ok(config)
+        Ok(configs)
     }
 
     /// Sets the topic's dynamic configuration to exactly `config`.

@@ -19,7 +19,7 @@ use kube::runtime::events::{Event, EventType};
 use kube::runtime::finalizer::{self, Event as FinalizerEvent, finalizer};
 use kube::{Api, Resource, ResourceExt};
 use serde_json::json;
-use tracing::{info, warn};
+use tracing::{debug, info, warn};
 
 use crate::context::Context;
 use crate::crd::{AnalyticsPipeline, AnalyticsPipelineStatus, Phase, TopicStatus};
@@ -114,12 +114,16 @@ async fn apply_pipeline(p: &AnalyticsPipeline, ctx: &Context) -> Result<Action> 
         .filter(|t| t.managed)
         .map(|t| t.name.clone())
         .collect();
+    let started = std::time::Instant::now();
     let (topic_statuses, topics_state, kafka_failure) =
         provision_topics(p, ctx, &validated, &managed, &previous.topics).await;
+    let topics_done = started.elapsed();
 
     apply::apply_workloads(ctx, p, &validated).await?;
+    let workloads_done = started.elapsed();
 
     let observed = observe::observe(ctx, &validated, &topics_state).await?;
+    let observe_done = started.elapsed();
     let (observations, processor_status, generator_status) = observe::summarise(
         ctx,
         &key,
@@ -165,6 +169,15 @@ async fn apply_pipeline(p: &AnalyticsPipeline, ctx: &Context) -> Result<Action> 
     }
     ctx.set_phase(&key, Some(phase));
     patch_status(p, ctx, &status).await?;
+    // Where a slow reconcile spends its time, step by step.
+    debug!(
+        pipeline = %key,
+        topics_ms = topics_done.as_millis() as u64,
+        workloads_ms = (workloads_done - topics_done).as_millis() as u64,
+        observe_ms = (observe_done - workloads_done).as_millis() as u64,
+        status_ms = (started.elapsed() - observe_done).as_millis() as u64,
+        "reconciled"
+    );
 
     if let Some(error) = kafka_failure {
         // The status says what is wrong; the error drives the backoff.

@@ -72,6 +72,10 @@ pub struct TopicsOutcome {
 
 /// Brings every desired topic to the spec in Kafka. `managed` lists topic
 /// names this pipeline created or adopted earlier (from its status).
+///
+/// Requests are batched (one CreateTopics for all missing topics, one
+/// DescribeConfigs for all existing ones), so a pipeline costs a handful of
+/// round trips however many topics it has.
 pub async fn reconcile_topics(
     admin: &KafkaAdmin,
     desired: &[DesiredTopic],
@@ -79,47 +83,76 @@ pub async fn reconcile_topics(
 ) -> Result<TopicsOutcome> {
     let names: Vec<String> = desired.iter().map(|t| t.name.clone()).collect();
     let existing = admin.describe_topics(&names).await?;
+    let actions: Vec<TopicAction> = desired
+        .iter()
+        .map(|t| plan_topic(t, existing.get(&t.name), managed.contains(&t.name)))
+        .collect();
 
-    let mut statuses = Vec::with_capacity(desired.len());
-    let mut refused = Vec::new();
     let mut changes = Vec::new();
-    for topic in desired {
-        let current = existing.get(&topic.name);
-        let action = plan_topic(topic, current, managed.contains(&topic.name));
-        let mut partitions = current.map(|c| c.partitions);
-        let mut message = None;
-        match &action {
-            TopicAction::Created => {
-                admin.create_topic(topic).await?;
-                partitions = Some(topic.partitions);
-                changes.push(format!(
-                    "created topic {} ({} partitions, replication {})",
-                    topic.name, topic.partitions, topic.replication_factor
-                ));
-            }
-            TopicAction::PartitionsAdded { from, to } => {
-                admin.add_partitions(&topic.name, *to).await?;
-                partitions = Some(*to);
-                changes.push(format!("topic {}: partitions {from} → {to}", topic.name));
-            }
-            TopicAction::Refused(why) => {
-                refused.push(why.clone());
-                message = Some(why.clone());
-            }
-            TopicAction::Unchanged => {}
+    let to_create: Vec<&DesiredTopic> = desired
+        .iter()
+        .zip(&actions)
+        .filter(|(_, a)| matches!(a, TopicAction::Created))
+        .map(|(t, _)| t)
+        .collect();
+    if !to_create.is_empty() {
+        admin.create_topics(&to_create).await?;
+        changes.extend(to_create.iter().map(|t| {
+            format!(
+                "created topic {} ({} partitions, replication {})",
+                t.name, t.partitions, t.replication_factor
+            )
+        }));
+    }
+    for (topic, action) in desired.iter().zip(&actions) {
+        if let TopicAction::PartitionsAdded { from, to } = action {
+            admin.add_partitions(&topic.name, *to).await?;
+            changes.push(format!("topic {}: partitions {from} → {to}", topic.name));
         }
-        let ready = !matches!(action, TopicAction::Refused(_));
-        if ready && !topic.config.is_empty() && !matches!(action, TopicAction::Created) {
-            let current_config = admin.topic_config(&topic.name).await?;
-            let differs = topic
-                .config
-                .iter()
-                .any(|(k, v)| current_config.get(k) != Some(v));
+    }
+
+    // Config drift of topics that existed already (new ones got theirs at
+    // creation).
+    let config_checked: Vec<&DesiredTopic> = desired
+        .iter()
+        .zip(&actions)
+        .filter(|(t, a)| {
+            !t.config.is_empty()
+                && matches!(
+                    a,
+                    TopicAction::Unchanged | TopicAction::PartitionsAdded { .. }
+                )
+        })
+        .map(|(t, _)| t)
+        .collect();
+    if !config_checked.is_empty() {
+        let check_names: Vec<String> = config_checked.iter().map(|t| t.name.clone()).collect();
+        let current = admin.topic_configs(&check_names).await?;
+        for topic in config_checked {
+            let differs = current
+                .get(&topic.name)
+                .is_none_or(|current| topic.config.iter().any(|(k, v)| current.get(k) != Some(v)));
             if differs {
                 admin.set_topic_config(&topic.name, &topic.config).await?;
                 changes.push(format!("topic {}: config updated", topic.name));
             }
         }
+    }
+
+    let mut statuses = Vec::with_capacity(desired.len());
+    let mut refused = Vec::new();
+    for (topic, action) in desired.iter().zip(actions) {
+        let current = existing.get(&topic.name);
+        let (partitions, message) = match &action {
+            TopicAction::Created => (Some(topic.partitions), None),
+            TopicAction::PartitionsAdded { to, .. } => (Some(*to), None),
+            TopicAction::Unchanged => (current.map(|c| c.partitions), None),
+            TopicAction::Refused(why) => {
+                refused.push(why.clone());
+                (current.map(|c| c.partitions), Some(why.clone()))
+            }
+        };
+        let ready = message.is_none();
         statuses.push(TopicStatus {
             role: topic.role.to_string(),
             name: topic.name.clone(),
