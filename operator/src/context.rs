@@ -11,6 +11,7 @@ use crate::crd::Phase;
 use crate::kafka::{KafkaConnections, OffsetObservation, RateTracker};
 use crate::metrics::Metrics;
 use crate::reconcile::validate::DefaultImages;
+use crate::refresh_pacer::RefreshPacer;
 
 /// Settings from the operator's command line.
 #[derive(Clone, Debug)]
@@ -18,6 +19,8 @@ pub struct Settings {
     pub images: DefaultImages,
     /// How often lag and throughput are refreshed when nothing changes.
     pub status_interval: Duration,
+    /// Reconciles running at once (`--concurrency`).
+    pub concurrency: u16,
 }
 
 pub struct Context {
@@ -32,6 +35,8 @@ pub struct Context {
     pub rates: Mutex<HashMap<String, RateTracker>>,
     /// Per pipeline: last phase, for the phase gauge.
     pub phases: Mutex<HashMap<String, Phase>>,
+    /// Paces the periodic status refreshes.
+    pub refresh: RefreshPacer,
 }
 
 impl Context {
@@ -41,6 +46,7 @@ impl Context {
             instance: std::env::var("POD_NAME").ok(),
         };
         Self {
+            refresh: RefreshPacer::new(settings.status_interval, settings.concurrency),
             recorder: Recorder::new(client.clone(), reporter),
             client,
             kafka: KafkaConnections::default(),
@@ -108,6 +114,16 @@ impl Context {
                 .with_label_values(&[Metrics::phase_label(p)])
                 .set(count);
         }
+    }
+
+    /// When to refresh `key` next, given how many pipelines there are.
+    pub fn refresh_delay(&self, key: &str) -> Duration {
+        let pipelines = self.phases.lock().unwrap_or_else(|p| p.into_inner()).len();
+        let delay = self.refresh.delay(pipelines, key);
+        self.metrics
+            .status_refresh_interval
+            .set(self.refresh.interval(pipelines).as_secs_f64());
+        delay
     }
 
     pub fn forget(&self, key: &str) {

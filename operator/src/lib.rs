@@ -14,5 +14,6 @@ pub mod kafka;
 pub mod leader;
 pub mod metrics;
 pub mod reconcile;
+pub mod refresh_pacer;
 pub mod status;
 pub mod workloads;

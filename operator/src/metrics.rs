@@ -3,7 +3,7 @@
 //! in the cluster and removed when a pipeline is deleted.
 
 use prometheus::{
-    Histogram, HistogramOpts, IntCounterVec, IntGaugeVec, Opts, Registry, TextEncoder,
+    Gauge, Histogram, HistogramOpts, IntCounterVec, IntGaugeVec, Opts, Registry, TextEncoder,
 };
 
 use crate::crd::Phase;
@@ -15,6 +15,7 @@ pub struct Metrics {
     pub reconcile_duration: Histogram,
     pub pipelines_by_phase: IntGaugeVec,
     pub pipeline_lag: IntGaugeVec,
+    pub status_refresh_interval: Gauge,
 }
 
 impl Metrics {
@@ -47,6 +48,11 @@ impl Metrics {
             ),
             &["namespace", "pipeline"],
         )?;
+        let status_refresh_interval = Gauge::new(
+            "status_refresh_interval_seconds",
+            "Effective interval between status refreshes of a pipeline (--status-interval, stretched when the pipelines would need more than half of the reconcile slots)",
+        )?;
+        registry.register(Box::new(status_refresh_interval.clone()))?;
         registry.register(Box::new(reconciliations.clone()))?;
         registry.register(Box::new(failures.clone()))?;
         registry.register(Box::new(reconcile_duration.clone()))?;
@@ -59,6 +65,7 @@ impl Metrics {
             reconcile_duration,
             pipelines_by_phase,
             pipeline_lag,
+            status_refresh_interval,
         })
     }
 

@@ -77,6 +77,7 @@ async fn run(args: Args) -> anyhow::Result<ExitCode> {
                 processor: args.processor_image.clone(),
             },
             status_interval: args.status_interval,
+            concurrency: args.concurrency,
         },
     ));
     let readiness = Readiness::default();

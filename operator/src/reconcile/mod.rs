@@ -37,6 +37,7 @@ pub fn pipeline_key(p: &AnalyticsPipeline) -> String {
 
 pub async fn reconcile(pipeline: Arc<AnalyticsPipeline>, ctx: Arc<Context>) -> Result<Action> {
     let _timer = ctx.metrics.reconcile_duration.start_timer();
+    let started = std::time::Instant::now();
     let namespace = pipeline.namespace().unwrap_or_default();
     let api: Api<AnalyticsPipeline> = Api::namespaced(ctx.client.clone(), &namespace);
     let result = finalizer(&api, FINALIZER, pipeline, |event| async {
@@ -50,6 +51,7 @@ pub async fn reconcile(pipeline: Arc<AnalyticsPipeline>, ctx: Arc<Context>) -> R
         finalizer::Error::ApplyFailed(e) | finalizer::Error::CleanupFailed(e) => e,
         other => Error::Finalizer(other.to_string()),
     });
+    ctx.refresh.record(started.elapsed());
     let label = if result.is_ok() { "success" } else { "error" };
     ctx.metrics
         .reconciliations
@@ -184,7 +186,7 @@ async fn apply_pipeline(p: &AnalyticsPipeline, ctx: &Context) -> Result<Action> 
         return Err(error);
     }
     ctx.reset_failures(&key);
-    Ok(Action::requeue(ctx.settings.status_interval))
+    Ok(Action::requeue(ctx.refresh_delay(&key)))
 }
 
 /// Provisions the topics in the mode the spec asks for. Kafka outages do not
