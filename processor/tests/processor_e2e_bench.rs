@@ -293,16 +293,24 @@ fn metric(text: &str, prefix: &str) -> f64 {
         .sum()
 }
 
-/// Upper bucket bound holding quantile `q` of a Prometheus histogram.
-fn histogram_quantile(text: &str, name: &str, q: f64) -> Option<String> {
-    let mut buckets = Vec::new();
+/// Upper bucket bound holding quantile `q` of a Prometheus histogram, over
+/// the series whose `output` label is one of `outputs` (buckets summed).
+fn histogram_quantile(text: &str, name: &str, outputs: &[&str], q: f64) -> Option<String> {
+    let mut buckets: Vec<(String, f64)> = Vec::new();
     for l in text
         .lines()
         .filter(|l| l.starts_with(&format!("{name}_bucket")))
     {
+        let output = l.split("output=\"").nth(1)?.split('"').next()?;
+        if !outputs.contains(&output) {
+            continue;
+        }
         let le = l.split("le=\"").nth(1)?.split('"').next()?.to_owned();
         let n: f64 = l.rsplit(' ').next()?.parse().ok()?;
-        buckets.push((le, n));
+        match buckets.iter_mut().find(|(b, _)| *b == le) {
+            Some(b) => b.1 += n,
+            None => buckets.push((le, n)),
+        }
     }
     let total = buckets.last()?.1;
     if total == 0.0 {
@@ -998,11 +1006,16 @@ async fn steady() {
         );
     }
     d.clear();
-    println!(
-        "processor histogram processor_end_to_end_latency_seconds (windows AND anomalies): p50 {:?}, p99 {:?}",
-        histogram_quantile(&text, "processor_end_to_end_latency_seconds", 0.5),
-        histogram_quantile(&text, "processor_end_to_end_latency_seconds", 0.99),
-    );
+    for (what, outputs) in [
+        ("window results", &WINDOWED[..]),
+        ("anomalies", &["anomalies"][..]),
+    ] {
+        println!(
+            "processor histogram processor_end_to_end_latency_seconds, {what}: p50 {:?}, p99 {:?}",
+            histogram_quantile(&text, "processor_end_to_end_latency_seconds", outputs, 0.5),
+            histogram_quantile(&text, "processor_end_to_end_latency_seconds", outputs, 0.99),
+        );
+    }
     println!(
         "processor: consumed {}, produced {}, late {}, invalid {}, aborted {}",
         metric(&text, "processor_events_consumed_total"),

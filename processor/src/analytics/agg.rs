@@ -7,7 +7,7 @@ use hashbrown::HashSet;
 use serde::{Deserialize, Serialize};
 
 use super::window::{to_cents, to_micros};
-use crate::event::PurchaseEvent;
+use crate::event::PurchaseEventView;
 
 /// Merging and counting, common to every aggregate.
 pub trait Aggregate: Default {
@@ -28,12 +28,12 @@ pub struct SalesAgg {
 }
 
 impl SalesAgg {
-    pub fn add(&mut self, event: &PurchaseEvent) {
+    pub fn add(&mut self, event: &PurchaseEventView<'_>) {
         self.order_count += 1;
         self.total_cents += to_cents(event.final_amount);
-        if !self.users.contains(event.user_id.as_str()) {
-            self.users.insert(event.user_id.clone());
-        }
+        // One hash per event; the id is copied only when it is new here.
+        self.users
+            .get_or_insert_with(event.user_id.as_ref(), str::to_owned);
     }
 }
 
@@ -63,7 +63,7 @@ pub struct SegmentAgg {
 }
 
 impl SegmentAgg {
-    pub fn add(&mut self, event: &PurchaseEvent) {
+    pub fn add(&mut self, event: &PurchaseEventView<'_>) {
         self.orders += 1;
         self.revenue_cents += to_cents(event.final_amount);
         self.discount_micros += to_micros(event.discount_rate);
@@ -96,10 +96,12 @@ pub struct ProductAgg {
 }
 
 impl ProductAgg {
-    pub fn add(&mut self, event: &PurchaseEvent) {
+    pub fn add(&mut self, event: &PurchaseEventView<'_>) {
         if self.order_count == 0 {
-            self.product_name.clone_from(&event.product_name);
-            self.category.clone_from(&event.category);
+            self.product_name.clear();
+            self.product_name.push_str(&event.product_name);
+            self.category.clear();
+            self.category.push_str(&event.category);
         } else {
             self.keep_smallest_labels(&event.product_name, &event.category);
         }

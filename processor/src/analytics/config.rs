@@ -12,7 +12,12 @@ use super::preagg::WindowConfig;
 /// products and anomalies from the purchase-event topic, exact with any
 /// number of replicas and across crashes. See docs/processor.md.
 #[derive(Parser, Debug, Clone)]
-#[command(name = "processor", version)]
+#[command(
+    name = "processor",
+    version,
+    after_help = "Environment only: MALLOC_ARENA_MAX (default 2: the binary caps glibc's malloc \
+                  arenas unless this is set), RUST_LOG (log filter, default info)."
+)]
 pub struct Args {
     /// Kafka bootstrap servers (host:port, comma separated).
     #[arg(
@@ -86,11 +91,15 @@ pub struct Args {
     /// Events with final_amount strictly above this are anomalies.
     #[arg(long, env = "PROCESSOR_ANOMALY_THRESHOLD", default_value_t = 50_000.0)]
     pub anomaly_threshold: f64,
-    /// Stage 1 flushes (one transaction) at this interval, milliseconds.
-    #[arg(long, env = "PROCESSOR_FLUSH_INTERVAL_MS", default_value_t = 500)]
+    /// Stage 1 seals a batch (one transaction) at this interval, or as soon
+    /// as the previous one committed if that took longer; stage 2 commits
+    /// at this interval. Milliseconds; part of the result latency.
+    #[arg(long, env = "PROCESSOR_FLUSH_INTERVAL_MS", default_value_t = 250)]
     pub flush_interval_ms: u64,
-    /// Stage 1 also flushes after this many input records.
-    #[arg(long, env = "PROCESSOR_MAX_BATCH_RECORDS", default_value_t = 200_000)]
+    /// Stage 1 also flushes after this many input records; while a batch
+    /// this size waits for the previous one to commit, consumption pauses
+    /// (bounds memory to two batches).
+    #[arg(long, env = "PROCESSOR_MAX_BATCH_RECORDS", default_value_t = 100_000)]
     pub max_batch_records: usize,
     /// 0 (default): an input partition without new data holds the
     /// watermark back. N > 0: a partition whose watermark has not advanced

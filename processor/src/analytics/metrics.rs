@@ -1,7 +1,7 @@
 //! Prometheus metrics of the processor.
 
 use prometheus::{
-    Encoder, Gauge, Histogram, HistogramOpts, IntCounter, IntCounterVec, IntGauge, IntGaugeVec,
+    Encoder, Gauge, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, IntGaugeVec,
     Opts, Registry, TextEncoder,
 };
 
@@ -22,7 +22,7 @@ pub struct Metrics {
     pub produced: IntCounterVec,
     pub invalid: IntCounter,
     pub late: IntCounterVec,
-    pub latency: Histogram,
+    pub latency: HistogramVec,
     pub watermark: Gauge,
     pub partition_lag: IntGaugeVec,
     pub aborted: IntCounter,
@@ -55,15 +55,16 @@ impl Metrics {
             ),
             &["output"],
         )?;
-        let latency = Histogram::with_opts(
+        let latency = HistogramVec::new(
             HistogramOpts::new(
                 "processor_end_to_end_latency_seconds",
-                "Wall-clock delay of a result beyond its deadline: window end + allowed \
-                 lateness for windows, event time for anomalies.",
+                "Wall-clock delay of a result beyond its deadline, by output: window end + \
+                 allowed lateness for the windowed outputs, event time for anomalies.",
             )
             .buckets(vec![
-                0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0,
+                0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0,
             ]),
+            &["output"],
         )?;
         let watermark = Gauge::new(
             "processor_watermark_seconds",
@@ -98,6 +99,11 @@ impl Metrics {
         }
         for output in &OUTPUTS[..4] {
             late.with_label_values(&[output]);
+        }
+        // Pre-registered so every series is exported from the start; these
+        // five are the only values (bounded cardinality).
+        for output in &OUTPUTS[..5] {
+            latency.with_label_values(&[output]);
         }
         Ok(Metrics {
             registry,

@@ -8,7 +8,8 @@
 //! [`simulate`] (the pipeline in memory).
 //!
 //! Kafka and process: [`config`] (flags and environment), [`kafka`]
-//! (client settings and contexts), [`stage1`], [`stage2`], [`metrics`],
+//! (client settings and contexts), [`stage1`] (consumer loop) and [`txn`]
+//! (its transactional writer), [`stage2`], [`metrics`],
 //! [`http`], [`run`].
 
 pub mod agg;
@@ -25,6 +26,7 @@ pub mod simulate;
 pub mod stage1;
 pub mod stage2;
 pub mod store;
+pub mod txn;
 pub mod watermark;
 pub mod window;
 

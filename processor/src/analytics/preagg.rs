@@ -11,8 +11,8 @@ use serde::Serialize;
 
 use super::agg::{ProductAgg, SalesAgg, SegmentAgg};
 use super::partial::{Partial, PartialBody};
-use super::window::{Millis, millis, rfc3339, window_start};
-use crate::event::{PurchaseEvent, UserSegment};
+use super::window::{Millis, millis, rfc3339, to_cents, window_start};
+use crate::event::{PurchaseEventView, UserSegment};
 
 /// Window sizes and the anomaly threshold.
 #[derive(Clone, Copy, Debug)]
@@ -35,12 +35,12 @@ impl Default for WindowConfig {
 }
 
 /// Parses one input record; the error is the dead-letter reason.
-pub fn parse_event(payload: Option<&[u8]>) -> Result<PurchaseEvent, String> {
+pub fn parse_event(payload: Option<&[u8]>) -> Result<PurchaseEventView<'_>, String> {
     let bytes = match payload {
         None => return Err("empty record: no value".to_owned()),
         Some(b) => b,
     };
-    serde_json::from_slice::<PurchaseEvent>(bytes).map_err(|e| {
+    serde_json::from_slice::<PurchaseEventView<'_>>(bytes).map_err(|e| {
         let class = match e.classify() {
             serde_json::error::Category::Data => {
                 let text = e.to_string();
@@ -70,27 +70,28 @@ pub struct DeadLetter {
     pub raw: String,
 }
 
-/// A record of the anomalies topic.
+/// A record of the anomalies topic; borrows from the event, since it is
+/// only serialised.
 #[derive(Serialize, Clone, Debug, PartialEq)]
-pub struct Anomaly {
-    pub event_id: String,
+pub struct Anomaly<'a> {
+    pub event_id: &'a str,
     pub timestamp: String,
-    pub user_id: String,
-    pub product_name: String,
+    pub user_id: &'a str,
+    pub product_name: &'a str,
     pub final_amount: f64,
-    pub region: String,
+    pub region: &'a str,
     pub anomaly_type: &'static str,
 }
 
 /// The anomaly for `event`, if its amount is strictly above `threshold`.
-pub fn detect_anomaly(event: &PurchaseEvent, threshold: f64) -> Option<Anomaly> {
+pub fn detect_anomaly<'a>(event: &'a PurchaseEventView<'_>, threshold: f64) -> Option<Anomaly<'a>> {
     (event.final_amount > threshold).then(|| Anomaly {
-        event_id: event.event_id.clone(),
+        event_id: &event.event_id,
         timestamp: rfc3339(millis(&event.timestamp)),
-        user_id: event.user_id.clone(),
-        product_name: event.product_name.clone(),
+        user_id: &event.user_id,
+        product_name: &event.product_name,
         final_amount: event.final_amount,
-        region: event.region.clone(),
+        region: &event.region,
         anomaly_type: "high_value_transaction",
     })
 }
@@ -106,15 +107,52 @@ pub struct Drained {
 /// Per (input partition, window start).
 type PerWindow<V> = HashMap<(i32, Millis), V>;
 
+/// A sales or hourly aggregate while the batch is open: user ids are
+/// interned per batch, so an event costs one string hash (in the interner)
+/// and two pushes instead of a hash and a copy per distinct-user set; the
+/// sets of strings are built at the drain, on the writer's thread.
+#[derive(Debug, Default)]
+struct PreSales {
+    order_count: u64,
+    total_cents: i64,
+    /// Interned user ids, with repeats until [`PreSales::finish`].
+    users: Vec<u32>,
+}
+
+impl PreSales {
+    fn add(&mut self, event: &PurchaseEventView<'_>, user: u32) {
+        self.order_count += 1;
+        self.total_cents += to_cents(event.final_amount);
+        self.users.push(user);
+    }
+
+    fn finish(mut self, names: &[&str]) -> SalesAgg {
+        self.users.sort_unstable();
+        self.users.dedup();
+        SalesAgg {
+            order_count: self.order_count,
+            total_cents: self.total_cents,
+            users: self
+                .users
+                .iter()
+                .filter_map(|&u| names.get(u as usize))
+                .map(|&name| name.to_owned())
+                .collect(),
+        }
+    }
+}
+
 /// Folds events into partial aggregates.
 #[derive(Debug)]
 pub struct PreAggregator {
     config: WindowConfig,
+    /// User id → its number in this batch.
+    users: HashMap<String, u32>,
     /// category → region → aggregate.
-    sales: PerWindow<HashMap<String, HashMap<String, SalesAgg>>>,
+    sales: PerWindow<HashMap<String, HashMap<String, PreSales>>>,
     segments: HashMap<(i32, Millis, UserSegment), SegmentAgg>,
     /// category → aggregate.
-    hourly: PerWindow<HashMap<String, SalesAgg>>,
+    hourly: PerWindow<HashMap<String, PreSales>>,
     /// product id → aggregate.
     top: PerWindow<HashMap<String, ProductAgg>>,
     watermarks: BTreeMap<i32, Millis>,
@@ -125,6 +163,7 @@ impl PreAggregator {
     pub fn new(config: WindowConfig) -> Self {
         PreAggregator {
             config,
+            users: HashMap::new(),
             sales: HashMap::new(),
             segments: HashMap::new(),
             hourly: HashMap::new(),
@@ -144,22 +183,24 @@ impl PreAggregator {
     }
 
     /// Folds a valid event read from input partition `partition`.
-    pub fn add(&mut self, partition: i32, event: &PurchaseEvent) {
+    pub fn add(&mut self, partition: i32, event: &PurchaseEventView<'_>) {
         let ts = millis(&event.timestamp);
         let c = &self.config;
         self.events += 1;
         let wm = self.watermarks.entry(partition).or_insert(ts);
         *wm = (*wm).max(ts);
+        let next = u32::try_from(self.users.len()).unwrap_or(u32::MAX);
+        let user = *self.users.entry_ref(event.user_id.as_ref()).or_insert(next);
 
         // Keys are looked up by reference and only cloned for a new group.
         self.sales
             .entry((partition, window_start(ts, c.sales_ms)))
             .or_default()
-            .entry_ref(event.category.as_str())
+            .entry_ref(event.category.as_ref())
             .or_default()
-            .entry_ref(event.region.as_str())
+            .entry_ref(event.region.as_ref())
             .or_default()
-            .add(event);
+            .add(event, user);
         self.segments
             .entry((
                 partition,
@@ -172,13 +213,13 @@ impl PreAggregator {
         self.hourly
             .entry((partition, hour))
             .or_default()
-            .entry_ref(event.category.as_str())
+            .entry_ref(event.category.as_ref())
             .or_default()
-            .add(event);
+            .add(event, user);
         self.top
             .entry((partition, hour))
             .or_default()
-            .entry_ref(event.product_id.as_str())
+            .entry_ref(event.product_id.as_ref())
             .or_default()
             .add(event);
     }
@@ -188,6 +229,13 @@ impl PreAggregator {
     pub fn drain(&mut self) -> Drained {
         let watermarks = std::mem::take(&mut self.watermarks);
         let wm = |p: i32| watermarks.get(&p).copied().unwrap_or(Millis::MIN);
+        let users = std::mem::take(&mut self.users);
+        let mut names = vec![""; users.len()];
+        for (name, &id) in &users {
+            if let Some(slot) = names.get_mut(id as usize) {
+                *slot = name.as_str();
+            }
+        }
         let mut partials = Vec::new();
         let mut sales: Vec<_> = self
             .sales
@@ -209,7 +257,7 @@ impl PreAggregator {
                 body: PartialBody::Sales {
                     category,
                     region,
-                    agg,
+                    agg: agg.finish(&names),
                 },
             });
         }
@@ -238,7 +286,10 @@ impl PreAggregator {
                 window_start: start,
                 input_partition: p,
                 watermark: wm(p),
-                body: PartialBody::Hourly { category, agg },
+                body: PartialBody::Hourly {
+                    category,
+                    agg: agg.finish(&names),
+                },
             });
         }
         let mut top: Vec<_> = self.top.drain().collect();

@@ -61,7 +61,7 @@ pub fn simulate(
                     out.events += 1;
                     if let Some(a) = detect_anomaly(&event, config.windows.anomaly_threshold) {
                         let value = serde_json::to_string(&a).unwrap_or_default();
-                        insert(&mut out, "anomalies", a.event_id.clone(), value);
+                        insert(&mut out, "anomalies", a.event_id.to_owned(), value);
                     }
                     pre.add(*partition, &event);
                 }

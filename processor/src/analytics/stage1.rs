@@ -1,28 +1,30 @@
-//! Stage 1, Kafka side: consume the input topic as group `<group>`, and per
-//! flush write dead letters, anomalies, partial aggregates and watermark
-//! markers in ONE transaction together with the consumed input offsets.
-//! Nothing is held across flushes, so a crash loses and duplicates nothing.
+//! Stage 1, Kafka side: consume the input topic as group `<group>` into an
+//! in-flight batch, and per flush hand the batch to the transactional writer
+//! (`txn.rs`), which writes dead letters, anomalies, partial aggregates and
+//! watermark markers in ONE transaction together with the batch's input
+//! offsets. The loop keeps consuming into the next batch while the previous
+//! one commits; at most one batch is committing and one is being filled.
+//! Nothing is held across committed batches, so a crash loses and duplicates
+//! nothing.
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use futures::StreamExt;
-use rdkafka::consumer::{Consumer, StreamConsumer};
-use rdkafka::error::KafkaError;
+use rdkafka::Offset;
+use rdkafka::consumer::{Consumer, ConsumerGroupMetadata, StreamConsumer};
 use rdkafka::message::{BorrowedMessage, Message};
-use rdkafka::producer::{FutureProducer, Producer};
-use rdkafka::{Offset, TopicPartitionList};
-use tokio::sync::watch;
-use tokio::task::block_in_place;
+use rdkafka::producer::Producer;
+use tokio::sync::{mpsc, watch};
+use tokio::task::{JoinHandle, block_in_place};
 
 use super::config::Args;
 use super::error::{ProcessorError, Result};
-use super::kafka::{CALL_TIMEOUT, Stage1Context, consumer_config, send, transactional_producer};
+use super::kafka::{CALL_TIMEOUT, Stage1Context, consumer_config, transactional_producer};
 use super::metrics::Metrics;
-use super::partial::PartialsRecord;
 use super::preagg::{DeadLetter, PreAggregator, WindowConfig, detect_anomaly, parse_event};
+use super::txn::{OffsetRanges, Outcome, Sealed, Writer};
 use super::window::millis;
 
 /// Partition count of `topic`, from the broker's metadata.
@@ -44,14 +46,13 @@ pub fn partition_count<C: rdkafka::client::ClientContext>(
     i32::try_from(count).map_err(|_| ProcessorError::MissingTopic(topic.to_owned()))
 }
 
-/// The in-flight batch: everything derived from the records consumed since
-/// the last committed transaction.
+/// The batch being filled: everything derived from the records consumed
+/// since the last sealed batch.
 struct Batch {
     pre: PreAggregator,
     dead_letters: Vec<(String, String)>,
     anomalies: Vec<(String, String, i64)>,
-    /// Per input partition: first offset of the batch, next offset to read.
-    offsets: BTreeMap<i32, (i64, i64)>,
+    offsets: OffsetRanges,
     records: usize,
 }
 
@@ -61,17 +62,26 @@ impl Batch {
             pre: PreAggregator::new(config),
             dead_letters: Vec::new(),
             anomalies: Vec::new(),
-            offsets: BTreeMap::new(),
+            offsets: OffsetRanges::new(),
             records: 0,
         }
     }
 
     fn clear(&mut self) {
-        self.pre.drain();
-        self.dead_letters.clear();
-        self.anomalies.clear();
-        self.offsets.clear();
-        self.records = 0;
+        *self = Batch::new(*self.pre.config());
+    }
+
+    /// Hands the batch over and starts an empty one.
+    fn seal(&mut self, group: ConsumerGroupMetadata) -> Sealed {
+        let done = std::mem::replace(self, Batch::new(*self.pre.config()));
+        Sealed {
+            pre: done.pre,
+            dead_letters: done.dead_letters,
+            anomalies: done.anomalies,
+            offsets: done.offsets,
+            group,
+            records: done.records,
+        }
     }
 
     fn add(&mut self, m: &BorrowedMessage<'_>, metrics: &Metrics) {
@@ -87,7 +97,7 @@ impl Batch {
                     && let Ok(json) = serde_json::to_string(&a)
                 {
                     self.anomalies
-                        .push((a.event_id, json, millis(&event.timestamp)));
+                        .push((a.event_id.to_owned(), json, millis(&event.timestamp)));
                 }
                 self.pre.add(p, &event);
             }
@@ -110,142 +120,80 @@ impl Batch {
 
 struct Stage1<'a> {
     args: &'a Args,
-    metrics: &'a Metrics,
     consumer: &'a StreamConsumer<Stage1Context>,
-    producer: &'a FutureProducer,
-    partials_partitions: i32,
+    batches: mpsc::Sender<Sealed>,
 }
 
 impl Stage1<'_> {
-    /// Writes the batch and commits it with its input offsets in one
-    /// transaction. A revoked assignment drops the batch instead (the new
-    /// owner re-reads it from the committed offsets).
-    async fn flush(&self, batch: &mut Batch) -> Result<()> {
-        if self
-            .consumer
-            .context()
-            .revoked
-            .swap(false, Ordering::AcqRel)
-        {
+    /// Drops the batch if partitions were revoked since it was started: the
+    /// new owner re-reads those records from the committed offsets.
+    fn drop_if_revoked(&self, batch: &mut Batch) -> bool {
+        let flag = &self.consumer.context().revoked;
+        // A plain load first: this runs once per record.
+        let revoked = flag.load(Ordering::Acquire) && flag.swap(false, Ordering::AcqRel);
+        if revoked {
             tracing::info!(
                 records = batch.records,
                 "dropping the batch of revoked partitions"
             );
             batch.clear();
-            return Ok(());
         }
-        if batch.records == 0 {
-            return Ok(());
-        }
-        match self.transact(batch).await {
-            Ok(()) => {
-                batch.clear();
-                Ok(())
-            }
-            Err(ProcessorError::Kafka {
-                source: KafkaError::Transaction(e),
-                context,
-            }) if e.txn_requires_abort() => {
-                tracing::warn!(%context, error = %e, "aborting the transaction; re-reading the batch");
-                self.metrics.aborted.inc();
-                block_in_place(|| self.producer.abort_transaction(CALL_TIMEOUT))
-                    .map_err(ProcessorError::kafka("aborting a transaction"))?;
-                for (&p, &(start, _)) in &batch.offsets {
-                    let seek = block_in_place(|| {
-                        self.consumer.seek(
-                            &self.args.input_topic,
-                            p,
-                            Offset::Offset(start),
-                            CALL_TIMEOUT,
-                        )
-                    });
-                    if let Err(e) = seek {
-                        tracing::warn!(partition = p, error = %e, "rewinding after abort failed");
-                    }
-                }
-                batch.clear();
-                Ok(())
-            }
-            Err(e) => Err(e),
-        }
+        revoked
     }
 
-    async fn transact(&self, batch: &mut Batch) -> Result<()> {
-        let a = self.args;
-        let drained = batch.pre.drain();
-        let mut tpl = TopicPartitionList::new();
-        for (&p, &(_, next)) in &batch.offsets {
-            tpl.add_partition_offset(&a.input_topic, p, Offset::Offset(next))
-                .map_err(ProcessorError::kafka("building the offset list"))?;
+    /// Hands the batch to the writer; false if there was nothing to hand
+    /// over.
+    async fn seal(&self, batch: &mut Batch) -> Result<bool> {
+        if self.drop_if_revoked(batch) || batch.records == 0 {
+            return Ok(false);
         }
         let group = self
             .consumer
             .group_metadata()
             .ok_or_else(|| ProcessorError::Config("stage 1 consumer has no group".into()))?;
+        self.batches
+            .send(batch.seal(group))
+            .await
+            .map_err(|_| ProcessorError::Task("the stage 1 writer stopped".into()))?;
+        Ok(true)
+    }
 
-        self.producer
-            .begin_transaction()
-            .map_err(ProcessorError::kafka("beginning a transaction"))?;
-        for (key, value) in &batch.dead_letters {
-            send(self.producer, &a.dead_letter_topic, key, value, None)
-                .await
-                .map(drop)?;
+    /// After an aborted transaction: drops the batch read since, and rewinds
+    /// every partition to the first offset of the aborted batch (or, for a
+    /// partition only in the newer batch, to that batch's first offset),
+    /// i.e. to the last committed offsets.
+    fn rewind(&self, batch: &mut Batch, mut aborted: OffsetRanges) {
+        for (&p, &range) in &batch.offsets {
+            aborted.entry(p).or_insert(range);
         }
-        for (key, value, _) in &batch.anomalies {
-            send(self.producer, &a.anomalies_topic, key, value, None)
-                .await
-                .map(drop)?;
-        }
-        let partials = drained.partials.len();
-        for partial in drained.partials {
-            let key = partial.key();
-            let value = serde_json::to_string(&PartialsRecord::Partial(partial))?;
-            send(self.producer, &a.partials_topic, &key, &value, None)
-                .await
-                .map(drop)?;
-        }
-        for (&input_partition, &watermark) in &drained.watermarks {
-            let value = serde_json::to_string(&PartialsRecord::Watermark {
-                input_partition,
-                watermark,
-            })?;
-            let key = format!("watermark|{input_partition}");
-            for q in 0..self.partials_partitions {
-                send(self.producer, &a.partials_topic, &key, &value, Some(q))
-                    .await
-                    .map(drop)?;
+        batch.clear();
+        for (p, (start, _)) in aborted {
+            let seek = block_in_place(|| {
+                self.consumer.seek(
+                    &self.args.input_topic,
+                    p,
+                    Offset::Offset(start),
+                    CALL_TIMEOUT,
+                )
+            });
+            if let Err(e) = seek {
+                tracing::warn!(partition = p, error = %e, "rewinding after abort failed");
             }
         }
-        block_in_place(|| {
-            self.producer
-                .send_offsets_to_transaction(&tpl, &group, CALL_TIMEOUT)
-        })
-        .map_err(ProcessorError::kafka("adding offsets to the transaction"))?;
-        block_in_place(|| self.producer.commit_transaction(CALL_TIMEOUT))
-            .map_err(ProcessorError::kafka("committing a transaction"))?;
+    }
+}
 
-        let m = self.metrics;
-        m.produced
-            .with_label_values(&["dead_letter"])
-            .inc_by(batch.dead_letters.len() as u64);
-        m.produced
-            .with_label_values(&["anomalies"])
-            .inc_by(batch.anomalies.len() as u64);
-        let markers = drained.watermarks.len() * self.partials_partitions as usize;
-        m.produced
-            .with_label_values(&["partials"])
-            .inc_by((partials + markers) as u64);
-        let now = chrono::Utc::now().timestamp_millis();
-        for (_, _, ts) in &batch.anomalies {
-            m.latency.observe((now - ts).max(0) as f64 / 1000.0);
-        }
-        tracing::debug!(records = batch.records, partials, "stage 1 flush committed");
-        Ok(())
+/// The writer's error once it has stopped (it only stops early on one).
+async fn writer_error(writer: JoinHandle<Result<()>>) -> ProcessorError {
+    match writer.await {
+        Ok(Err(e)) => e,
+        Ok(Ok(())) => ProcessorError::Task("the stage 1 writer stopped".into()),
+        Err(e) => ProcessorError::Task(e.to_string()),
     }
 }
 
 /// Runs stage 1 until `shutdown` turns true: then commits the in-flight
-/// batch and leaves the group.
+/// batches and leaves the group.
 pub async fn run(
     args: Arc<Args>,
     metrics: Arc<Metrics>,
@@ -275,38 +223,85 @@ pub async fn run(
         .map_err(ProcessorError::kafka("subscribing to the input topic"))?;
     tracing::info!(%transactional_id, partials_partitions, "stage 1 running");
 
-    let stage = Stage1 {
-        args: &args,
-        metrics: &metrics,
-        consumer: &consumer,
-        producer: &producer,
+    let (batches, batches_rx) = mpsc::channel(1);
+    let (outcomes_tx, mut outcomes) = mpsc::unbounded_channel();
+    let writer = Writer {
+        args: Arc::clone(&args),
+        metrics: Arc::clone(&metrics),
+        producer,
         partials_partitions,
     };
+    let writer = tokio::spawn(writer.run(batches_rx, outcomes_tx));
+    let stage = Stage1 {
+        args: &args,
+        consumer: &consumer,
+        batches,
+    };
     let mut batch = Batch::new(windows);
+    // A batch is committing; the next one is only sealed after its outcome.
+    let mut in_flight = false;
+    // The flush interval has passed since the last seal.
+    let mut due = false;
     let mut ticker = tokio::time::interval(Duration::from_millis(args.flush_interval_ms.max(1)));
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut stream = consumer.stream();
     loop {
+        // A full batch waits for the writer instead of growing: this bounds
+        // memory to two batches.
+        let full = batch.records >= args.max_batch_records;
         tokio::select! {
             biased;
             _ = shutdown.changed() => break,
-            _ = ticker.tick() => stage.flush(&mut batch).await?,
-            next = stream.next() => match next {
+            outcome = outcomes.recv(), if in_flight => {
+                in_flight = false;
+                match outcome {
+                    Some(Outcome::Committed) => {}
+                    Some(Outcome::Aborted(aborted)) => stage.rewind(&mut batch, aborted),
+                    None => return Err(writer_error(writer).await),
+                }
+            }
+            _ = ticker.tick() => due = true,
+            next = stream.next(), if !full => match next {
                 None => break,
                 Some(Err(e)) => tracing::warn!(error = %e, "stage 1: consume error"),
                 Some(Ok(m)) => {
-                    if consumer.context().revoked.load(Ordering::Acquire) {
-                        stage.flush(&mut batch).await?;
-                    }
+                    stage.drop_if_revoked(&mut batch);
                     batch.add(&m, &metrics);
-                    if batch.records >= args.max_batch_records {
-                        stage.flush(&mut batch).await?;
-                    }
                 }
             },
         }
+        if !in_flight && (due || batch.records >= args.max_batch_records) {
+            due = false;
+            in_flight = stage.seal(&mut batch).await?;
+        }
     }
-    stage.flush(&mut batch).await?;
+    // Shutdown: let the committing batch finish, then commit the rest.
+    let mut last = Some(Outcome::Committed);
+    if in_flight {
+        last = outcomes.recv().await;
+    }
+    match last {
+        Some(Outcome::Committed) => {
+            if stage.seal(&mut batch).await? {
+                match outcomes.recv().await {
+                    Some(Outcome::Committed) => {}
+                    Some(Outcome::Aborted(_)) => {
+                        tracing::warn!("the last batch was aborted; the next owner re-reads it")
+                    }
+                    None => return Err(writer_error(writer).await),
+                }
+            }
+        }
+        Some(Outcome::Aborted(_)) => {
+            tracing::warn!("a batch was aborted at shutdown; the next owner re-reads it")
+        }
+        None => return Err(writer_error(writer).await),
+    }
+    drop(stage);
+    match writer.await {
+        Ok(r) => r?,
+        Err(e) => return Err(ProcessorError::Task(e.to_string())),
+    }
     drop(stream);
     consumer.unsubscribe();
     tracing::info!("stage 1 stopped");

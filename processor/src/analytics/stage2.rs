@@ -136,7 +136,10 @@ impl Stage2<'_> {
                 .with_label_values(&[record.kind.as_str()])
                 .inc();
             let delay = now - (record.window_end + lateness);
-            self.metrics.latency.observe(delay.max(0) as f64 / 1000.0);
+            self.metrics
+                .latency
+                .with_label_values(&[record.kind.as_str()])
+                .observe(delay.max(0) as f64 / 1000.0);
         }
         Ok(())
     }
