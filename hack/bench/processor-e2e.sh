@@ -12,7 +12,8 @@
 # BENCH_RATE (steady, default 200000), BENCH_SECONDS (steady, default 180),
 # BENCH_PARTITIONS / BENCH_PARTIALS_PARTITIONS (default 6 / 6), and any
 # PROCESSOR_* variable (inherited by the processor and used by the check).
-# Run it on a quiet machine: it measures the whole 2-core box.
+# Run it on a quiet machine: it measures the whole 2-core box. On a shared
+# machine serialise benchmarks: flock /tmp/shopstream-bench.lock hack/bench/processor-e2e.sh …
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 cd "$ROOT"
