@@ -98,7 +98,20 @@ async fn main() -> anyhow::Result<()> {
         )
         .await?;
 
-    let operator = Command::new(env!("CARGO_BIN_EXE_analytics-operator"))
+    // BENCH_OPERATOR_WRAPPER runs the operator under a profiler, e.g.
+    // "heaptrack -o /tmp/operator"; CPU and RSS are then the wrapper's.
+    let mut command = match std::env::var("BENCH_OPERATOR_WRAPPER") {
+        Ok(wrapper) if !wrapper.trim().is_empty() => {
+            let mut parts = wrapper.split_whitespace();
+            let mut command = Command::new(parts.next().unwrap_or_default());
+            command
+                .args(parts)
+                .arg(env!("CARGO_BIN_EXE_analytics-operator"));
+            command
+        }
+        _ => Command::new(env!("CARGO_BIN_EXE_analytics-operator")),
+    };
+    let operator = command
         .env("WATCH_NAMESPACE", &ns)
         .env("POD_NAMESPACE", &ns)
         .env("METRICS_ADDR", "127.0.0.1:0")
