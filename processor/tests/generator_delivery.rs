@@ -2,16 +2,16 @@
 //! exact `--count` delivery of schema-valid events, seeded reproducibility,
 //! and the malformed and out-of-order options.
 
-mod generator_support;
+mod support;
 
 use std::collections::{BTreeSet, HashMap};
 
 use chrono::{DateTime, TimeDelta, Utc};
-use generator_support::{Record, consume_all, create_topic, delete_topics, run_ok, sequence_of};
 use serde_json::Value;
 use shopstream_processor::event::{PurchaseEvent, UserSegment, round_cents};
 use shopstream_processor::generator::catalogue::{Catalogue, CatalogueSpec};
 use shopstream_processor::generator::malformed::FIELDS;
+use support::{Record, consume_all, create_topic, delete_topics, run_ok, sequence_of};
 
 #[tokio::test]
 async fn count_delivers_exactly_n_valid_events() {

@@ -2,12 +2,12 @@
 //! rate control measured from broker timestamps, the HTTP endpoints, and a
 //! clean flush on SIGTERM.
 
-mod generator_support;
+mod support;
 
 use std::process::Stdio;
 use std::time::Duration;
 
-use generator_support::{consume_all, create_topic, delete_topics, generator, run_ok};
+use support::{consume_all, create_topic, delete_topics, generator, run_ok};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::process::Command;
 

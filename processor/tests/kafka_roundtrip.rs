@@ -2,8 +2,11 @@
 //! test environment, including topic creation through the admin API (the
 //! broker runs with auto topic creation off).
 
+mod support;
+
 use std::collections::{BTreeMap, BTreeSet};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
+use support::{bootstrap, unique};
 
 use futures::StreamExt;
 use rdkafka::ClientConfig;
@@ -12,23 +15,6 @@ use rdkafka::client::DefaultClientContext;
 use rdkafka::consumer::{Consumer, StreamConsumer};
 use rdkafka::message::Message;
 use rdkafka::producer::{FutureProducer, FutureRecord, Producer};
-
-fn bootstrap() -> String {
-    std::env::var("SHOPSTREAM_KAFKA_BOOTSTRAP").unwrap_or_else(|_| {
-        panic!(
-            "SHOPSTREAM_KAFKA_BOOTSTRAP is not set: this test needs the local Kafka broker. \
-             Run it with `make test`, or `make env-up` and export what `hack/env.sh` prints."
-        )
-    })
-}
-
-fn unique(prefix: &str) -> String {
-    let nanos = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_nanos())
-        .unwrap_or_default();
-    format!("{prefix}-{nanos}")
-}
 
 #[tokio::test]
 async fn create_topic_produce_and_consume() {

@@ -8,17 +8,18 @@
 //! identical record on the same key), so every read dedupes by key, last
 //! value wins.
 
+mod support;
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
+use support::{bootstrap, create_topics, unique};
 
 use futures::StreamExt;
 use rdkafka::ClientConfig;
-use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
-use rdkafka::client::DefaultClientContext;
 use rdkafka::consumer::{Consumer, StreamConsumer};
 use rdkafka::message::Message;
 use rdkafka::producer::{FutureProducer, FutureRecord};
@@ -33,42 +34,6 @@ const THRESHOLD: f64 = 50_000.0;
 const T0_MS: i64 = 1_767_225_600_000;
 const FUTURE_MS: i64 = T0_MS + 86_400_000;
 const OUTPUTS: [&str; 5] = ["sales", "segments", "anomalies", "hourly", "top_products"];
-
-fn bootstrap() -> String {
-    std::env::var("SHOPSTREAM_KAFKA_BOOTSTRAP").unwrap_or_else(|_| {
-        panic!(
-            "SHOPSTREAM_KAFKA_BOOTSTRAP is not set: this test needs the local Kafka broker. \
-             Run it with `make test`, or `make env-up` and export what `hack/env.sh` prints."
-        )
-    })
-}
-
-fn unique(prefix: &str) -> String {
-    let nanos = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_nanos())
-        .unwrap_or_default();
-    format!("{prefix}-{nanos}")
-}
-
-async fn create_topics(names: &[(&str, i32)]) {
-    let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
-        .set("bootstrap.servers", bootstrap())
-        .create()
-        .expect("admin client");
-    let topics: Vec<NewTopic> = names
-        .iter()
-        .map(|(n, p)| NewTopic::new(n, *p, TopicReplication::Fixed(1)))
-        .collect();
-    let options = AdminOptions::new().operation_timeout(Some(Duration::from_secs(10)));
-    for result in admin
-        .create_topics(&topics, &options)
-        .await
-        .expect("CreateTopics")
-    {
-        result.unwrap_or_else(|(name, code)| panic!("creating {name} failed: {code}"));
-    }
-}
 
 /// Topic names of one processor deployment.
 #[derive(Clone)]

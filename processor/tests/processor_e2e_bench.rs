@@ -32,6 +32,8 @@
 //! Window sizes, lateness, flush interval etc. are the processor's defaults
 //! unless the PROCESSOR_* variables are set (they are inherited).
 
+mod support;
+
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::hash::{DefaultHasher, Hash, Hasher};
 use std::io::{Read, Write};
@@ -40,11 +42,10 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use support::{bootstrap, create_topics, unique};
 
 use futures::StreamExt;
 use rdkafka::ClientConfig;
-use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
-use rdkafka::client::DefaultClientContext;
 use rdkafka::consumer::{Consumer, StreamConsumer};
 use rdkafka::message::Message;
 use serde::Deserialize;
@@ -58,11 +59,6 @@ const T0: &str = "2026-01-01T00:00:00Z";
 const CLOSING: &str = "2026-01-02T00:00:00Z";
 const CLOSING_EVENTS: u64 = 1_000;
 
-fn bootstrap() -> String {
-    std::env::var("SHOPSTREAM_KAFKA_BOOTSTRAP")
-        .expect("SHOPSTREAM_KAFKA_BOOTSTRAP is not set: eval \"$(hack/env.sh)\" first")
-}
-
 fn env_u64(name: &str, default: u64) -> u64 {
     std::env::var(name)
         .ok()
@@ -75,10 +71,6 @@ fn now_ms() -> i64 {
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_millis() as i64)
         .unwrap_or_default()
-}
-
-fn unique(prefix: &str) -> String {
-    format!("{prefix}-{}", now_ms())
 }
 
 fn parse_ms(s: &str) -> i64 {
@@ -145,22 +137,7 @@ impl Topics {
             (&t.anomalies, 1),
         ];
         names.extend(t.outputs.values().map(|n| (n.as_str(), 1)));
-        let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
-            .set("bootstrap.servers", bootstrap())
-            .create()
-            .expect("admin client");
-        let topics: Vec<NewTopic> = names
-            .iter()
-            .map(|(n, p)| NewTopic::new(n, *p, TopicReplication::Fixed(1)))
-            .collect();
-        let options = AdminOptions::new().operation_timeout(Some(Duration::from_secs(10)));
-        for r in admin
-            .create_topics(&topics, &options)
-            .await
-            .expect("create")
-        {
-            r.unwrap_or_else(|(n, c)| panic!("creating {n}: {c}"));
-        }
+        create_topics(&names).await;
         println!(
             "topics: {prefix}-* (input {input_partitions} partitions, partials {partials_partitions})"
         );

@@ -1,5 +1,6 @@
-//! Shared helpers of the generator integration tests (`generator_*.rs`):
-//! the broker address, topics, running the binary, reading a topic back.
+//! Shared helpers of the processor crate's integration tests: the broker
+//! address, unique names, topics, running the generator, reading a topic
+//! back.
 #![allow(dead_code)] // each test crate uses a different subset
 
 use std::collections::BTreeMap;
@@ -33,36 +34,49 @@ pub fn unique(prefix: &str) -> String {
 
 /// Removes test topics once their records were read back.
 pub async fn delete_topics(topics: &[&str]) {
-    let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
-        .set("bootstrap.servers", bootstrap())
-        .create()
-        .expect("admin client");
     let options = AdminOptions::new().operation_timeout(Some(Duration::from_secs(10)));
-    admin
+    admin()
         .delete_topics(topics, &options)
         .await
         .expect("DeleteTopics request reaches the broker");
 }
 
-pub async fn create_topic(prefix: &str, partitions: i32, config: &[(&str, &str)]) -> String {
-    let topic = unique(prefix);
-    let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
+fn admin() -> AdminClient<DefaultClientContext> {
+    ClientConfig::new()
         .set("bootstrap.servers", bootstrap())
         .create()
-        .expect("admin client");
-    let mut new_topic = NewTopic::new(&topic, partitions, TopicReplication::Fixed(1));
-    for (k, v) in config {
-        new_topic = new_topic.set(k, v);
-    }
+        .expect("admin client")
+}
+
+async fn create(topics: &[NewTopic<'_>]) {
     let options = AdminOptions::new().operation_timeout(Some(Duration::from_secs(10)));
-    for result in admin
-        .create_topics(&[new_topic], &options)
+    for result in admin()
+        .create_topics(topics, &options)
         .await
         .expect("CreateTopics request reaches the broker")
     {
         result.unwrap_or_else(|(name, code)| panic!("creating {name} failed: {code}"));
     }
+}
+
+/// Creates a topic named `<prefix>-<unique suffix>` and returns its name.
+pub async fn create_topic(prefix: &str, partitions: i32, config: &[(&str, &str)]) -> String {
+    let topic = unique(prefix);
+    let mut new_topic = NewTopic::new(&topic, partitions, TopicReplication::Fixed(1));
+    for (k, v) in config {
+        new_topic = new_topic.set(k, v);
+    }
+    create(&[new_topic]).await;
     topic
+}
+
+/// Creates the named topics (name, partitions) in one request.
+pub async fn create_topics(names: &[(&str, i32)]) {
+    let topics: Vec<NewTopic> = names
+        .iter()
+        .map(|(n, p)| NewTopic::new(n, *p, TopicReplication::Fixed(1)))
+        .collect();
+    create(&topics).await;
 }
 
 /// The generator binary with a clean environment (no GENERATOR_* leaking in
