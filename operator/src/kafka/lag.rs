@@ -154,7 +154,7 @@ fn list_offsets(
     }
     let reply = client
         .offsets_for_times(request, REQUEST_TIMEOUT)
-        .map_err(kafka("cannot read end offsets"))?;
+        .map_err(kafka("cannot list partition offsets"))?;
     Ok(reply
         .elements()
         .iter()
