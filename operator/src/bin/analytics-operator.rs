@@ -44,8 +44,10 @@ struct Args {
     /// Namespace of the Lease; defaults to the operator's own namespace.
     #[arg(long, env = "POD_NAMESPACE", default_value = "default")]
     lease_namespace: String,
-    /// Pipelines reconciled at the same time.
-    #[arg(long, env = "RECONCILE_CONCURRENCY", default_value_t = 16)]
+    /// Pipelines reconciled at the same time (at least 1: zero would mean
+    /// unbounded in kube-runtime, which is what this bound exists to avoid).
+    #[arg(long, env = "RECONCILE_CONCURRENCY", default_value_t = 16,
+          value_parser = clap::value_parser!(u16).range(1..))]
     concurrency: u16,
     /// How long a Lease stays valid without renewal.
     #[arg(long, env = "LEASE_DURATION", default_value = "15s", value_parser = humantime::parse_duration)]
