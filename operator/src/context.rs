@@ -7,6 +7,7 @@ use std::time::Duration;
 use kube::Client;
 use kube::runtime::events::{Recorder, Reporter};
 
+use crate::applied_workloads::AppliedWorkloads;
 use crate::crd::Phase;
 use crate::kafka::{KafkaConnections, OffsetObservation, RateTracker};
 use crate::metrics::Metrics;
@@ -37,6 +38,8 @@ pub struct Context {
     pub phases: Mutex<HashMap<String, Phase>>,
     /// Paces the periodic status refreshes.
     pub refresh: RefreshPacer,
+    /// Per pipeline: what was last applied, so refreshes can skip it.
+    pub applied: AppliedWorkloads,
 }
 
 impl Context {
@@ -55,6 +58,7 @@ impl Context {
             failures: Mutex::default(),
             rates: Mutex::default(),
             phases: Mutex::default(),
+            applied: AppliedWorkloads::default(),
         }
     }
 
@@ -133,5 +137,6 @@ impl Context {
             .unwrap_or_else(|p| p.into_inner())
             .remove(key);
         self.set_phase(key, None);
+        self.applied.forget(key);
     }
 }

@@ -6,10 +6,11 @@ use std::sync::Arc;
 use futures::StreamExt;
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{ConfigMap, Service};
+use kube::core::PartialObjectMeta;
 use kube::runtime::controller::{self, Controller};
 use kube::runtime::utils::Predicate;
 use kube::runtime::{WatchStreamExt, predicates, reflector, watcher};
-use kube::{Api, Client};
+use kube::{Api, Client, ResourceExt};
 use tracing::{info, warn};
 
 use crate::context::Context;
@@ -20,6 +21,60 @@ fn being_deleted(p: &AnalyticsPipeline) -> Option<u64> {
     p.metadata.deletion_timestamp.as_ref().map(|_| 1)
 }
 
+fn api<K>(client: &Client, namespace: &Option<String>) -> Api<K>
+where
+    K: kube::Resource<Scope = k8s_openapi::NamespaceResourceScope>,
+    K::DynamicType: Default,
+{
+    match namespace {
+        Some(ns) => Api::namespaced(client.clone(), ns),
+        None => Api::all(client.clone()),
+    }
+}
+
+/// Changes to the objects the operator owns, as triggers for their
+/// pipelines. Metadata is all a trigger needs (the owner reference), and
+/// it is all that is decoded. Every change is also shown to the
+/// applied-workloads cache, so that a refresh re-applies what someone else
+/// changed or deleted.
+fn owned_changes<K>(
+    client: &Client,
+    namespace: &Option<String>,
+    selector: &watcher::Config,
+    ctx: &Arc<Context>,
+) -> impl futures::Stream<Item = Result<PartialObjectMeta<K>, watcher::Error>> + Send + 'static
+where
+    K: kube::Resource<Scope = k8s_openapi::NamespaceResourceScope, DynamicType = ()>
+        + Clone
+        + serde::de::DeserializeOwned
+        + std::fmt::Debug
+        + Send
+        + 'static,
+{
+    let ctx = ctx.clone();
+    let kind: &'static str = match K::kind(&()) {
+        std::borrow::Cow::Borrowed(kind) => kind,
+        std::borrow::Cow::Owned(_) => "unknown",
+    };
+    watcher::watcher(
+        api::<PartialObjectMeta<K>>(client, namespace),
+        selector.clone(),
+    )
+    .default_backoff()
+    .map(move |event| {
+        match &event {
+            Ok(watcher::Event::Apply(o) | watcher::Event::InitApply(o)) => {
+                ctx.applied.observe_child(kind, &o.metadata, false)
+            }
+            Ok(watcher::Event::Delete(o)) => ctx.applied.observe_child(kind, &o.metadata, true),
+            Ok(watcher::Event::Init) => ctx.applied.invalidate_all(),
+            Ok(watcher::Event::InitDone) | Err(_) => {}
+        }
+        event
+    })
+    .touched_objects()
+}
+
 /// Runs the controller until `shutdown` resolves.
 pub async fn run(
     client: Client,
@@ -28,18 +83,7 @@ pub async fn run(
     concurrency: u16,
     shutdown: impl std::future::Future<Output = ()> + Send + Sync + 'static,
 ) {
-    fn api<K>(client: &Client, namespace: &Option<String>) -> Api<K>
-    where
-        K: kube::Resource<Scope = k8s_openapi::NamespaceResourceScope>,
-        K::DynamicType: Default,
-    {
-        match namespace {
-            Some(ns) => Api::namespaced(client.clone(), ns),
-            None => Api::all(client.clone()),
-        }
-    }
     let pipelines: Api<AnalyticsPipeline> = api(&client, &namespace);
-    use kube::runtime::watcher::watcher;
     if let Err(e) = pipelines.list(&Default::default()).await {
         warn!(error = %e, "cannot list AnalyticsPipelines; is the CRD installed? (make crds, kubectl apply -f crds/)");
     }
@@ -53,8 +97,11 @@ pub async fn run(
     // every reconcile trigger the next. React to spec (generation),
     // finalizer and deletion changes; the status interval requeue does the rest.
     let (reader, writer) = reflector::store();
-    let triggers = watcher(pipelines, watcher::Config::default())
+    let triggers = watcher::watcher(pipelines, watcher::Config::default())
         .default_backoff()
+        // Nothing reads managedFields; with 1,000 pipelines they would be
+        // a large part of the cache.
+        .modify(|p| p.managed_fields_mut().clear())
         .reflect(writer)
         .applied_objects()
         .predicate_filter(
@@ -68,9 +115,13 @@ pub async fn run(
         // number at once (1,000 pipelines after a restart) turns into
         // timeouts. Keys still never reconcile concurrently with themselves.
         .with_config(controller::Config::default().concurrency(concurrency))
-        .owns(api::<Deployment>(&client, &namespace), owned.clone())
-        .owns(api::<ConfigMap>(&client, &namespace), owned.clone())
-        .owns(api::<Service>(&client, &namespace), owned)
+        .owns_stream(owned_changes::<Deployment>(
+            &client, &namespace, &owned, &ctx,
+        ))
+        .owns_stream(owned_changes::<ConfigMap>(
+            &client, &namespace, &owned, &ctx,
+        ))
+        .owns_stream(owned_changes::<Service>(&client, &namespace, &owned, &ctx))
         .graceful_shutdown_on(shutdown)
         .run(reconcile, error_policy, ctx)
         .for_each(|result| async move {

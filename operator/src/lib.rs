@@ -5,6 +5,7 @@
 //! A reconcile runs in steps (see [`reconcile`]): validate → topics →
 //! workloads → observe → status.
 
+pub mod applied_workloads;
 pub mod context;
 pub mod controller;
 pub mod crd;

@@ -16,6 +16,7 @@ pub struct Metrics {
     pub pipelines_by_phase: IntGaugeVec,
     pub pipeline_lag: IntGaugeVec,
     pub status_refresh_interval: Gauge,
+    pub workload_applies: IntCounterVec,
 }
 
 impl Metrics {
@@ -52,6 +53,14 @@ impl Metrics {
             "status_refresh_interval_seconds",
             "Effective interval between status refreshes of a pipeline (--status-interval, stretched when the pipelines would need more than half of the reconcile slots)",
         )?;
+        let workload_applies = IntCounterVec::new(
+            Opts::new(
+                "workload_applies_total",
+                "Workload steps by outcome: applied (server-side apply sent) or unchanged (skipped: same desired objects, untouched since)",
+            ),
+            &["outcome"],
+        )?;
+        registry.register(Box::new(workload_applies.clone()))?;
         registry.register(Box::new(status_refresh_interval.clone()))?;
         registry.register(Box::new(reconciliations.clone()))?;
         registry.register(Box::new(failures.clone()))?;
@@ -66,6 +75,7 @@ impl Metrics {
             pipelines_by_phase,
             pipeline_lag,
             status_refresh_interval,
+            workload_applies,
         })
     }
 

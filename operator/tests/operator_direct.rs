@@ -563,3 +563,152 @@ fn condition_of(status: &operator::crd::AnalyticsPipelineStatus, type_: &str) ->
         .map(|c| (c.status.clone(), c.reason.clone()))
         .unwrap_or_default()
 }
+
+/// Refreshes skip the server-side apply of unchanged workloads; hand edits
+/// and deletions of owned objects must still be undone, also after many
+/// skipped refreshes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hand_edits_to_owned_objects_are_undone() {
+    let client = support::client().await;
+    support::install_crd(&client).await;
+    let ns = support::namespace(&client, "op-drift").await;
+    let _operator = OperatorProcess::start(&ns, "op-1", "shopstream-operator");
+    let name = unique("shop");
+    apply_pipeline(
+        &client,
+        &ns,
+        &name,
+        json!({
+            "kafka": {"bootstrapServers": kafka_bootstrap()},
+            "generator": {"enabled": false},
+            "processor": {"replicas": 2},
+            "deletionPolicy": "Delete",
+        }),
+    )
+    .await;
+    let pipelines: Api<AnalyticsPipeline> = Api::namespaced(client.clone(), &ns);
+    let deployments: Api<Deployment> = Api::namespaced(client.clone(), &ns);
+    let config_maps: Api<ConfigMap> = Api::namespaced(client.clone(), &ns);
+    let services: Api<Service> = Api::namespaced(client.clone(), &ns);
+    let processor = format!("{name}-processor");
+    let replicas = |d: &Deployment| d.spec.as_ref().and_then(|s| s.replicas);
+
+    // Let several refreshes pass (2 s interval), so later ones skip the apply.
+    let first = wait_until("a status refresh", Duration::from_secs(60), || async {
+        let p = pipelines.get(&name).await.map_err(|e| e.to_string())?;
+        p.status
+            .as_ref()
+            .and_then(|s| s.processor.as_ref())
+            .and_then(|s| s.last_updated.clone())
+            .ok_or_else(|| summary(&p))
+    })
+    .await;
+    wait_until("three more refreshes", Duration::from_secs(60), || async {
+        let p = pipelines.get(&name).await.map_err(|e| e.to_string())?;
+        let last = p
+            .status
+            .as_ref()
+            .and_then(|s| s.processor.as_ref())
+            .and_then(|s| s.last_updated.clone());
+        match last {
+            Some(t) if t.0.duration_since(first.0).as_secs() >= 6 => Ok(()),
+            _ => Err(summary(&p)),
+        }
+    })
+    .await;
+    let d = deployments
+        .get(&processor)
+        .await
+        .expect("processor deployment");
+    assert_eq!(replicas(&d), Some(2));
+
+    // Someone scales the processor by hand (another field manager).
+    deployments
+        .patch(
+            &processor,
+            &PatchParams::default(),
+            &Patch::Merge(&json!({"spec": {"replicas": 5}})),
+        )
+        .await
+        .expect("scale by hand");
+    wait_until("replicas restored", Duration::from_secs(30), || async {
+        let d = deployments
+            .get(&processor)
+            .await
+            .map_err(|e| e.to_string())?;
+        match replicas(&d) {
+            Some(2) => Ok(()),
+            other => Err(format!("replicas {other:?}")),
+        }
+    })
+    .await;
+
+    // Someone deletes the ConfigMap and the Service.
+    let config_map = format!("{name}-config");
+    let service = format!("{name}-metrics");
+    config_maps
+        .delete(&config_map, &Default::default())
+        .await
+        .expect("delete config map");
+    services
+        .delete(&service, &Default::default())
+        .await
+        .expect("delete service");
+    wait_until(
+        "config map and service recreated",
+        Duration::from_secs(30),
+        || async {
+            let cm = config_maps
+                .get_opt(&config_map)
+                .await
+                .map_err(|e| e.to_string())?;
+            let svc = services
+                .get_opt(&service)
+                .await
+                .map_err(|e| e.to_string())?;
+            match (cm, svc) {
+                (Some(_), Some(_)) => Ok(()),
+                (cm, svc) => Err(format!(
+                    "config map present: {}, service present: {}",
+                    cm.is_some(),
+                    svc.is_some()
+                )),
+            }
+        },
+    )
+    .await;
+
+    // A spec change still rolls out although the objects were untouched.
+    apply_pipeline(
+        &client,
+        &ns,
+        &name,
+        json!({
+            "kafka": {"bootstrapServers": kafka_bootstrap()},
+            "generator": {"enabled": false},
+            "processor": {"replicas": 3},
+            "deletionPolicy": "Delete",
+        }),
+    )
+    .await;
+    wait_until("spec change applied", Duration::from_secs(30), || async {
+        let d = deployments
+            .get(&processor)
+            .await
+            .map_err(|e| e.to_string())?;
+        match replicas(&d) {
+            Some(3) => Ok(()),
+            other => Err(format!("replicas {other:?}")),
+        }
+    })
+    .await;
+
+    support::delete_pipeline(
+        &pipelines,
+        &name,
+        "pipeline deleted",
+        Duration::from_secs(60),
+    )
+    .await;
+    support::delete_namespace(&client, &ns).await;
+}

@@ -1,15 +1,19 @@
 //! Step 4: server-side apply of the owned objects, in a fixed order
 //! (ConfigMap before the Deployments that read it).
 
+use std::collections::HashMap;
+
 use k8s_openapi::NamespaceResourceScope;
 use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::api::{DeleteParams, Patch, PatchParams};
 use kube::{Api, Resource, ResourceExt};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use super::FIELD_MANAGER;
 use super::validate::ValidatedPipeline;
+use super::{FIELD_MANAGER, pipeline_key};
+use crate::applied_workloads::{ChildId, fingerprint};
 use crate::context::Context;
 use crate::crd::AnalyticsPipeline;
 use crate::error::{Error, Result};
@@ -18,28 +22,51 @@ use crate::workloads::{
     build_processor_deployment, generator_name,
 };
 
+/// Applies the pipeline's ConfigMap, Deployments and Service, unless
+/// exactly these objects were applied before and nothing has touched them
+/// since (see [`crate::applied_workloads`]). Returns whether it applied.
 pub async fn apply_workloads(
     ctx: &Context,
     owner: &AnalyticsPipeline,
     p: &ValidatedPipeline,
-) -> Result<()> {
+) -> Result<bool> {
     let owner_ref = owner
         .controller_owner_ref(&())
         .ok_or_else(|| Error::InvalidSpec("the pipeline has no uid yet".into()))?;
+    let owned = |mut meta: ObjectMeta| {
+        meta.owner_references = Some(vec![owner_ref.clone()]);
+        meta
+    };
 
     let mut config_map = build_config_map(p);
     let config = config_map.data.clone().unwrap_or_default();
-    config_map.metadata.owner_references = Some(vec![owner_ref.clone()]);
-    apply(ctx, &p.namespace, config_map).await?;
-
+    config_map.metadata = owned(config_map.metadata);
     let mut processor = build_processor_deployment(p, &config);
-    processor.metadata.owner_references = Some(vec![owner_ref.clone()]);
-    apply(ctx, &p.namespace, processor).await?;
+    processor.metadata = owned(processor.metadata);
+    let generator = build_generator_deployment(p, &config).map(|mut g| {
+        g.metadata = owned(g.metadata);
+        g
+    });
+    let mut service = build_metrics_service(p);
+    service.metadata = owned(service.metadata);
 
-    match build_generator_deployment(p, &config) {
-        Some(mut generator) => {
-            generator.metadata.owner_references = Some(vec![owner_ref.clone()]);
-            apply(ctx, &p.namespace, generator).await?;
+    let key = pipeline_key(owner);
+    let desired = fingerprint(&(&config_map, &processor, &generator, &service))
+        .map_err(|e| Error::InvalidSpec(format!("cannot serialise the workloads: {e}")))?;
+    if ctx.applied.is_current(&key, desired) {
+        return Ok(false);
+    }
+    let epoch = ctx.applied.begin(&key);
+    let mut versions = HashMap::new();
+
+    let config_map = apply(ctx, &p.namespace, config_map).await?;
+    remember(&mut versions, "ConfigMap", config_map.meta());
+    let processor = apply(ctx, &p.namespace, processor).await?;
+    remember(&mut versions, "Deployment", processor.meta());
+    match generator {
+        Some(generator) => {
+            let generator = apply(ctx, &p.namespace, generator).await?;
+            remember(&mut versions, "Deployment", generator.meta());
         }
         None => {
             let api: Api<Deployment> = Api::namespaced(ctx.client.clone(), &p.namespace);
@@ -53,11 +80,17 @@ pub async fn apply_workloads(
             }
         }
     }
+    let service = apply(ctx, &p.namespace, service).await?;
+    remember(&mut versions, "Service", service.meta());
 
-    let mut service = build_metrics_service(p);
-    service.metadata.owner_references = Some(vec![owner_ref]);
-    apply(ctx, &p.namespace, service).await?;
-    Ok(())
+    ctx.applied.record(&key, epoch, desired, versions);
+    Ok(true)
+}
+
+fn remember(versions: &mut HashMap<ChildId, String>, kind: &'static str, meta: &ObjectMeta) {
+    if let (Some(name), Some(rv)) = (&meta.name, &meta.resource_version) {
+        versions.insert((kind, name.clone()), rv.clone());
+    }
 }
 
 async fn apply<K>(ctx: &Context, namespace: &str, object: K) -> Result<K>

@@ -121,7 +121,11 @@ async fn apply_pipeline(p: &AnalyticsPipeline, ctx: &Context) -> Result<Action> 
         provision_topics(p, ctx, &validated, &managed, &previous.topics).await;
     let topics_done = started.elapsed();
 
-    apply::apply_workloads(ctx, p, &validated).await?;
+    let applied = apply::apply_workloads(ctx, p, &validated).await?;
+    ctx.metrics
+        .workload_applies
+        .with_label_values(&[if applied { "applied" } else { "unchanged" }])
+        .inc();
     let workloads_done = started.elapsed();
 
     let observed = observe::observe(ctx, &validated, &topics_state).await?;
@@ -178,6 +182,7 @@ async fn apply_pipeline(p: &AnalyticsPipeline, ctx: &Context) -> Result<Action> 
         workloads_ms = (workloads_done - topics_done).as_millis() as u64,
         observe_ms = (observe_done - workloads_done).as_millis() as u64,
         status_ms = (started.elapsed() - observe_done).as_millis() as u64,
+        applied,
         "reconciled"
     );
 
