@@ -10,7 +10,9 @@
 //! BENCH_OPERATOR_LOG (a RUST_LOG filter, e.g. `operator=debug`) and
 //! BENCH_OPERATOR_LOG_FILE keep the operator's log, whose debug lines give
 //! each reconcile's time per step.
-//! Results go to stdout; docs/benchmarks.md records them.
+//! Results go to stdout, with the operator's own metrics on refreshes
+//! (effective interval, applies skipped, mean reconcile time);
+//! docs/benchmarks.md records them.
 
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -54,6 +56,29 @@ fn proc_stat(pid: u32) -> (u64, u64) {
         .unwrap_or(0);
     // utime + stime (fields 14 and 15, 0-based 11 and 12 after the name)
     (ticks(11) + ticks(12), rss_kib)
+}
+
+/// The operator's /metrics lines that say how refreshes went.
+fn refresh_metrics(port: u16) -> Vec<String> {
+    use std::io::{Read, Write};
+    let mut body = String::new();
+    let fetched = std::net::TcpStream::connect(("127.0.0.1", port)).and_then(|mut s| {
+        s.set_read_timeout(Some(Duration::from_secs(10)))?;
+        s.write_all(b"GET /metrics HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")?;
+        s.read_to_string(&mut body)
+    });
+    if let Err(e) = fetched {
+        return vec![format!("(cannot read the operator's metrics: {e})")];
+    }
+    body.lines()
+        .filter(|l| {
+            l.starts_with("shopstream_operator_workload_applies_total")
+                || l.starts_with("shopstream_operator_status_refresh_interval_seconds")
+                || l.starts_with("shopstream_operator_reconcile_duration_seconds_sum")
+                || l.starts_with("shopstream_operator_reconcile_duration_seconds_count")
+        })
+        .map(str::to_string)
+        .collect()
 }
 
 #[tokio::main]
@@ -111,10 +136,13 @@ async fn main() -> anyhow::Result<()> {
         }
         _ => Command::new(env!("CARGO_BIN_EXE_analytics-operator")),
     };
+    let metrics_port = std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port();
     let operator = command
         .env("WATCH_NAMESPACE", &ns)
         .env("POD_NAMESPACE", &ns)
-        .env("METRICS_ADDR", "127.0.0.1:0")
+        .env("METRICS_ADDR", format!("127.0.0.1:{metrics_port}"))
         .env("STATUS_INTERVAL", "15s")
         .env(
             "RUST_LOG",
@@ -250,6 +278,9 @@ async fn main() -> anyhow::Result<()> {
     );
 
     println!("status freshness: {fresh}/{pipelines} refreshed within 30s, oldest {oldest:.0}s");
+    for line in refresh_metrics(metrics_port) {
+        println!("operator metric: {line}");
+    }
 
     // Clean up: deleting the pipelines deletes their topics.
     let _ = api

@@ -15,10 +15,12 @@
 //!   reported no object at another resourceVersion than the one the apply
 //!   returned, no deletion and no watch restart (which could hide either).
 //!
-//! Anything else, including a change seen while an apply is in flight,
-//! invalidates the entry, and the next reconcile applies again. As a
-//! safety net against a change the watches never delivered, entries also
-//! expire after [`MAX_AGE`].
+//! Anything else invalidates the entry, and the next reconcile applies
+//! again. Versions seen while an apply is in flight are compared with what
+//! the apply returned once it completes: the echo of the operator's own
+//! write is expected, any later version is not. As a safety net against a
+//! change the watches never delivered, entries also expire after
+//! [`MAX_AGE`].
 
 use std::collections::HashMap;
 use std::hash::{DefaultHasher, Hash, Hasher};
@@ -47,6 +49,9 @@ struct Entry {
     /// Bumped by every invalidation; an apply records its result only if
     /// no invalidation happened since it began.
     epoch: u64,
+    /// While an apply is in flight: the last version the watches reported
+    /// for each child.
+    seen_during_apply: Option<HashMap<ChildId, String>>,
 }
 
 #[derive(Default)]
@@ -77,7 +82,13 @@ impl AppliedWorkloads {
 
     /// Call before applying; pass the result to [`Self::record`].
     pub fn begin(&self, pipeline: &str) -> u64 {
-        self.lock().entry(pipeline.to_string()).or_default().epoch
+        let mut entries = self.lock();
+        let entry = entries.entry(pipeline.to_string()).or_default();
+        // Until this apply completes, nothing is known to be current (it
+        // may fail half-way).
+        entry.fingerprint = None;
+        entry.seen_during_apply = Some(HashMap::new());
+        entry.epoch
     }
 
     /// Records a completed apply and the resourceVersions it returned,
@@ -91,7 +102,14 @@ impl AppliedWorkloads {
     ) {
         let mut entries = self.lock();
         let entry = entries.entry(pipeline.to_string()).or_default();
-        if entry.epoch == epoch {
+        let seen = entry.seen_during_apply.take().unwrap_or_default();
+        // A version the apply did not return came after it.
+        let changed_since = seen
+            .iter()
+            .any(|(child, rv)| versions.get(child) != Some(rv));
+        if changed_since {
+            invalidate(entry);
+        } else if entry.epoch == epoch {
             entry.fingerprint = Some(fingerprint);
             entry.versions = versions;
             entry.applied_at = Some(Instant::now());
@@ -116,7 +134,16 @@ impl AppliedWorkloads {
         let Some(entry) = entries.get_mut(&key) else {
             return;
         };
-        let known = entry.versions.get(&(kind, name.clone()));
+        let id = (kind, name.clone());
+        if let (Some(seen), Some(rv), false) = (
+            &mut entry.seen_during_apply,
+            &child.resource_version,
+            deleted,
+        ) {
+            seen.insert(id, rv.clone());
+            return;
+        }
+        let known = entry.versions.get(&id);
         if deleted || known.is_none() || known != child.resource_version.as_ref() {
             invalidate(entry);
         }
@@ -163,8 +190,7 @@ mod tests {
 
     fn applied(cache: &AppliedWorkloads, rv: &str) {
         let epoch = cache.begin(KEY);
-        let versions = HashMap::from([(("Deployment", "orders-processor".to_string()), rv.into())]);
-        cache.record(KEY, epoch, 7, versions);
+        cache.record(KEY, epoch, 7, processor_versions(rv));
     }
 
     #[test]
@@ -230,19 +256,55 @@ mod tests {
         assert!(cache.is_current(KEY, 7));
     }
 
+    fn processor_versions(rv: &str) -> HashMap<ChildId, String> {
+        HashMap::from([(("Deployment", "orders-processor".to_string()), rv.into())])
+    }
+
+    fn seen(cache: &AppliedWorkloads, rv: &str, deleted: bool) {
+        cache.observe_child(
+            "Deployment",
+            &child("orders-processor", rv, "orders"),
+            deleted,
+        );
+    }
+
     #[test]
     fn a_change_during_the_apply_is_not_overwritten() {
         let cache = AppliedWorkloads::default();
         applied(&cache, "10");
         let epoch = cache.begin(KEY);
-        cache.observe_child(
-            "Deployment",
-            &child("orders-processor", "12", "orders"),
-            false,
-        );
-        let versions =
-            HashMap::from([(("Deployment", "orders-processor".to_string()), "11".into())]);
-        cache.record(KEY, epoch, 7, versions);
+        // The echo of the apply's own write (11), then someone else's (12).
+        seen(&cache, "11", false);
+        seen(&cache, "12", false);
+        cache.record(KEY, epoch, 7, processor_versions("11"));
+        assert!(!cache.is_current(KEY, 7));
+    }
+
+    #[test]
+    fn the_echo_of_the_own_write_during_the_apply_is_expected() {
+        let cache = AppliedWorkloads::default();
+        let epoch = cache.begin(KEY);
+        // Someone else's version (9) before the apply's own write (10).
+        seen(&cache, "9", false);
+        seen(&cache, "10", false);
+        cache.record(KEY, epoch, 7, processor_versions("10"));
+        assert!(cache.is_current(KEY, 7));
+    }
+
+    #[test]
+    fn a_deletion_during_the_apply_forces_another() {
+        let cache = AppliedWorkloads::default();
+        let epoch = cache.begin(KEY);
+        seen(&cache, "10", true);
+        cache.record(KEY, epoch, 7, processor_versions("10"));
+        assert!(!cache.is_current(KEY, 7));
+    }
+
+    #[test]
+    fn an_apply_that_failed_half_way_is_not_current() {
+        let cache = AppliedWorkloads::default();
+        applied(&cache, "10");
+        cache.begin(KEY);
         assert!(!cache.is_current(KEY, 7));
     }
 
