@@ -5,11 +5,11 @@ mod support;
 
 use std::time::Duration;
 
-use operator::kafka::{LagQuery, LagSampler};
+use operator::kafka::{ExistingTopic, KafkaAdmin, LagQuery, LagSampler};
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
-use rdkafka::producer::{FutureProducer, FutureRecord};
+use rdkafka::producer::{FutureProducer, FutureRecord, Producer};
 use rdkafka::{ClientConfig, Offset, TopicPartitionList};
 
 use support::{kafka_bootstrap, unique};
@@ -150,4 +150,119 @@ async fn a_missing_input_topic_is_an_error_not_zero_lag() {
         .await
         .expect_err("a missing topic must not look like a caught-up group");
     assert!(error.to_string().contains("does not exist"), "{error}");
+}
+
+#[tokio::test]
+async fn admin_describes_existing_topics_and_leaves_out_missing_ones() {
+    let bootstrap = kafka_bootstrap();
+    let three = unique("describe-three");
+    let one = unique("describe-one");
+    let missing = unique("describe-missing");
+    create_topic(&bootstrap, &three, 3).await;
+    create_topic(&bootstrap, &one, 1).await;
+
+    let admin = KafkaAdmin::connect(&bootstrap).expect("admin");
+    // A duplicate name must not fail the request (librdkafka refuses
+    // duplicates in one DescribeTopics).
+    let described = admin
+        .describe_topics(&[three.clone(), missing.clone(), one.clone(), three.clone()])
+        .await
+        .expect("describe topics");
+    assert_eq!(
+        described.get(&three),
+        Some(&ExistingTopic {
+            partitions: 3,
+            replication_factor: 1
+        })
+    );
+    assert_eq!(
+        described.get(&one),
+        Some(&ExistingTopic {
+            partitions: 1,
+            replication_factor: 1
+        })
+    );
+    assert!(!described.contains_key(&missing), "{described:?}");
+    assert_eq!(described.len(), 2);
+    assert!(
+        admin
+            .describe_topics(&[])
+            .await
+            .expect("no topics")
+            .is_empty()
+    );
+}
+
+#[tokio::test]
+async fn missing_or_smaller_output_topics_leave_out_only_their_offsets() {
+    let bootstrap = kafka_bootstrap();
+    let input = unique("lag-partial-input");
+    let output = unique("lag-partial-output");
+    create_topic(&bootstrap, &input, 2).await;
+    create_topic(&bootstrap, &output, 1).await;
+    produce(&bootstrap, &input, 1, 3).await;
+    produce(&bootstrap, &output, 0, 2).await;
+
+    let sampler = LagSampler::connect(&bootstrap).expect("sampler");
+    let sample = sampler
+        .sample(LagQuery {
+            group: unique("lag-group-partial"),
+            input_topic: input.clone(),
+            // Declared with more partitions than it has, and one output
+            // that does not exist (yet).
+            output_topics: vec![(output.clone(), 4), (unique("lag-partial-none"), 2)],
+        })
+        .await
+        .expect("sample with missing outputs");
+    assert_eq!(sample.offsets.input_end, 3);
+    assert_eq!(sample.offsets.output_end, 2);
+    assert_eq!(sample.total_lag, 3);
+    assert_eq!(sample.partitions.len(), 2);
+}
+
+/// The processor reads with read_committed: records of an open transaction
+/// are not lag it could consume yet, so end offsets are last stable offsets.
+#[tokio::test]
+async fn end_offsets_stop_at_open_transactions() {
+    let bootstrap = kafka_bootstrap();
+    let input = unique("lag-txn-input");
+    create_topic(&bootstrap, &input, 1).await;
+    produce(&bootstrap, &input, 0, 2).await;
+
+    let producer: FutureProducer = ClientConfig::new()
+        .set("bootstrap.servers", &bootstrap)
+        .set("transactional.id", unique("lag-txn"))
+        .create()
+        .expect("transactional producer");
+    producer
+        .init_transactions(Duration::from_secs(30))
+        .expect("transactions initialised");
+    producer.begin_transaction().expect("transaction begun");
+    for i in 0..5 {
+        producer
+            .send(
+                FutureRecord::<(), _>::to(&input)
+                    .partition(0)
+                    .payload(&format!("in transaction {i}")),
+                Duration::from_secs(10),
+            )
+            .await
+            .expect("record delivered");
+    }
+
+    let sampler = LagSampler::connect(&bootstrap).expect("sampler");
+    let query = LagQuery {
+        group: unique("lag-group-txn"),
+        input_topic: input.clone(),
+        output_topics: vec![],
+    };
+    let open = sampler.sample(query.clone()).await.expect("sample");
+    assert_eq!(open.offsets.input_end, 2, "{open:?}");
+
+    producer
+        .commit_transaction(Duration::from_secs(30))
+        .expect("transaction committed");
+    // Five records and the commit marker.
+    let committed = sampler.sample(query).await.expect("sample");
+    assert_eq!(committed.offsets.input_end, 8, "{committed:?}");
 }

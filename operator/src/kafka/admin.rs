@@ -11,6 +11,7 @@ use rdkafka::client::DefaultClientContext;
 use rdkafka::config::RDKafkaLogLevel;
 use rdkafka::error::RDKafkaErrorCode;
 
+use super::topic_queries::{METADATA_MAX_AGE_MS, TopicState, describe_topics};
 use crate::error::{Error, Result};
 use crate::reconcile::validate::DesiredTopic;
 
@@ -36,12 +37,21 @@ impl KafkaAdmin {
             .set("bootstrap.servers", bootstrap_servers)
             .set("socket.timeout.ms", "10000")
             .set("client.id", "shopstream-operator")
+            // DescribeTopics replies land in the metadata cache, where only
+            // the lag sampler's ListOffsets reads them, right away: see
+            // METADATA_MAX_AGE_MS.
+            .set("metadata.max.age.ms", METADATA_MAX_AGE_MS)
             .set_log_level(RDKafkaLogLevel::Warning)
             .create()
             .map_err(|e| Error::Kafka(format!("cannot create admin client: {e}")))?;
         Ok(Self {
             admin: Arc::new(admin),
         })
+    }
+
+    /// The underlying client, for the lag sampler's admin requests.
+    pub(super) fn client(&self) -> Arc<AdminClient<DefaultClientContext>> {
+        self.admin.clone()
     }
 
     fn options() -> AdminOptions {
@@ -57,35 +67,23 @@ impl KafkaAdmin {
     ) -> Result<HashMap<String, ExistingTopic>> {
         let admin = self.admin.clone();
         let names = names.to_vec();
-        // librdkafka's metadata call blocks; keep it off the async workers.
+        // librdkafka's admin calls are waited for here by blocking on a
+        // queue; keep that off the async workers.
         tokio::task::spawn_blocking(move || {
-            // One small request per topic: a cluster-wide metadata request
-            // grows with every topic of every pipeline.
-            let mut found = HashMap::new();
-            for name in &names {
-                let metadata = admin
-                    .inner()
-                    .fetch_metadata(Some(name), REQUEST_TIMEOUT)
-                    .map_err(|e| Error::Kafka(format!("cannot fetch metadata of {name}: {e}")))?;
-                for topic in metadata.topics() {
-                    if topic.name() != name || topic.error().is_some() {
-                        continue;
-                    }
-                    let partitions = topic.partitions();
-                    let replication_factor = partitions
-                        .first()
-                        .map(|p| p.replicas().len() as i32)
-                        .unwrap_or(0);
-                    found.insert(
-                        name.clone(),
-                        ExistingTopic {
-                            partitions: partitions.len() as i32,
-                            replication_factor,
-                        },
-                    );
-                }
-            }
-            Ok(found)
+            // One Metadata request for exactly these topics (a cluster-wide
+            // one would grow with every topic of every pipeline), without
+            // the per-topic handles `fetch_metadata` would leave behind.
+            let described = describe_topics(admin.inner(), &names, REQUEST_TIMEOUT)?;
+            Ok(described
+                .into_iter()
+                .filter_map(|(name, state)| match state {
+                    TopicState::Exists(topic) => Some((name, topic)),
+                    // An unreadable topic counts as absent: creating it then
+                    // fails with the broker's reason (authorization, invalid
+                    // name), classified by `topic_error`.
+                    TopicState::Missing | TopicState::Unreadable(_) => None,
+                })
+                .collect())
         })
         .await
         .map_err(|e| Error::Kafka(format!("metadata task failed: {e}")))?

@@ -35,7 +35,12 @@ impl KafkaConnections {
         cached(&self.admins, bootstrap_servers, KafkaAdmin::connect)
     }
 
+    /// Shares the cluster's admin client, so a cluster costs two librdkafka
+    /// clients (admin and the sampler's record probe).
     pub fn lag_sampler(&self, bootstrap_servers: &str) -> Result<Arc<LagSampler>> {
-        cached(&self.samplers, bootstrap_servers, LagSampler::connect)
+        let admin = self.admin(bootstrap_servers)?;
+        cached(&self.samplers, bootstrap_servers, |bootstrap_servers| {
+            LagSampler::sharing(&admin, bootstrap_servers)
+        })
     }
 }

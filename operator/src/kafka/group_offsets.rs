@@ -7,7 +7,7 @@
 //! One client per cluster then serves every pipeline.
 
 use std::collections::BTreeMap;
-use std::ffi::{CStr, CString, c_char};
+use std::ffi::CString;
 use std::time::Duration;
 
 use rdkafka::ClientContext;
@@ -15,6 +15,7 @@ use rdkafka::TopicPartitionList;
 use rdkafka::bindings as rd;
 use rdkafka::client::Client;
 
+use super::native::{AdminCall, Owned, text};
 use crate::error::{Error, Result};
 
 /// Committed offset per partition of `topic` for `group`; `None` for a
@@ -32,57 +33,31 @@ pub fn committed_offsets<C: ClientContext>(
     for p in 0..partitions {
         wanted.add_partition(topic, p);
     }
-    let timeout_ms = i32::try_from(timeout.as_millis()).unwrap_or(i32::MAX);
-    let rk = client.native_ptr();
+    let call = AdminCall::new(
+        client,
+        rd::rd_kafka_admin_op_t::RD_KAFKA_ADMIN_OP_LISTCONSUMERGROUPOFFSETS,
+        timeout,
+    )?;
 
     // SAFETY: every pointer below is created here, checked for NULL, and
     // released exactly once by the guards; librdkafka copies the request and
     // the options when the call is made, and the result stays valid until
     // the event is destroyed, which happens after it has been read.
     unsafe {
-        let queue = Owned::new(rd::rd_kafka_queue_new(rk), rd::rd_kafka_queue_destroy)?;
-        let options = Owned::new(
-            rd::rd_kafka_AdminOptions_new(
-                rk,
-                rd::rd_kafka_admin_op_t::RD_KAFKA_ADMIN_OP_LISTCONSUMERGROUPOFFSETS,
-            ),
-            rd::rd_kafka_AdminOptions_destroy,
-        )?;
-        let mut errstr = [0 as c_char; 256];
-        if rd::rd_kafka_AdminOptions_set_request_timeout(
-            options.0,
-            timeout_ms,
-            errstr.as_mut_ptr(),
-            errstr.len(),
-        ) != rd::rd_kafka_resp_err_t::RD_KAFKA_RESP_ERR_NO_ERROR
-        {
-            return Err(Error::Kafka(format!(
-                "cannot set the offset request timeout: {}",
-                text(errstr.as_ptr())
-            )));
-        }
         let request = Owned::new(
             rd::rd_kafka_ListConsumerGroupOffsets_new(group_c.as_ptr(), wanted.ptr()),
             rd::rd_kafka_ListConsumerGroupOffsets_destroy,
         )?;
-        let mut requests = [request.0];
-        rd::rd_kafka_ListConsumerGroupOffsets(rk, requests.as_mut_ptr(), 1, options.0, queue.0);
-
-        // librdkafka enforces the request timeout itself; the margin only
-        // guards against waiting forever if it did not.
-        let event = Owned::new(
-            rd::rd_kafka_queue_poll(queue.0, timeout_ms.saturating_add(1000)),
-            rd::rd_kafka_event_destroy,
-        )
-        .map_err(|_| Error::Kafka(format!("no committed offsets for group {group} in time")))?;
-        let err = rd::rd_kafka_event_error(event.0);
-        if err != rd::rd_kafka_resp_err_t::RD_KAFKA_RESP_ERR_NO_ERROR {
-            return Err(Error::Kafka(format!(
-                "cannot read committed offsets of group {group}: {}",
-                text(rd::rd_kafka_event_error_string(event.0))
-            )));
-        }
-        let result = rd::rd_kafka_event_ListConsumerGroupOffsets_result(event.0);
+        let mut requests = [request.ptr()];
+        rd::rd_kafka_ListConsumerGroupOffsets(
+            client.native_ptr(),
+            requests.as_mut_ptr(),
+            1,
+            call.options(),
+            call.queue(),
+        );
+        let event = call.result(&format!("committed offsets of group {group}"))?;
+        let result = rd::rd_kafka_event_ListConsumerGroupOffsets_result(event.ptr());
         if result.is_null() {
             return Err(Error::Kafka(
                 "unexpected reply to the committed-offsets request".into(),
@@ -125,34 +100,4 @@ pub fn committed_offsets<C: ClientContext>(
         }
         Ok(committed)
     }
-}
-
-/// A librdkafka object freed with `destroy` when dropped.
-struct Owned<T>(*mut T, unsafe extern "C" fn(*mut T));
-
-impl<T> Owned<T> {
-    fn new(ptr: *mut T, destroy: unsafe extern "C" fn(*mut T)) -> Result<Self> {
-        if ptr.is_null() {
-            return Err(Error::Kafka("librdkafka returned no object".into()));
-        }
-        Ok(Self(ptr, destroy))
-    }
-}
-
-impl<T> Drop for Owned<T> {
-    fn drop(&mut self) {
-        // SAFETY: `new` only accepts non-NULL pointers, and each guard is
-        // the only owner of its pointer.
-        unsafe { (self.1)(self.0) }
-    }
-}
-
-/// # Safety
-/// `s` is NULL or a NUL-terminated string that outlives the call.
-unsafe fn text(s: *const c_char) -> String {
-    if s.is_null() {
-        return "unknown error".into();
-    }
-    // SAFETY: see the function's contract.
-    unsafe { CStr::from_ptr(s) }.to_string_lossy().into_owned()
 }

@@ -5,6 +5,8 @@ mod admin;
 mod connections;
 mod group_offsets;
 mod lag;
+mod native;
+mod topic_queries;
 
 pub use admin::{ExistingTopic, KafkaAdmin};
 pub use connections::KafkaConnections;
