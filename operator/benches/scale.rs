@@ -14,6 +14,7 @@
 //! (effective interval, applies skipped, mean reconcile time);
 //! docs/benchmarks.md records them.
 
+use std::os::unix::process::CommandExt;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -153,12 +154,17 @@ async fn main() -> anyhow::Result<()> {
             None => Stdio::null(),
         })
         .stderr(Stdio::null())
+        .process_group(0)
         .spawn()?;
     let pid = operator.id();
-    // Stops the operator however the benchmark ends.
+    // Stops the operator however the benchmark ends: the whole process
+    // group, so that a profiler wrapper's child goes too.
     struct KillOnDrop(std::process::Child);
     impl Drop for KillOnDrop {
         fn drop(&mut self) {
+            let _ = Command::new("kill")
+                .args(["-KILL", "--", &format!("-{}", self.0.id())])
+                .status();
             let _ = self.0.kill();
             let _ = self.0.wait();
         }
