@@ -316,16 +316,21 @@ async fn provisions_topics_workloads_and_reports_lag_and_throughput() {
     assert!(table.contains("Running"), "{table}");
 
     // The processor stops: the group empties, the pipeline degrades, and an
-    // Event says so.
+    // Event says so. (A refresh whose Kafka requests time out on a loaded
+    // machine is also Degraded, with reason LagUnknown; the test waits for
+    // the reason the stopped processor must lead to.)
     member.leave();
     produce(&names[0], 30);
     let p = wait_until(
-        "Degraded after the processor stops",
+        "Degraded with NoActiveConsumers after the processor stops",
         Duration::from_secs(60),
         || async {
             let p = pipelines.get(&name).await.map_err(|e| e.to_string())?;
             let s = p.status.clone().unwrap_or_default();
-            if s.phase == Some(operator::crd::Phase::Degraded) {
+            let reason = condition(&p, "ProcessorReady").map(|c| (c.0, c.1));
+            if s.phase == Some(operator::crd::Phase::Degraded)
+                && reason == Some(("False".into(), "NoActiveConsumers".into()))
+            {
                 Ok(p)
             } else {
                 Err(summary(&p))
@@ -333,11 +338,6 @@ async fn provisions_topics_workloads_and_reports_lag_and_throughput() {
         },
     )
     .await;
-    let processor_ready = condition(&p, "ProcessorReady").expect("ProcessorReady");
-    assert_eq!(
-        (processor_ready.0.as_str(), processor_ready.1.as_str()),
-        ("False", "NoActiveConsumers")
-    );
     assert!(
         p.status
             .and_then(|s| s.processor)
