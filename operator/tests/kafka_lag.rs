@@ -5,7 +5,7 @@ mod support;
 
 use std::time::Duration;
 
-use operator::kafka::{ExistingTopic, KafkaAdmin, LagQuery, LagSampler};
+use operator::kafka::{ExistingTopic, KafkaAdmin, LagQuery, LagSampler, OldestRecordProbe};
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
@@ -265,4 +265,53 @@ async fn end_offsets_stop_at_open_transactions() {
     // Five records and the commit marker.
     let committed = sampler.sample(query).await.expect("sample");
     assert_eq!(committed.offsets.input_end, 8, "{committed:?}");
+}
+
+/// Produces one record to partition 0 with an event time `age` ago.
+async fn produce_aged(bootstrap: &str, topic: &str, age: Duration) {
+    let producer: FutureProducer = ClientConfig::new()
+        .set("bootstrap.servers", bootstrap)
+        .create()
+        .expect("producer");
+    let timestamp = chrono::Utc::now().timestamp_millis() - age.as_millis() as i64;
+    producer
+        .send(
+            FutureRecord::<(), _>::to(topic)
+                .partition(0)
+                .payload("old")
+                .timestamp(timestamp),
+            Duration::from_secs(10),
+        )
+        .await
+        .expect("record delivered");
+}
+
+/// The probe replaces its consumer after a number of topics (to bound
+/// librdkafka's per-topic state); ages stay right across replacements.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lag_seconds_stay_right_when_the_probe_replaces_its_consumer() {
+    let bootstrap = kafka_bootstrap();
+    let topics: Vec<String> = (0..3).map(|_| unique("lag-probe")).collect();
+    for (i, topic) in topics.iter().enumerate() {
+        create_topic(&bootstrap, topic, 1).await;
+        produce_aged(&bootstrap, topic, Duration::from_secs(100 * (i as u64 + 1))).await;
+    }
+    let probe = OldestRecordProbe::with_topic_limit(&bootstrap, 1).expect("probe");
+    let from_start = std::collections::HashMap::from([(0, 0)]);
+    // Twice round: the second round reads every topic with a fresh consumer.
+    for round in 0..2 {
+        for (i, topic) in topics.iter().enumerate() {
+            let expected = 100.0 * (i as f64 + 1.0);
+            let age = tokio::task::block_in_place(|| probe.oldest_age(topic, &from_start));
+            assert!(
+                age.is_some_and(|a| a >= expected && a < expected + 60.0),
+                "round {round}, {topic}: age {age:?}, expected about {expected} s"
+            );
+        }
+    }
+    assert_eq!(
+        probe.oldest_age(&topics[0], &std::collections::HashMap::new()),
+        Some(0.0),
+        "nothing unconsumed"
+    );
 }

@@ -1,24 +1,19 @@
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use rdkafka::admin::AdminClient;
 use rdkafka::bindings::rd_kafka_OffsetSpec_t as OffsetSpec;
 use rdkafka::client::{Client, DefaultClientContext};
-use rdkafka::config::RDKafkaLogLevel;
-use rdkafka::consumer::{BaseConsumer, Consumer};
-use rdkafka::message::Message;
-use rdkafka::{ClientConfig, Offset, TopicPartitionList};
 
 use super::KafkaAdmin;
 use super::group_offsets::committed_offsets;
-use super::topic_queries::{METADATA_MAX_AGE_MS, TopicState, describe_topics, list_offsets};
+use super::oldest_record_probe::OldestRecordProbe;
+use super::topic_queries::{TopicState, describe_topics, list_offsets};
 use crate::crd::PartitionLag;
 use crate::error::{Error, Result};
 
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
-/// Upper bound on reading the oldest unconsumed records for `lagSeconds`.
-const PROBE_BUDGET: Duration = Duration::from_secs(2);
 
 /// One measurement of the processor group against the input topic.
 #[derive(Clone, Debug, PartialEq)]
@@ -93,9 +88,8 @@ pub struct LagSampler {
     /// buffers. librdkafka handles are thread-safe, so concurrent reconciles
     /// share it without a lock.
     admin: Arc<AdminClient<DefaultClientContext>>,
-    /// Reads the oldest unconsumed records; assign/poll is stateful, hence
-    /// the lock. Its own group never commits.
-    probe: Arc<Mutex<BaseConsumer>>,
+    /// Reads the oldest unconsumed records, for `lagSeconds`.
+    probe: Arc<OldestRecordProbe>,
 }
 
 /// What to measure for one pipeline.
@@ -108,22 +102,6 @@ pub struct LagQuery {
     pub output_topics: Vec<(String, i32)>,
 }
 
-/// A consumer that never commits, used to read records.
-pub fn offset_reader(bootstrap_servers: &str, group_id: &str) -> Result<BaseConsumer> {
-    ClientConfig::new()
-        .set("bootstrap.servers", bootstrap_servers)
-        .set("group.id", group_id)
-        .set("enable.auto.commit", "false")
-        .set("enable.auto.offset.store", "false")
-        .set("client.id", "shopstream-operator-lag")
-        // Bounds the metadata cache to the topics of recent samples; see
-        // METADATA_MAX_AGE_MS.
-        .set("metadata.max.age.ms", METADATA_MAX_AGE_MS)
-        .set_log_level(RDKafkaLogLevel::Warning)
-        .create()
-        .map_err(|e| Error::Kafka(format!("cannot create lag consumer: {e}")))
-}
-
 impl LagSampler {
     /// A sampler with its own admin client.
     pub fn connect(bootstrap_servers: &str) -> Result<Self> {
@@ -134,10 +112,7 @@ impl LagSampler {
     pub fn sharing(admin: &KafkaAdmin, bootstrap_servers: &str) -> Result<Self> {
         Ok(Self {
             admin: admin.client(),
-            probe: Arc::new(Mutex::new(offset_reader(
-                bootstrap_servers,
-                "shopstream-operator-probe",
-            )?)),
+            probe: Arc::new(OldestRecordProbe::connect(bootstrap_servers)?),
         })
     }
 
@@ -153,7 +128,7 @@ impl LagSampler {
 
 fn sample_blocking(
     client: &Client<DefaultClientContext>,
-    probe: &Mutex<BaseConsumer>,
+    probe: &OldestRecordProbe,
     query: &LagQuery,
 ) -> Result<LagSample> {
     let input_topic = query.input_topic.as_str();
@@ -253,7 +228,7 @@ fn sample_blocking(
         .map(|g| g.members().len())
         .unwrap_or(0);
 
-    let lag_seconds = oldest_unconsumed_age(probe, input_topic, &unconsumed);
+    let lag_seconds = probe.oldest_age(input_topic, &unconsumed);
     Ok(LagSample {
         total_lag: partitions.iter().map(|p| p.lag).sum(),
         partitions,
@@ -265,49 +240,6 @@ fn sample_blocking(
             output_end,
         },
     })
-}
-
-/// Reads the first unconsumed record of each lagging partition and returns
-/// the age of the oldest, in seconds.
-///
-/// Memory: assigning creates a topic handle and partition objects (with
-/// their queues) in the probe consumer, which librdkafka keeps for the
-/// client's life, so every input topic that ever lagged keeps costing that
-/// state (~2.4 KB for a one-partition topic on the heap profile, ~1.2 KB
-/// more per partition) until the operator restarts. Caught-up pipelines
-/// never get here.
-fn oldest_unconsumed_age(
-    probe: &Mutex<BaseConsumer>,
-    topic: &str,
-    unconsumed: &HashMap<i32, i64>,
-) -> Option<f64> {
-    if unconsumed.is_empty() {
-        return Some(0.0);
-    }
-    let probe = probe.lock().ok()?;
-    let mut assignment = TopicPartitionList::new();
-    for (partition, offset) in unconsumed {
-        assignment
-            .add_partition_offset(topic, *partition, Offset::Offset(*offset))
-            .ok()?;
-    }
-    probe.assign(&assignment).ok()?;
-    let deadline = Instant::now() + PROBE_BUDGET;
-    let mut oldest_ms: Option<i64> = None;
-    let mut seen = HashMap::new();
-    while seen.len() < unconsumed.len() && Instant::now() < deadline {
-        let Some(Ok(message)) = probe.poll(Duration::from_millis(200)) else {
-            continue;
-        };
-        if seen.insert(message.partition(), ()).is_none()
-            && let Some(ts) = message.timestamp().to_millis()
-        {
-            oldest_ms = Some(oldest_ms.map_or(ts, |o| o.min(ts)));
-        }
-    }
-    let _ = probe.unassign();
-    let now_ms = chrono::Utc::now().timestamp_millis();
-    oldest_ms.map(|ts| ((now_ms - ts).max(0) as f64) / 1000.0)
 }
 
 #[cfg(test)]
