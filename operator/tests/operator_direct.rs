@@ -588,7 +588,6 @@ async fn hand_edits_to_owned_objects_are_undone() {
     let config_maps: Api<ConfigMap> = Api::namespaced(client.clone(), &ns);
     let services: Api<Service> = Api::namespaced(client.clone(), &ns);
     let processor = format!("{name}-processor");
-    let replicas = |d: &Deployment| d.spec.as_ref().and_then(|s| s.replicas);
 
     // Let several refreshes pass (2 s interval), so later ones skip the apply.
     let first = wait_until("a status refresh", Duration::from_secs(60), || async {
@@ -617,7 +616,7 @@ async fn hand_edits_to_owned_objects_are_undone() {
         .get(&processor)
         .await
         .expect("processor deployment");
-    assert_eq!(replicas(&d), Some(2));
+    assert_eq!(d.spec.and_then(|s| s.replicas), Some(2));
 
     // Someone scales the processor by hand (another field manager).
     deployments
@@ -628,17 +627,7 @@ async fn hand_edits_to_owned_objects_are_undone() {
         )
         .await
         .expect("scale by hand");
-    wait_until("replicas restored", Duration::from_secs(30), || async {
-        let d = deployments
-            .get(&processor)
-            .await
-            .map_err(|e| e.to_string())?;
-        match replicas(&d) {
-            Some(2) => Ok(()),
-            other => Err(format!("replicas {other:?}")),
-        }
-    })
-    .await;
+    wait_for_replicas(&deployments, &processor, 2, "replicas restored").await;
 
     // Someone deletes the ConfigMap and the Service.
     let config_map = format!("{name}-config");
@@ -688,17 +677,7 @@ async fn hand_edits_to_owned_objects_are_undone() {
         }),
     )
     .await;
-    wait_until("spec change applied", Duration::from_secs(30), || async {
-        let d = deployments
-            .get(&processor)
-            .await
-            .map_err(|e| e.to_string())?;
-        match replicas(&d) {
-            Some(3) => Ok(()),
-            other => Err(format!("replicas {other:?}")),
-        }
-    })
-    .await;
+    wait_for_replicas(&deployments, &processor, 3, "spec change applied").await;
 
     support::delete_pipeline(
         &pipelines,
@@ -708,4 +687,15 @@ async fn hand_edits_to_owned_objects_are_undone() {
     )
     .await;
     support::delete_namespace(&client, &ns).await;
+}
+
+async fn wait_for_replicas(deployments: &Api<Deployment>, name: &str, replicas: i32, what: &str) {
+    wait_until(what, Duration::from_secs(30), || async {
+        let d = deployments.get(name).await.map_err(|e| e.to_string())?;
+        match d.spec.and_then(|s| s.replicas) {
+            Some(n) if n == replicas => Ok(()),
+            other => Err(format!("replicas {other:?}, want {replicas}")),
+        }
+    })
+    .await;
 }
