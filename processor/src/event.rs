@@ -43,6 +43,9 @@ pub struct PurchaseEvent {
 /// JSON escapes). The processor parses every input record into this, which
 /// saves seven allocations per event; it accepts and rejects exactly what
 /// [`PurchaseEvent`] does (every field, with the same types, is required).
+/// The processor reads the common shape with `fixed_schema::parse_view`
+/// first, which yields the same view for what it accepts and leaves the
+/// rest to this type's serde path.
 #[derive(Deserialize, Clone, Debug, PartialEq)]
 pub struct PurchaseEventView<'a> {
     #[serde(borrow)]
@@ -147,9 +150,17 @@ mod tests {
         assert_eq!(view.product_name, event.product_name);
         assert_eq!(view.timestamp, event.timestamp);
         assert_eq!(view.final_amount, event.final_amount);
+        // The fast path for the common shape (`fixed_schema`) reads the same
+        // view, and leaves escapes and every invalid record to serde.
+        let fast = crate::fixed_schema::parse_view(SAMPLE.as_bytes()).expect("common shape");
+        assert_eq!(fast, view);
+        let utc = SAMPLE.replace("09:30:00+09:00", "00:30:00.250Z");
+        let fast = crate::fixed_schema::parse_view(utc.as_bytes()).expect("common shape");
+        assert_eq!(Some(fast), serde_json::from_str(&utc).ok());
         let escaped = SAMPLE.replace("user_42", "user_\\u0034\\u0032");
         let view: PurchaseEventView<'_> = serde_json::from_str(&escaped).expect("escapes parse");
         assert_eq!(view.user_id, "user_42");
+        assert!(crate::fixed_schema::parse_view(escaped.as_bytes()).is_none());
         for bad in [
             SAMPLE.replace(r#""quantity":2,"#, ""),
             SAMPLE.replace(r#""device":"mobile""#, r#""device":"fax""#),
@@ -158,6 +169,10 @@ mod tests {
             let a = serde_json::from_str::<PurchaseEvent>(&bad).map_err(|e| e.to_string());
             let b = serde_json::from_str::<PurchaseEventView<'_>>(&bad).map_err(|e| e.to_string());
             assert_eq!(a.err(), b.err(), "{bad}");
+            assert!(
+                crate::fixed_schema::parse_view(bad.as_bytes()).is_none(),
+                "{bad}"
+            );
         }
     }
 

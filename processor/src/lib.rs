@@ -1,7 +1,10 @@
 //! Data plane of shopstream: the purchase-event model shared by the
-//! `generator` and `processor` binaries.
+//! `generator` and `processor` binaries, and the processor's fast readers
+//! for it ([`fixed_schema`], [`rfc3339`]).
 
 pub mod analytics;
 pub mod event;
+pub mod fixed_schema;
 pub mod generator;
 pub mod http;
+pub mod rfc3339;

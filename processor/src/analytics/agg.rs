@@ -6,6 +6,7 @@
 use hashbrown::HashSet;
 use serde::{Deserialize, Serialize};
 
+use super::user_id::UserId;
 use super::window::{to_cents, to_micros};
 use crate::event::PurchaseEventView;
 
@@ -23,17 +24,17 @@ pub trait Aggregate: Default {
 pub struct SalesAgg {
     pub order_count: u64,
     pub total_cents: i64,
-    /// Exact set of distinct user ids (order is irrelevant).
-    pub users: HashSet<String>,
+    /// Exact set of distinct user ids (order is irrelevant); a JSON array
+    /// of strings on the wire.
+    pub users: HashSet<UserId>,
 }
 
 impl SalesAgg {
     pub fn add(&mut self, event: &PurchaseEventView<'_>) {
         self.order_count += 1;
         self.total_cents += to_cents(event.final_amount);
-        // One hash per event; the id is copied only when it is new here.
-        self.users
-            .get_or_insert_with(event.user_id.as_ref(), str::to_owned);
+        // Short ids are stored inline: no allocation, new or not.
+        self.users.insert(UserId::new(&event.user_id));
     }
 }
 
@@ -146,12 +147,12 @@ mod tests {
         let mut a = SalesAgg {
             order_count: 2,
             total_cents: 300,
-            users: ["u1".to_owned(), "u2".to_owned()].into_iter().collect(),
+            users: ["u1", "u2"].into_iter().map(UserId::new).collect(),
         };
         let b = SalesAgg {
             order_count: 2,
             total_cents: 500,
-            users: ["u2".to_owned(), "u3".to_owned()].into_iter().collect(),
+            users: ["u2", "u3"].into_iter().map(UserId::new).collect(),
         };
         a.merge(b);
         assert_eq!(a.order_count, 4);

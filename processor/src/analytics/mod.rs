@@ -1,7 +1,8 @@
 //! The windowed analytics processor. See docs/processor.md for the design.
 //!
 //! Pure logic (no Kafka): [`window`] (tumbling windows, fixed point),
-//! [`agg`] (mergeable aggregates), [`partial`] (partials-topic records),
+//! [`agg`] (mergeable aggregates; [`user_id`] their compact, exact user
+//! ids), [`partial`] (partials-topic records),
 //! [`preagg`] (stage 1: parse, anomalies, partial aggregation),
 //! [`store`] and [`watermark`] and [`merge`] (stage 2: window store,
 //! event-time watermark, merge state), [`output`] (final records, ranking),
@@ -27,6 +28,7 @@ pub mod stage1;
 pub mod stage2;
 pub mod store;
 pub mod txn;
+pub mod user_id;
 pub mod watermark;
 pub mod window;
 

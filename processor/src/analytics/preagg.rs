@@ -11,8 +11,10 @@ use serde::Serialize;
 
 use super::agg::{ProductAgg, SalesAgg, SegmentAgg};
 use super::partial::{Partial, PartialBody};
+use super::user_id::UserId;
 use super::window::{Millis, millis, rfc3339, to_cents, window_start};
 use crate::event::{PurchaseEventView, UserSegment};
+use crate::fixed_schema;
 
 /// Window sizes and the anomaly threshold.
 #[derive(Clone, Copy, Debug)]
@@ -40,6 +42,11 @@ pub fn parse_event(payload: Option<&[u8]>) -> Result<PurchaseEventView<'_>, Stri
         None => return Err("empty record: no value".to_owned()),
         Some(b) => b,
     };
+    // The common shape first; anything else (including every invalid
+    // record) goes through serde, which decides and gives the reason.
+    if let Some(event) = fixed_schema::parse_view(bytes) {
+        return Ok(event);
+    }
     serde_json::from_slice::<PurchaseEventView<'_>>(bytes).map_err(|e| {
         let class = match e.classify() {
             serde_json::error::Category::Data => {
@@ -136,7 +143,7 @@ impl PreSales {
                 .users
                 .iter()
                 .filter_map(|&u| names.get(u as usize))
-                .map(|&name| name.to_owned())
+                .map(|&name| UserId::new(name))
                 .collect(),
         }
     }

@@ -18,6 +18,9 @@ pub fn millis(ts: &DateTime<Utc>) -> Millis {
 
 /// RFC 3339 in UTC with a `Z` suffix; sub-second digits only when non-zero.
 pub fn rfc3339(ms: Millis) -> String {
+    if let Some(text) = crate::rfc3339::format_millis(ms) {
+        return text;
+    }
     match Utc.timestamp_millis_opt(ms).single() {
         Some(t) => t.to_rfc3339_opts(SecondsFormat::AutoSi, true),
         None => ms.to_string(),
