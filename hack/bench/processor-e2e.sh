@@ -12,6 +12,10 @@
 # BENCH_RATE (steady, default 200000), BENCH_SECONDS (steady, default 180),
 # BENCH_PARTITIONS / BENCH_PARTIALS_PARTITIONS (default 6 / 6), and any
 # PROCESSOR_* variable (inherited by the processor and used by the check).
+# BENCH_PROCESSOR_WRAPPER runs the processor under a profiler, e.g.
+# BENCH_PROCESSOR_WRAPPER="heaptrack -o /tmp/proc-heap" (RSS and CPU are then
+# read from the wrapper's child, i.e. the processor, heaptrack's own memory
+# included).
 # Run it on a quiet machine: it measures the whole 2-core box. On a shared
 # machine serialise benchmarks: flock /tmp/shopstream-bench.lock hack/bench/processor-e2e.sh …
 set -euo pipefail

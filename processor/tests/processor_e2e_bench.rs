@@ -161,8 +161,25 @@ impl Drop for Proc {
 }
 
 impl Proc {
+    /// The measured process: the child, or under `BENCH_PROCESSOR_WRAPPER`
+    /// (e.g. `heaptrack -o /tmp/heap`, whose script runs the program as one
+    /// of its children, next to its own helper) the wrapper's child that
+    /// runs the processor binary.
     fn pid(&self) -> u32 {
-        self.child.id()
+        let own = self.child.id();
+        if std::env::var_os("BENCH_PROCESSOR_WRAPPER").is_none() {
+            return own;
+        }
+        let binary = std::path::Path::new(env!("CARGO_BIN_EXE_processor"));
+        let children = format!("/proc/{own}/task/{own}/children");
+        std::fs::read_to_string(children)
+            .unwrap_or_default()
+            .split_whitespace()
+            .filter_map(|pid| pid.parse::<u32>().ok())
+            .find(|pid| {
+                std::fs::read_link(format!("/proc/{pid}/exe")).is_ok_and(|exe| exe == binary)
+            })
+            .unwrap_or(own)
     }
 
     fn sigterm_and_wait(&mut self) {
@@ -203,7 +220,17 @@ fn spawn_processor(t: &Topics) -> Proc {
     let metrics = free_addr();
     let log = log_path("bench-processor");
     let file = std::fs::File::create(&log).expect("log");
-    let child = Command::new(env!("CARGO_BIN_EXE_processor"))
+    let wrapper = std::env::var("BENCH_PROCESSOR_WRAPPER").unwrap_or_default();
+    let mut words = wrapper.split_whitespace();
+    let mut command = match words.next() {
+        Some(program) => {
+            let mut c = Command::new(program);
+            c.args(words).arg(env!("CARGO_BIN_EXE_processor"));
+            c
+        }
+        None => Command::new(env!("CARGO_BIN_EXE_processor")),
+    };
+    let child = command
         .env("KAFKA_BOOTSTRAP_SERVERS", bootstrap())
         .env("PROCESSOR_GROUP_ID", unique("bench-group"))
         .env("PROCESSOR_REPLICA_ID", "0")
