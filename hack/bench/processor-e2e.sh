@@ -17,7 +17,7 @@
 # read from the wrapper's child, i.e. the processor, heaptrack's own memory
 # included).
 # Run it on a quiet machine: it measures the whole 2-core box. On a shared
-# machine serialise benchmarks: flock /tmp/shopstream-bench.lock hack/bench/processor-e2e.sh …
+# machine serialise benchmarks: flock -o /tmp/shopstream-bench.lock hack/bench/processor-e2e.sh …
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 cd "$ROOT"
