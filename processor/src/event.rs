@@ -115,10 +115,11 @@ pub fn round_cents(value: f64) -> f64 {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    const SAMPLE: &str = r#"{"event_id":"g1-0","timestamp":"2026-11-25T09:30:00+09:00",
+    /// One valid event, as the generator writes it (with an offset).
+    pub(crate) const SAMPLE: &str = r#"{"event_id":"g1-0","timestamp":"2026-11-25T09:30:00+09:00",
         "user_id":"user_42","user_segment":"premium","product_id":"P001",
         "product_name":"ノートPC","category":"electronics","quantity":2,
         "unit_price":89800.0,"base_amount":179600.0,"discount_rate":0.1,

@@ -285,13 +285,7 @@ impl<'a> Scanner<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    const SAMPLE: &str = r#"{"event_id":"g1-0","timestamp":"2026-11-25T09:30:00+09:00",
-        "user_id":"user_42","user_segment":"premium","product_id":"P001",
-        "product_name":"ノートPC","category":"electronics","quantity":2,
-        "unit_price":89800.0,"base_amount":179600.0,"discount_rate":0.1,
-        "discount_amount":17960.0,"final_amount":161640.0,"region":"Tokyo",
-        "device":"mobile","payment_method":"credit_card"}"#;
+    use crate::event::tests::SAMPLE;
 
     /// The contract: the fast path accepts only what serde accepts, with the
     /// same value.
