@@ -320,6 +320,9 @@ async fn lag_seconds_stay_right_when_the_probe_replaces_its_consumer() {
             );
         }
     }
+    // A limit of one topic: a consumer is replaced once it has read a
+    // second one, i.e. after the 2nd, 4th and 6th of the six reads.
+    assert_eq!(probe.consumers_created(), 4, "consumers replaced");
     assert_eq!(
         probe.oldest_age(&topics[0], &std::collections::HashMap::new()),
         Some(0.0),

@@ -323,6 +323,33 @@ mod tests {
         assert_eq!(event.discount_rate, 0.1);
     }
 
+    /// The enum names the fast path knows are exactly serde's: every
+    /// variant, written by serde, is read on the fast path to the same value.
+    #[test]
+    fn every_enum_variant_reads_as_serde_writes_it() {
+        fn wire<T: serde::Serialize>(value: &T) -> String {
+            serde_json::to_string(value).expect("enum serialises")
+        }
+        let mut cases = Vec::new();
+        for segment in UserSegment::ALL {
+            cases.push(SAMPLE.replace(r#""premium""#, &wire(&segment)));
+        }
+        for device in [Device::Web, Device::Mobile, Device::Tablet] {
+            cases.push(SAMPLE.replace(r#""mobile""#, &wire(&device)));
+        }
+        for method in [
+            PaymentMethod::CreditCard,
+            PaymentMethod::BankTransfer,
+            PaymentMethod::DigitalWallet,
+        ] {
+            cases.push(SAMPLE.replace(r#""credit_card""#, &wire(&method)));
+        }
+        for text in &cases {
+            assert!(fast_path_taken(text), "{text}");
+            assert!(agrees_with_serde(text.as_bytes()), "{text}");
+        }
+    }
+
     #[test]
     fn everything_else_is_left_to_serde() {
         let cases: Vec<Vec<u8>> = [

@@ -39,6 +39,8 @@ pub struct OldestRecordProbe {
 struct ProbeState {
     consumer: BaseConsumer,
     topics_read: HashSet<String>,
+    /// Consumers created so far, the first included.
+    consumers_created: u32,
 }
 
 fn probe_consumer(bootstrap_servers: &str) -> Result<BaseConsumer> {
@@ -68,6 +70,7 @@ impl OldestRecordProbe {
             state: Mutex::new(ProbeState {
                 consumer: probe_consumer(bootstrap_servers)?,
                 topics_read: HashSet::new(),
+                consumers_created: 1,
             }),
         })
     }
@@ -90,11 +93,20 @@ impl OldestRecordProbe {
         oldest_ms.map(|ts| ((now_ms - ts).max(0) as f64) / 1000.0)
     }
 
+    /// How many consumers the probe has created, the first included.
+    pub fn consumers_created(&self) -> u32 {
+        self.state
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .consumers_created
+    }
+
     fn replace_consumer(&self, state: &mut ProbeState) {
         match probe_consumer(&self.bootstrap_servers) {
             Ok(fresh) => {
                 let old = std::mem::replace(&mut state.consumer, fresh);
                 state.topics_read.clear();
+                state.consumers_created += 1;
                 // Destroying a librdkafka consumer waits for its threads;
                 // nobody needs to wait for that.
                 let closing = std::thread::Builder::new()

@@ -42,7 +42,8 @@ use crate::error::{Error, Result};
 /// admin client holds no topic handles, so its periodic refresh re-reads
 /// only the broker list (keeping idle connections alive) and no cached
 /// topic. (The lag probe consumer does hold the handles of the input topics
-/// it has read records from; see `oldest_unconsumed_age`.)
+/// it has read records from, and is replaced after a bound; see
+/// `oldest_record_probe.rs`.)
 pub const METADATA_MAX_AGE_MS: &str = "10000";
 
 /// What DescribeTopics says about one topic.
