@@ -17,6 +17,11 @@
 //!   starts; the run ends when it has consumed everything and its published
 //!   watermark (set only after every emitted result was acknowledged) passed
 //!   the closing time − lateness, i.e. every pre-loaded window is final.
+//!   With BENCH_INPUT_TOPIC set, `backlog` drains that topic instead, which
+//!   the `preload` test created and loaded the same way (BENCH_EVENTS,
+//!   BENCH_PARTITIONS) and which may have been read by others since: the
+//!   comparison with Spark (`hack/bench/spark-vs-processor.sh`, `make
+//!   bench-spark`) loads one topic, runs Spark's job on it, then this.
 //! * `steady`: the processor runs first, then the generator writes
 //!   BENCH_RATE events/s (default 200,000) stamped with the wall clock for
 //!   BENCH_SECONDS (default 180). Every second the processor's consumed
@@ -46,7 +51,7 @@ use support::{bootstrap, create_topics, unique};
 
 use futures::StreamExt;
 use rdkafka::ClientConfig;
-use rdkafka::consumer::{Consumer, StreamConsumer};
+use rdkafka::consumer::{BaseConsumer, Consumer, StreamConsumer};
 use rdkafka::message::Message;
 use serde::Deserialize;
 use serde_json::Value;
@@ -108,6 +113,7 @@ impl Config {
 // ------------------------------------------------------------------ topics
 
 struct Topics {
+    /// Fresh, or the pre-loaded BENCH_INPUT_TOPIC.
     input: String,
     partials: String,
     dead_letter: String,
@@ -118,8 +124,11 @@ struct Topics {
 impl Topics {
     async fn create() -> Topics {
         let prefix = unique("bench-e2e");
+        let preloaded = preloaded_input();
         let t = Topics {
-            input: format!("{prefix}-input"),
+            input: preloaded
+                .clone()
+                .unwrap_or_else(|| format!("{prefix}-input")),
             partials: format!("{prefix}-partials"),
             dead_letter: format!("{prefix}-dlq"),
             anomalies: format!("{prefix}-anomalies"),
@@ -131,18 +140,60 @@ impl Topics {
         let input_partitions = env_u64("BENCH_PARTITIONS", 6) as i32;
         let partials_partitions = env_u64("BENCH_PARTIALS_PARTITIONS", 6) as i32;
         let mut names: Vec<(&str, i32)> = vec![
-            (&t.input, input_partitions),
             (&t.partials, partials_partitions),
             (&t.dead_letter, 1),
             (&t.anomalies, 1),
         ];
+        if preloaded.is_none() {
+            names.push((&t.input, input_partitions));
+        }
         names.extend(t.outputs.values().map(|n| (n.as_str(), 1)));
         create_topics(&names).await;
-        println!(
-            "topics: {prefix}-* (input {input_partitions} partitions, partials {partials_partitions})"
-        );
+        match preloaded {
+            Some(input) => println!(
+                "topics: input {input} (pre-loaded), {prefix}-* (partials {partials_partitions} partitions)"
+            ),
+            None => println!(
+                "topics: {prefix}-* (input {input_partitions} partitions, partials {partials_partitions})"
+            ),
+        }
         t
     }
+}
+
+/// The pre-loaded input topic named by BENCH_INPUT_TOPIC, if any.
+fn preloaded_input() -> Option<String> {
+    std::env::var("BENCH_INPUT_TOPIC")
+        .ok()
+        .filter(|t| !t.is_empty())
+}
+
+/// Records in a topic: the sum of its partitions' end offsets minus their
+/// start offsets (the generator's producer is not transactional, so every
+/// offset is a record).
+fn topic_records(topic: &str) -> u64 {
+    let consumer: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", bootstrap())
+        .create()
+        .expect("consumer");
+    let timeout = Duration::from_secs(10);
+    let metadata = consumer
+        .fetch_metadata(Some(topic), timeout)
+        .unwrap_or_else(|e| panic!("metadata of {topic}: {e}"));
+    let partitions = metadata
+        .topics()
+        .first()
+        .map(|t| t.partitions().len())
+        .unwrap_or_default();
+    assert!(partitions > 0, "topic {topic} does not exist");
+    (0..partitions as i32)
+        .map(|p| {
+            let (low, high) = consumer
+                .fetch_watermarks(topic, p, timeout)
+                .unwrap_or_else(|e| panic!("offsets of {topic}/{p}: {e}"));
+            (high - low) as u64
+        })
+        .sum()
 }
 
 // --------------------------------------------------------------- processes
@@ -706,16 +757,13 @@ fn mb(kb: u64) -> f64 {
     kb as f64 / 1024.0
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "benchmark: needs the local broker and a quiet machine"]
-async fn backlog() {
-    let c = Config::from_env();
-    let n = env_u64("BENCH_EVENTS", 5_000_000);
-    let t = Topics::create().await;
+/// Writes the backlog: `n` events 1 ms apart from T0, then the closing
+/// events; returns the number of records written.
+fn load_backlog(topic: &str, n: u64) -> u64 {
     let pre = Instant::now();
     let count = n.to_string();
     run_generator(
-        &t.input,
+        topic,
         &[
             "--unthrottled",
             "--count",
@@ -730,7 +778,7 @@ async fn backlog() {
     );
     let closing = CLOSING_EVENTS.to_string();
     run_generator(
-        &t.input,
+        topic,
         &[
             "--unthrottled",
             "--count",
@@ -749,6 +797,43 @@ async fn backlog() {
         pre.elapsed().as_secs_f64(),
         loadavg()
     );
+    total
+}
+
+/// Creates BENCH_INPUT_TOPIC (BENCH_PARTITIONS partitions) and loads the
+/// backlog into it, for `backlog` and other engines to drain later.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "benchmark: needs the local broker"]
+async fn preload() {
+    let topic = preloaded_input().expect("BENCH_INPUT_TOPIC names the topic to create and load");
+    let n = env_u64("BENCH_EVENTS", 5_000_000);
+    let partitions = env_u64("BENCH_PARTITIONS", 6) as i32;
+    create_topics(&[(&topic, partitions)]).await;
+    let total = load_backlog(&topic, n);
+    assert_eq!(topic_records(&topic), total, "records in {topic}");
+    println!("PRELOADED topic={topic} partitions={partitions} records={total}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "benchmark: needs the local broker and a quiet machine"]
+async fn backlog() {
+    let c = Config::from_env();
+    let n = env_u64("BENCH_EVENTS", 5_000_000);
+    let t = Topics::create().await;
+    let total = if preloaded_input().is_some() {
+        // Loaded by `preload` with the same BENCH_EVENTS: the closing time
+        // and the recompute below rely on exactly that content.
+        let total = n + CLOSING_EVENTS;
+        assert_eq!(
+            topic_records(&t.input),
+            total,
+            "{} must hold BENCH_EVENTS + {CLOSING_EVENTS} records, as `preload` writes them",
+            t.input
+        );
+        total
+    } else {
+        load_backlog(&t.input, n)
+    };
     let final_wm = parse_ms(CLOSING) - c.lateness_ms;
 
     let mut p = spawn_processor(&t);
@@ -799,6 +884,7 @@ async fn backlog() {
         }
     }
     meter.report();
+    let cpu_total = cpu_s(p.pid());
     let hwm = status_kb(p.pid(), "VmHWM:");
     let (first, consumed_at, fin) = (
         t_first.unwrap().as_secs_f64(),
@@ -819,6 +905,18 @@ async fn backlog() {
         mb(hwm),
         mb(peak_rss)
     );
+    // One line for scripts (hack/bench/spark-vs-processor.sh); the run only
+    // counts if the check below passes, i.e. the test succeeds.
+    println!(
+        "BENCH_BACKLOG_RESULT {}",
+        serde_json::json!({
+            "events": total,
+            "seconds_from_spawn": fin,
+            "seconds_from_first_record": fin - first,
+            "cpu_seconds": cpu_total,
+            "peak_rss_mb": mb(hwm),
+        })
+    );
     println!(
         "processor: produced {}, late {}, invalid {}, aborted {}",
         metric(&text, "processor_records_produced_total"),
@@ -833,6 +931,10 @@ async fn backlog() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "benchmark: needs the local broker and a quiet machine"]
 async fn steady() {
+    assert!(
+        preloaded_input().is_none(),
+        "steady writes its own input: unset BENCH_INPUT_TOPIC"
+    );
     let c = Config::from_env();
     let rate = env_u64("BENCH_RATE", 200_000);
     let secs = env_u64("BENCH_SECONDS", 180);
