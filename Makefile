@@ -2,11 +2,11 @@
 SHELL := /bin/bash
 CARGO ?= cargo
 
-.PHONY: help build test lint fmt crds env-up env-down demo
+.PHONY: help build test lint fmt crds env-up env-down demo bench-spark
 .PHONY: helm-lint images kind-load tools kind-up strimzi deploy e2e-kind kind-down
 
 help: ## Show the targets
-	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
+	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
 
 build: ## Build every binary (debug)
 	$(CARGO) build --workspace --locked
@@ -33,6 +33,11 @@ env-down: ## Stop the local environment, the local demo stack, operator and runn
 
 demo: ## examples/pipeline.yaml running end to end: kind + Strimzi if Docker and kind work, else the local stack (hack/demo.sh)
 	hack/demo.sh
+
+# --- Benchmarks (not part of `make test`; measure the whole machine, so they take the bench lock) ---
+
+bench-spark: ## Benchmark: the original's Spark job vs the processor on one pre-loaded topic (docs/benchmarks.md)
+	flock -o /tmp/shopstream-bench.lock hack/bench/spark-vs-processor.sh
 
 # --- Packaging: Helm chart, images, kind + Strimzi (hack/kind/, needs Docker) ---
 

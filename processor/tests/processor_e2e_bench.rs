@@ -399,13 +399,17 @@ fn cpu_s(pid: u32) -> f64 {
     (ticks(11) + ticks(12)) as f64 / 100.0
 }
 
-/// The Kafka broker's JVM, for its CPU time.
+/// The Kafka broker's JVM, for its CPU time. With SHOPSTREAM_RUN_DIR set
+/// (several local environments on one machine), the one started from that
+/// run directory (its config file lives there).
 fn broker_pid() -> Option<u32> {
+    let run_dir = std::env::var("SHOPSTREAM_RUN_DIR").unwrap_or_default();
     std::fs::read_dir("/proc").ok()?.flatten().find_map(|e| {
         let pid: u32 = e.file_name().to_str()?.parse().ok()?;
         let cmd = std::fs::read(format!("/proc/{pid}/cmdline")).ok()?;
         let cmd = String::from_utf8_lossy(&cmd);
-        (cmd.contains("java") && cmd.contains("kafka.Kafka")).then_some(pid)
+        (cmd.contains("java") && cmd.contains("kafka.Kafka") && cmd.contains(&run_dir))
+            .then_some(pid)
     })
 }
 
