@@ -24,7 +24,7 @@
 # (input partitions, default 3), BENCH_PARTIALS_PARTITIONS (default 6),
 # SPARK_MASTER (default local[2]), SPARK_DRIVER_MEMORY (default 1g),
 # SPARK_SHUFFLE_PARTITIONS (default 2, one per core of local[2]: Spark's own
-# default of 200, which the original keeps, costs Spark ~1.9x the CPU on this
+# default of 200, which the original keeps, costs Spark 1.7-1.9x the CPU on this
 # job; 0 = Spark's default), SPARK_VERSION (hack/lib.sh), BENCH_KEEP_TOPIC=1
 # keeps the loaded topic, PROCESSOR_* (inherited by the processor).
 # Measures the whole 2-core machine: run it on a quiet one, and serialise
