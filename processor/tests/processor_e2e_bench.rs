@@ -823,20 +823,20 @@ async fn preload() {
 async fn backlog() {
     let c = Config::from_env();
     let n = env_u64("BENCH_EVENTS", 5_000_000);
-    let t = Topics::create().await;
-    let total = if preloaded_input().is_some() {
+    let preloaded = preloaded_input();
+    if let Some(input) = &preloaded {
         // Loaded by `preload` with the same BENCH_EVENTS: the closing time
         // and the recompute below rely on exactly that content.
-        let total = n + CLOSING_EVENTS;
         assert_eq!(
-            topic_records(&t.input),
-            total,
-            "{} must hold BENCH_EVENTS + {CLOSING_EVENTS} records, as `preload` writes them",
-            t.input
+            topic_records(input),
+            n + CLOSING_EVENTS,
+            "{input} must hold BENCH_EVENTS + {CLOSING_EVENTS} records, as `preload` writes them"
         );
-        total
-    } else {
-        load_backlog(&t.input, n)
+    }
+    let t = Topics::create().await;
+    let total = match preloaded {
+        Some(_) => n + CLOSING_EVENTS,
+        None => load_backlog(&t.input, n),
     };
     let final_wm = parse_ms(CLOSING) - c.lateness_ms;
 
