@@ -10,7 +10,9 @@
 #
 # Knobs (environment): BENCH_EVENTS (backlog, default 5000000),
 # BENCH_RATE (steady, default 200000), BENCH_SECONDS (steady, default 180),
-# BENCH_PARTITIONS / BENCH_PARTIALS_PARTITIONS (default 6 / 6), and any
+# BENCH_PARTITIONS / BENCH_PARTIALS_PARTITIONS (default 6 / 6),
+# BENCH_INPUT_TOPIC (backlog: drain this topic, loaded by the `preload` test
+# with the same BENCH_EVENTS, instead of a fresh one), and any
 # PROCESSOR_* variable (inherited by the processor and used by the check).
 # BENCH_PROCESSOR_WRAPPER runs the processor under a profiler, e.g.
 # BENCH_PROCESSOR_WRAPPER="heaptrack -o /tmp/proc-heap" (RSS and CPU are then
