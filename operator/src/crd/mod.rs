@@ -15,7 +15,8 @@ pub mod workloads;
 pub use definition::{CRD_FILE, crd_yaml};
 pub use spec::{AnalyticsPipeline, AnalyticsPipelineSpec, DeletionPolicy, KafkaConnection};
 pub use status::{
-    AnalyticsPipelineStatus, GeneratorStatus, PartitionLag, Phase, ProcessorStatus, TopicStatus,
+    AnalyticsPipelineStatus, GeneratorStatus, PartitionLag, Phase, ProcessorStatus, RetiredTopic,
+    TopicOrigin, TopicStatus,
 };
 pub use topics::{TopicRole, TopicSpec, TopicsSpec};
 pub use workloads::{GeneratorSpec, ProcessorSpec};

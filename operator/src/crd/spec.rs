@@ -66,8 +66,10 @@ pub struct AnalyticsPipelineSpec {
     pub kafka: KafkaConnection,
 
     /// The input, output and dead-letter topics. Every topic has a default
-    /// name derived from the pipeline name (`<pipeline>-<role>`), 3 partitions
-    /// and replication factor 1.
+    /// name unique to the pipeline (`<namespace>.<pipeline>.<role>`), 3
+    /// partitions and replication factor 1. A topic that already exists and
+    /// was not created by the pipeline is used but never changed or deleted,
+    /// unless its `adopt` is set.
     #[serde(default)]
     pub topics: TopicsSpec,
 
@@ -80,9 +82,10 @@ pub struct AnalyticsPipelineSpec {
     #[serde(default)]
     pub processor: ProcessorSpec,
 
-    /// What happens to the Kafka topics when the pipeline is deleted:
+    /// What happens to the Kafka topics the pipeline created (or adopted)
+    /// when the pipeline is deleted, or when the spec renames one of them:
     /// `Retain` (default) leaves them and their data in Kafka, `Delete`
-    /// removes them.
+    /// removes them. Topics the pipeline did not create are never deleted.
     #[serde(default)]
     pub deletion_policy: DeletionPolicy,
 }
@@ -118,6 +121,6 @@ pub enum DeletionPolicy {
     /// Keep the topics and their data.
     #[default]
     Retain,
-    /// Delete the topics the pipeline created.
+    /// Delete the topics the pipeline created or adopted.
     Delete,
 }

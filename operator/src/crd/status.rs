@@ -21,10 +21,21 @@ pub struct AnalyticsPipelineStatus {
     #[schemars(extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["type"]))]
     pub conditions: Vec<Condition>,
 
-    /// State of each Kafka topic of the pipeline.
+    /// State of each Kafka topic of the pipeline. The names recorded here
+    /// are the names the pipeline keeps using while the spec does not name
+    /// a topic explicitly, and `origin` records which topics the pipeline
+    /// created: only those (and adopted ones) are ever changed or deleted.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[schemars(extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["role"]))]
     pub topics: Vec<TopicStatus>,
+
+    /// Topics the pipeline created or adopted and no longer uses because
+    /// the spec renamed them, waiting to be deleted (`deletionPolicy:
+    /// Delete`). Empty once they are gone; with `Retain` they are released
+    /// at once and never listed.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["name"]))]
+    pub retired_topics: Vec<RetiredTopic>,
 
     /// Replicas, consumer lag and throughput of the processor.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -68,13 +79,62 @@ pub struct TopicStatus {
     pub replication_factor: Option<i32>,
     /// Whether the topic exists and matches the spec, as last verified.
     pub ready: bool,
-    /// Whether this pipeline created or adopted the topic. Only managed
-    /// topics are ever changed or, with `deletionPolicy: Delete`, deleted.
+    /// How the pipeline came to use the topic: `Created` (it created the
+    /// topic), `Adopted` (the topic existed and `spec.topics.<role>.adopt`
+    /// is set) or `External` (the topic existed and is used as it is). Only
+    /// `Created` and `Adopted` topics are ever changed or, with
+    /// `deletionPolicy: Delete`, deleted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub origin: Option<TopicOrigin>,
+    /// Whether the pipeline manages the topic: `origin` is `Created` or
+    /// `Adopted`.
     #[serde(default)]
     pub managed: bool,
     /// Why the topic is not ready, if it is not.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
+}
+
+/// How a pipeline came to use a topic; decides whether it may change or
+/// delete it.
+#[derive(JsonSchema, Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TopicOrigin {
+    /// The pipeline created the topic: it manages and may delete it.
+    Created,
+    /// The topic existed and the spec adopts it: managed like `Created`.
+    Adopted,
+    /// The topic existed and is not adopted: used as it is, never changed
+    /// or deleted.
+    External,
+}
+
+impl TopicOrigin {
+    /// Whether the pipeline may change the topic and delete it.
+    pub fn is_managed(self) -> bool {
+        matches!(self, TopicOrigin::Created | TopicOrigin::Adopted)
+    }
+}
+
+impl TopicStatus {
+    /// The origin this status records. Statuses written before `origin`
+    /// existed only say `managed`: the operator then managed the topic
+    /// (it had created it, or found it matching the spec), and keeps
+    /// managing it as created.
+    pub fn recorded_origin(&self) -> Option<TopicOrigin> {
+        self.origin.or(self.managed.then_some(TopicOrigin::Created))
+    }
+}
+
+/// A managed topic the spec no longer uses.
+#[derive(JsonSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct RetiredTopic {
+    /// Kafka topic name.
+    pub name: String,
+    /// The role it played.
+    pub role: String,
+    /// `Created` or `Adopted`.
+    pub origin: TopicOrigin,
 }
 
 /// Replicas, lag and throughput of the processor consumer group.

@@ -44,9 +44,13 @@ pub struct TopicsSpec {
 #[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
 #[serde(rename_all = "camelCase")]
 pub struct TopicSpec {
-    /// Kafka topic name. Defaults to `<pipeline name>-<role>`, for example
-    /// `shop-input` or `shop-top-products`. Kafka allows letters, digits,
-    /// `.`, `_` and `-`, at most 249 characters, and not `.` or `..`.
+    /// Kafka topic name. Defaults to the name the running pipeline already
+    /// uses (`status.topics`), else to `<namespace>.<pipeline>.<role>`, for
+    /// example `team-a.shop.input` or `team-a.shop.top-products`, so that
+    /// pipelines in different namespaces never share a topic. Changing it
+    /// moves the pipeline to another topic; the old one is then deleted or
+    /// kept as `deletionPolicy` says. Kafka allows letters, digits, `.`, `_`
+    /// and `-`, at most 249 characters, and not `.` or `..`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(min = 1, max = 249), regex(pattern = r"^[a-zA-Z0-9._-]+$"))]
     #[x_kube(validation = Rule::new("self != '.' && self != '..'").message("a Kafka topic may not be named '.' or '..'"))]
@@ -70,6 +74,18 @@ pub struct TopicSpec {
     /// `min.insync.replicas: "2"`. Values are strings, as in Kafka.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub config: BTreeMap<String, String>,
+
+    /// Take over a topic of this name that already exists in Kafka but was
+    /// not created by this pipeline. Without it, such a topic is used as it
+    /// is (the pipeline reads or writes it if its partitions and replication
+    /// factor match) but never changed, and never deleted, even with
+    /// `deletionPolicy: Delete`. With it, the pipeline manages the topic as
+    /// if it had created it: it adds partitions, sets the `config` keys named
+    /// here (other keys are left alone) and deletes the topic with
+    /// `deletionPolicy: Delete`. Topics the pipeline created itself are
+    /// always managed.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub adopt: bool,
 }
 
 impl Default for TopicSpec {
@@ -79,6 +95,7 @@ impl Default for TopicSpec {
             partitions: DEFAULT_PARTITIONS,
             replication_factor: DEFAULT_REPLICATION_FACTOR,
             config: BTreeMap::new(),
+            adopt: false,
         }
     }
 }
@@ -127,6 +144,19 @@ impl TopicRole {
             TopicRole::DeadLetter => "dead-letter",
         }
     }
+
+    /// The role's field under `spec.topics`, for messages.
+    pub fn spec_field(self) -> &'static str {
+        match self {
+            TopicRole::Input => "input",
+            TopicRole::Sales => "sales",
+            TopicRole::Segments => "segments",
+            TopicRole::Anomalies => "anomalies",
+            TopicRole::Hourly => "hourly",
+            TopicRole::TopProducts => "topProducts",
+            TopicRole::DeadLetter => "deadLetter",
+        }
+    }
 }
 
 impl TopicsSpec {
@@ -142,15 +172,6 @@ impl TopicsSpec {
             TopicRole::DeadLetter => &self.dead_letter,
         }
     }
-
-    /// The Kafka name of the topic playing `role` in pipeline `pipeline`:
-    /// the explicit name if set, else `<pipeline>-<role>`.
-    pub fn resolved_name(&self, pipeline: &str, role: TopicRole) -> String {
-        match &self.get(role).name {
-            Some(name) => name.clone(),
-            None => format!("{pipeline}-{}", role.as_str()),
-        }
-    }
 }
 
 #[cfg(test)]
@@ -158,38 +179,11 @@ mod tests {
     use super::*;
 
     #[test]
-    fn default_names_derive_from_the_pipeline_name() {
-        let topics = TopicsSpec::default();
-        let names: Vec<String> = TopicRole::ALL
-            .iter()
-            .map(|r| topics.resolved_name("shop", *r))
-            .collect();
-        assert_eq!(
-            names,
-            [
-                "shop-input",
-                "shop-sales",
-                "shop-segments",
-                "shop-anomalies",
-                "shop-hourly",
-                "shop-top-products",
-                "shop-dead-letter"
-            ]
-        );
-    }
-
-    #[test]
-    fn explicit_names_win() {
-        let mut topics = TopicsSpec::default();
-        topics.input.name = Some("purchases".into());
-        assert_eq!(topics.resolved_name("shop", TopicRole::Input), "purchases");
-    }
-
-    #[test]
     fn omitted_fields_take_defaults() {
         let topic: TopicSpec = serde_json::from_str(r#"{"name":"x"}"#).expect("valid topic");
         assert_eq!(topic.partitions, DEFAULT_PARTITIONS);
         assert_eq!(topic.replication_factor, DEFAULT_REPLICATION_FACTOR);
         assert!(topic.config.is_empty());
+        assert!(!topic.adopt, "foreign topics are never adopted by default");
     }
 }

@@ -4,8 +4,8 @@ use std::time::Duration;
 
 use rdkafka::ClientConfig;
 use rdkafka::admin::{
-    AdminClient, AdminOptions, AlterConfig, NewPartitions, NewTopic, OwnedResourceSpecifier,
-    ResourceSpecifier, TopicReplication,
+    AdminClient, AdminOptions, AlterConfig, ConfigSource, NewPartitions, NewTopic,
+    OwnedResourceSpecifier, ResourceSpecifier, TopicReplication,
 };
 use rdkafka::client::DefaultClientContext;
 use rdkafka::config::RDKafkaLogLevel;
@@ -89,8 +89,10 @@ impl KafkaAdmin {
         .map_err(|e| Error::Kafka(format!("metadata task failed: {e}")))?
     }
 
-    /// Creates `topics` in one request.
-    pub async fn create_topics(&self, topics: &[&DesiredTopic]) -> Result<()> {
+    /// Creates `topics` in one request. Returns the names that already
+    /// existed: someone else created them between the caller's check and
+    /// this request, so they are not the caller's.
+    pub async fn create_topics(&self, topics: &[&DesiredTopic]) -> Result<Vec<String>> {
         let new_topics: Vec<NewTopic<'_>> = topics
             .iter()
             .map(|topic| {
@@ -110,15 +112,15 @@ impl KafkaAdmin {
             .create_topics(&new_topics, &Self::options())
             .await
             .map_err(|e| Error::Kafka(format!("CreateTopics: {e}")))?;
+        let mut already_existed = Vec::new();
         for result in results {
             match result {
                 Ok(_) => {}
-                // Someone (or a previous reconcile) was faster: fine.
-                Err((_, RDKafkaErrorCode::TopicAlreadyExists)) => {}
+                Err((name, RDKafkaErrorCode::TopicAlreadyExists)) => already_existed.push(name),
                 Err((name, code)) => return Err(topic_error(&name, "create", code)),
             }
         }
-        Ok(())
+        Ok(already_existed)
     }
 
     pub async fn add_partitions(&self, name: &str, total: i32) -> Result<()> {
@@ -170,12 +172,53 @@ impl KafkaAdmin {
         Ok(configs)
     }
 
-    /// Sets the topic's dynamic configuration to exactly `config`.
-    pub async fn set_topic_config(
+    /// Sets the keys of `changes` on the topic and leaves every other key as
+    /// it is (IncrementalAlterConfigs semantics).
+    ///
+    /// TODO(kafkaclient): the pure-Rust admin client provides
+    /// `alter_topic_config` as a real IncrementalAlterConfigs request; this
+    /// stand-in reads the topic's dynamic config and writes it back whole
+    /// with the changes merged in, which keeps other keys but can lose a
+    /// change someone else makes in between.
+    pub async fn alter_topic_config(
         &self,
         name: &str,
-        config: &BTreeMap<String, String>,
+        changes: &BTreeMap<String, String>,
     ) -> Result<()> {
+        let resource = ResourceSpecifier::Topic(name);
+        let described = self
+            .admin
+            .describe_configs([&resource], &Self::options())
+            .await
+            .map_err(|e| Error::Kafka(format!("DescribeConfigs {name}: {e}")))?;
+        let mut merged = BTreeMap::new();
+        for result in described {
+            let resource =
+                result.map_err(|code| topic_error(name, "describe the config of", code))?;
+            for entry in resource.entries {
+                if entry.source != ConfigSource::DynamicTopic {
+                    continue;
+                }
+                match entry.value {
+                    Some(value) => {
+                        merged.insert(entry.name, value);
+                    }
+                    // A sensitive value cannot be read back, so a whole
+                    // write would drop it.
+                    None => {
+                        return Err(Error::Kafka(format!(
+                            "cannot update the config of topic {name} without IncrementalAlterConfigs: it has a sensitive key"
+                        )));
+                    }
+                }
+            }
+        }
+        merged.extend(changes.iter().map(|(k, v)| (k.clone(), v.clone())));
+        self.set_topic_config(name, &merged).await
+    }
+
+    /// Sets the topic's dynamic configuration to exactly `config`.
+    async fn set_topic_config(&self, name: &str, config: &BTreeMap<String, String>) -> Result<()> {
         let mut request = AlterConfig::new(ResourceSpecifier::Topic(name));
         for (key, value) in config {
             request = request.set(key, value);

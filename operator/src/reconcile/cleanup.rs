@@ -6,6 +6,7 @@ use kube::runtime::controller::Action;
 use kube::runtime::events::EventType;
 use tracing::{info, warn};
 
+use super::topic_plan::{managed_topic_names, used_elsewhere};
 use super::validate::validate;
 use super::{pipeline_key, publish, strimzi};
 use crate::context::Context;
@@ -13,15 +14,14 @@ use crate::crd::{AnalyticsPipeline, DeletionPolicy};
 use crate::error::{Error, Result};
 
 /// Attempts at deleting topics before the finalizer is released anyway, so
-/// a pipeline whose Kafka is gone can still be deleted.
+/// a pipeline whose Kafka is gone can still be deleted. Counted from the
+/// deletion on: failed reconciles before it do not use them up.
 const MAX_DELETE_ATTEMPTS: u32 = 3;
 
 pub async fn cleanup(p: &AnalyticsPipeline, ctx: &Context) -> Result<Action> {
     let key = pipeline_key(p);
-    let result = delete_topics(p, ctx).await;
-    if let Err(error) = result {
-        // error_policy counts each failed attempt.
-        let attempts = ctx.failure_count(&key) + 1;
+    if let Err(error) = delete_topics(p, ctx).await {
+        let attempts = ctx.record_cleanup_failure(&key);
         if attempts < MAX_DELETE_ATTEMPTS {
             return Err(error);
         }
@@ -35,42 +35,48 @@ pub async fn cleanup(p: &AnalyticsPipeline, ctx: &Context) -> Result<Action> {
         )
         .await;
     }
-    if let Ok(v) = validate(p, &ctx.settings.images) {
-        let _ = ctx
-            .metrics
-            .pipeline_lag
-            .remove_label_values(&[&v.namespace, &v.name]);
-    }
+    let _ = ctx
+        .metrics
+        .pipeline_lag
+        .remove_label_values(&[&p.namespace().unwrap_or_default(), &p.name_any()]);
     ctx.forget(&key);
     Ok(Action::await_change())
 }
 
 async fn delete_topics(p: &AnalyticsPipeline, ctx: &Context) -> Result<()> {
-    let v = validate(p, &ctx.settings.images)?;
-    match (v.deletion_policy, &v.strimzi_cluster) {
+    let uid = p.uid().unwrap_or_default();
+    match (p.spec.deletion_policy, &p.spec.kafka.strimzi_cluster) {
         (DeletionPolicy::Retain, None) => {
             info!(pipeline = %p.name_any(), "deletionPolicy Retain: topics stay in Kafka");
             Ok(())
         }
-        (DeletionPolicy::Retain, Some(_)) => strimzi::unmanage_kafka_topics(&ctx.client, &v).await,
-        (DeletionPolicy::Delete, Some(_)) => strimzi::delete_kafka_topics(&ctx.client, &v).await,
+        (DeletionPolicy::Retain, Some(_)) => {
+            let v = validate(p, &ctx.settings.images)?;
+            strimzi::unmanage_kafka_topics(&ctx.client, &v, &uid).await
+        }
+        (DeletionPolicy::Delete, Some(_)) => {
+            let v = validate(p, &ctx.settings.images)?;
+            let deleted = strimzi::delete_kafka_topics(&ctx.client, &v, &uid).await?;
+            if !deleted.is_empty() {
+                publish(
+                    ctx,
+                    p,
+                    EventType::Normal,
+                    "TopicsDeleted",
+                    format!("deleted the KafkaTopics of {}", deleted.join(", ")),
+                )
+                .await;
+            }
+            Ok(())
+        }
         (DeletionPolicy::Delete, None) => {
-            // Only what this pipeline created or adopted, as its status says.
-            let names: Vec<String> = p
-                .status
-                .as_ref()
-                .map(|s| {
-                    s.topics
-                        .iter()
-                        .filter(|t| t.managed)
-                        .map(|t| t.name.clone())
-                        .collect()
-                })
-                .unwrap_or_default();
+            // Only what this pipeline created or adopted, as its status
+            // says; topics it only used stay.
+            let names = not_used_elsewhere(ctx, p, managed_topic_names(p.status.as_ref())).await;
             if names.is_empty() {
                 return Ok(());
             }
-            let admin = ctx.kafka.admin(&v.bootstrap_servers)?;
+            let admin = ctx.kafka.admin(&p.spec.kafka.bootstrap_servers)?;
             admin.delete_topics(&names).await?;
             publish(
                 ctx,
@@ -87,4 +93,32 @@ async fn delete_topics(p: &AnalyticsPipeline, ctx: &Context) -> Result<()> {
         Error::InvalidSpec(m) => Error::Finalizer(m),
         other => other,
     })
+}
+
+/// Of the topics about to be deleted, those no other pipeline lists in its
+/// status; for the others a Warning Event says which pipeline keeps them.
+pub(super) async fn not_used_elsewhere(
+    ctx: &Context,
+    p: &AnalyticsPipeline,
+    names: Vec<String>,
+) -> Vec<String> {
+    let others = ctx.other_statuses(&pipeline_key(p));
+    let users = used_elsewhere(&names, others.iter().map(|(k, s)| (k.clone(), s)));
+    for (topic, pipelines) in &users {
+        publish(
+            ctx,
+            p,
+            EventType::Warning,
+            "TopicKept",
+            format!(
+                "topic {topic} is not deleted: pipeline {} uses it too",
+                pipelines.join(", ")
+            ),
+        )
+        .await;
+    }
+    names
+        .into_iter()
+        .filter(|n| !users.contains_key(n))
+        .collect()
 }

@@ -1,6 +1,13 @@
 //! Strimzi mode: one `KafkaTopic` per topic, owned by the pipeline, for
 //! Strimzi's topic operator to provision. TopicsReady follows their Ready
 //! conditions and carries their error messages through.
+//!
+//! The rules of `topic_plan.rs` hold here too. A KafkaTopic of the wanted
+//! name that this pipeline does not own is a conflict, never taken over.
+//! A Kafka topic that exists without a KafkaTopic of this pipeline gets one
+//! only if the spec adopts it: Strimzi makes a topic's config exactly its
+//! KafkaTopic's, so creating one would take the topic over. Otherwise it is
+//! used as it is and checked through the admin API, as in direct mode.
 
 use std::collections::BTreeMap;
 
@@ -10,8 +17,12 @@ use kube::{Api, Client, Resource, ResourceExt};
 use serde_json::json;
 
 use super::FIELD_MANAGER;
-use crate::crd::{AnalyticsPipeline, TopicStatus};
+use super::ownership::{Ownership, conflict_message, delete_exactly, ownership};
+use super::topic_plan::RecordedTopics;
+use super::topics::{TopicsOutcome, reconcile_topics};
+use crate::crd::{AnalyticsPipeline, DeletionPolicy, TopicOrigin, TopicStatus};
 use crate::error::{Error, Result};
+use crate::kafka::KafkaConnections;
 use crate::reconcile::validate::{DesiredTopic, ValidatedPipeline};
 use crate::status::TopicsState;
 use crate::workloads::{Component, labels};
@@ -44,6 +55,8 @@ pub async fn kafka_topic_resource(client: &Client) -> Result<ApiResource> {
     )))
 }
 
+/// Name of the KafkaTopic resource of a role: per pipeline and role, so it
+/// stays the same when the Kafka topic is renamed.
 pub fn kafka_topic_name(pipeline: &str, role: &str) -> String {
     format!("{pipeline}-{role}")
 }
@@ -80,52 +93,206 @@ pub fn build_kafka_topic(
     Ok(serde_json::from_value(object)?)
 }
 
-/// Applies every KafkaTopic and reads their readiness back.
+/// Whether `current` (an owned KafkaTopic) differs from `desired` in what
+/// the operator writes: its spec and labels. Pure; an unchanged KafkaTopic
+/// is not applied again, so a refresh costs a read, not a write.
+pub fn needs_apply(desired: &DynamicObject, current: &DynamicObject) -> bool {
+    let labels_missing = desired
+        .labels()
+        .iter()
+        .any(|(k, v)| current.labels().get(k) != Some(v));
+    labels_missing || desired.data.get("spec") != current.data.get("spec")
+}
+
+/// The Kafka topic a KafkaTopic stands for.
+fn spec_topic_name(topic: &DynamicObject) -> Option<&str> {
+    topic
+        .data
+        .pointer("/spec/topicName")
+        .and_then(|n| n.as_str())
+}
+
+/// Applies every KafkaTopic this pipeline may manage and reads their
+/// readiness back; checks the topics it only uses through the admin API.
 pub async fn reconcile_kafka_topics(
     client: &Client,
+    kafka: &KafkaConnections,
     p: &ValidatedPipeline,
     cluster: &str,
     owner: &AnalyticsPipeline,
-) -> Result<(Vec<TopicStatus>, TopicsState)> {
+    recorded: &RecordedTopics,
+) -> Result<TopicsOutcome> {
     let resource = kafka_topic_resource(client).await?;
     let api: Api<DynamicObject> = Api::namespaced_with(client.clone(), &p.namespace, &resource);
-    let params = PatchParams::apply(FIELD_MANAGER).force();
-    let mut statuses = Vec::new();
+    let uid = owner
+        .uid()
+        .ok_or_else(|| Error::InvalidSpec("the pipeline has no uid yet".into()))?;
+    let mut outcome = TopicsOutcome {
+        statuses: Vec::new(),
+        state: TopicsState::Ready,
+        changes: Vec::new(),
+        created: false,
+    };
     let mut not_ready = Vec::new();
     let mut errors = Vec::new();
+    let mut conflicts = Vec::new();
+    // Topics without a KafkaTopic of this pipeline: Kafka decides.
+    let mut undecided: Vec<&DesiredTopic> = Vec::new();
+    // Topics that get a KafkaTopic now, with the origin to record.
+    let mut to_apply: Vec<(&DesiredTopic, TopicOrigin, Option<DynamicObject>)> = Vec::new();
+
     for topic in &p.topics {
+        let kt_name = kafka_topic_name(&p.name, topic.role);
+        let current = api.get_opt(&kt_name).await?;
+        let recorded_origin = recorded.origin(&topic.name);
+        match current {
+            None => match recorded_origin {
+                // Ours before (someone deleted the KafkaTopic): restore it.
+                Some(TopicOrigin::Created) => to_apply.push((topic, TopicOrigin::Created, None)),
+                _ => undecided.push(topic),
+            },
+            Some(current) if ownership(Some(current.meta()), &uid) != Ownership::Owned => {
+                let why = conflict_message("KafkaTopic", &p.namespace, &kt_name);
+                conflicts.push(why.clone());
+                outcome.statuses.push(status(topic, None, false, Some(why)));
+            }
+            Some(current) => {
+                let origin = match recorded_origin {
+                    Some(TopicOrigin::Adopted) => TopicOrigin::Adopted,
+                    _ => TopicOrigin::Created,
+                };
+                let renamed = spec_topic_name(&current) != Some(topic.name.as_str());
+                let released = origin == TopicOrigin::Adopted && !topic.adopt;
+                // What this KafkaTopic says about the topic the spec wants:
+                // nothing when it stands for another (renamed) topic.
+                let known = (!renamed).then_some(origin);
+                if current.metadata.deletion_timestamp.is_some() {
+                    let what = format!("waiting for the old KafkaTopic {kt_name} to be deleted");
+                    not_ready.push(what.clone());
+                    outcome
+                        .statuses
+                        .push(status(topic, known, false, Some(what)));
+                } else if renamed || released {
+                    // Strimzi cannot rename a topic, and an adopted topic
+                    // no longer adopted goes back to its owner: the
+                    // KafkaTopic goes (Strimzi deletes the topic only for a
+                    // rename under `Delete`), a new one follows once it is
+                    // gone.
+                    let old = spec_topic_name(&current).unwrap_or_default().to_string();
+                    let delete_topic = renamed && p.deletion_policy == DeletionPolicy::Delete;
+                    retire_kafka_topic(&api, &current, delete_topic).await?;
+                    outcome.changes.push(if delete_topic {
+                        format!("KafkaTopic {kt_name} deleted with topic {old}, which the spec no longer uses (deletionPolicy Delete)")
+                    } else {
+                        format!("KafkaTopic {kt_name} removed; topic {old} stays in Kafka, no longer managed by this pipeline")
+                    });
+                    let what = format!("replacing KafkaTopic {kt_name}");
+                    not_ready.push(what.clone());
+                    outcome
+                        .statuses
+                        .push(status(topic, known, false, Some(what)));
+                } else {
+                    to_apply.push((topic, origin, Some(current)));
+                }
+            }
+        }
+    }
+
+    if !undecided.is_empty() {
+        let admin = kafka.admin(&p.bootstrap_servers)?;
+        let names: Vec<String> = undecided.iter().map(|t| t.name.clone()).collect();
+        let existing = admin.describe_topics(&names).await?;
+        let mut external = Vec::new();
+        for topic in undecided {
+            match (existing.contains_key(&topic.name), topic.adopt) {
+                (false, _) => to_apply.push((topic, TopicOrigin::Created, None)),
+                (true, true) => to_apply.push((topic, TopicOrigin::Adopted, None)),
+                (true, false) => external.push(topic.clone()),
+            }
+        }
+        if !external.is_empty() {
+            // Used as they are: verified like direct mode's external
+            // topics, never given a KafkaTopic.
+            let checked = reconcile_topics(&admin, &external, recorded).await?;
+            outcome.created |= checked.created;
+            outcome.changes.extend(checked.changes);
+            match checked.state {
+                TopicsState::Conflict(why) => conflicts.push(why),
+                TopicsState::Provisioning(what) => not_ready.push(what),
+                TopicsState::Error(why) => errors.push(why),
+                TopicsState::KafkaUnreachable(why) => errors.push(why),
+                TopicsState::Ready => {}
+            }
+            outcome.statuses.extend(checked.statuses);
+        }
+    }
+
+    let params = PatchParams::apply(FIELD_MANAGER).force();
+    for (topic, origin, current) in to_apply {
         let desired = build_kafka_topic(&resource, p, cluster, topic, owner)?;
-        let applied = api
-            .patch(&desired.name_any(), &params, &Patch::Apply(&desired))
-            .await?;
+        let applied = match current {
+            Some(current) if !needs_apply(&desired, &current) => current,
+            current => {
+                if current.is_none() {
+                    outcome.created = true;
+                    outcome
+                        .changes
+                        .push(format!("KafkaTopic {} created", desired.name_any()));
+                }
+                api.patch(&desired.name_any(), &params, &Patch::Apply(&desired))
+                    .await?
+            }
+        };
         let (ready, message) = readiness(&applied);
         if !ready {
             match &message {
                 Some(m) => errors.push(format!("{}: {m}", topic.name)),
-                None => not_ready.push(topic.name.clone()),
+                None => not_ready.push(format!("waiting for Strimzi to provision {}", topic.name)),
             }
         }
-        statuses.push(TopicStatus {
-            role: topic.role.to_string(),
-            name: topic.name.clone(),
-            partitions: Some(topic.partitions),
-            replication_factor: Some(topic.replication_factor),
-            ready,
-            managed: true,
-            message,
-        });
+        outcome
+            .statuses
+            .push(status(topic, Some(origin), ready, message));
     }
-    let state = if !errors.is_empty() {
+
+    // Status in the spec's order, whatever path each topic took.
+    let order: BTreeMap<&str, usize> = p
+        .topics
+        .iter()
+        .enumerate()
+        .map(|(i, t)| (t.role, i))
+        .collect();
+    outcome
+        .statuses
+        .sort_by_key(|s| order.get(s.role.as_str()).copied().unwrap_or(usize::MAX));
+    outcome.state = if !conflicts.is_empty() {
+        TopicsState::Conflict(conflicts.join("; "))
+    } else if !errors.is_empty() {
         TopicsState::Error(errors.join("; "))
     } else if !not_ready.is_empty() {
-        TopicsState::Provisioning(format!(
-            "waiting for Strimzi to provision {}",
-            not_ready.join(", ")
-        ))
+        TopicsState::Provisioning(not_ready.join("; "))
     } else {
         TopicsState::Ready
     };
-    Ok((statuses, state))
+    Ok(outcome)
+}
+
+fn status(
+    topic: &DesiredTopic,
+    origin: Option<TopicOrigin>,
+    ready: bool,
+    message: Option<String>,
+) -> TopicStatus {
+    TopicStatus {
+        role: topic.role.to_string(),
+        name: topic.name.clone(),
+        partitions: Some(topic.partitions),
+        replication_factor: Some(topic.replication_factor),
+        ready,
+        origin,
+        managed: origin.is_some_and(TopicOrigin::is_managed),
+        message,
+    }
 }
 
 /// `(ready, error message)` from a KafkaTopic's Ready condition.
@@ -153,17 +320,65 @@ pub fn readiness(topic: &DynamicObject) -> (bool, Option<String>) {
     }
 }
 
-/// Before the pipeline (and by owner reference its KafkaTopics) goes away
-/// with `deletionPolicy: Retain`, tell Strimzi to leave the Kafka topics.
-pub async fn unmanage_kafka_topics(client: &Client, p: &ValidatedPipeline) -> Result<()> {
+/// Removes one of the pipeline's KafkaTopics; with `delete_topic` false it
+/// first tells Strimzi to leave the Kafka topic.
+async fn retire_kafka_topic(
+    api: &Api<DynamicObject>,
+    topic: &DynamicObject,
+    delete_topic: bool,
+) -> Result<()> {
+    let name = topic.name_any();
+    if !delete_topic {
+        let patch =
+            json!({"metadata": {"annotations": BTreeMap::from([(MANAGED_ANNOTATION, "false")])}});
+        api.patch(&name, &PatchParams::default(), &Patch::Merge(&patch))
+            .await?;
+    }
+    match api.delete(&name, &delete_exactly(topic.meta())).await {
+        Ok(_) => Ok(()),
+        Err(kube::Error::Api(e)) if e.code == 404 || e.code == 409 => Ok(()),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// The pipeline's own KafkaTopics (by owner uid), of the roles it has.
+async fn owned_kafka_topics(
+    client: &Client,
+    p: &ValidatedPipeline,
+    owner_uid: &str,
+) -> Result<(Api<DynamicObject>, Vec<DynamicObject>)> {
     let resource = kafka_topic_resource(client).await?;
     let api: Api<DynamicObject> = Api::namespaced_with(client.clone(), &p.namespace, &resource);
+    let mut owned = Vec::new();
+    for topic in &p.topics {
+        let current = api.get_opt(&kafka_topic_name(&p.name, topic.role)).await?;
+        if let Some(current) = current
+            && ownership(Some(current.meta()), owner_uid) == Ownership::Owned
+        {
+            owned.push(current);
+        }
+    }
+    Ok((api, owned))
+}
+
+/// Before the pipeline (and by owner reference its KafkaTopics) goes away
+/// with `deletionPolicy: Retain`, tell Strimzi to leave the Kafka topics.
+/// KafkaTopics the pipeline does not own are not touched.
+pub async fn unmanage_kafka_topics(
+    client: &Client,
+    p: &ValidatedPipeline,
+    owner_uid: &str,
+) -> Result<()> {
+    let (api, owned) = owned_kafka_topics(client, p, owner_uid).await?;
     let patch =
         json!({"metadata": {"annotations": BTreeMap::from([(MANAGED_ANNOTATION, "false")])}});
-    for topic in &p.topics {
-        let name = kafka_topic_name(&p.name, topic.role);
+    for topic in owned {
         match api
-            .patch(&name, &PatchParams::default(), &Patch::Merge(&patch))
+            .patch(
+                &topic.name_any(),
+                &PatchParams::default(),
+                &Patch::Merge(&patch),
+            )
             .await
         {
             Ok(_) => {}
@@ -174,17 +389,83 @@ pub async fn unmanage_kafka_topics(client: &Client, p: &ValidatedPipeline) -> Re
     Ok(())
 }
 
-/// Deletes the pipeline's KafkaTopics, which makes Strimzi delete the topics.
-pub async fn delete_kafka_topics(client: &Client, p: &ValidatedPipeline) -> Result<()> {
-    let resource = kafka_topic_resource(client).await?;
-    let api: Api<DynamicObject> = Api::namespaced_with(client.clone(), &p.namespace, &resource);
-    for topic in &p.topics {
-        let name = kafka_topic_name(&p.name, topic.role);
-        match api.delete(&name, &Default::default()).await {
-            Ok(_) => {}
-            Err(kube::Error::Api(e)) if e.code == 404 => {}
+/// Deletes the pipeline's own KafkaTopics, which makes Strimzi delete the
+/// topics. Returns the Kafka topic names.
+pub async fn delete_kafka_topics(
+    client: &Client,
+    p: &ValidatedPipeline,
+    owner_uid: &str,
+) -> Result<Vec<String>> {
+    let (api, owned) = owned_kafka_topics(client, p, owner_uid).await?;
+    let mut deleted = Vec::new();
+    for topic in owned {
+        match api
+            .delete(&topic.name_any(), &delete_exactly(topic.meta()))
+            .await
+        {
+            Ok(_) => deleted.extend(spec_topic_name(&topic).map(str::to_string)),
+            Err(kube::Error::Api(e)) if e.code == 404 || e.code == 409 => {}
             Err(e) => return Err(e.into()),
         }
     }
-    Ok(())
+    Ok(deleted)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use kube::core::GroupVersionKind;
+
+    fn kafka_topic(spec: serde_json::Value, labels: serde_json::Value) -> DynamicObject {
+        serde_json::from_value(json!({
+            "apiVersion": "kafka.strimzi.io/v1",
+            "kind": "KafkaTopic",
+            "metadata": {"name": "shop-input", "labels": labels},
+            "spec": spec,
+        }))
+        .expect("KafkaTopic")
+    }
+
+    #[test]
+    fn unchanged_kafka_topics_are_not_applied_again() {
+        let spec =
+            json!({"topicName": "ns.shop.input", "partitions": 3, "replicas": 1, "config": {}});
+        let labels = json!({"strimzi.io/cluster": "my-cluster"});
+        let desired = kafka_topic(spec.clone(), labels.clone());
+        // Strimzi's status and other labels do not matter.
+        let mut current = kafka_topic(
+            spec,
+            json!({"strimzi.io/cluster": "my-cluster", "team": "a"}),
+        );
+        current.data["status"] = json!({"conditions": [{"type": "Ready", "status": "True"}]});
+        assert!(!needs_apply(&desired, &current));
+
+        let grown = kafka_topic(
+            json!({"topicName": "ns.shop.input", "partitions": 6, "replicas": 1, "config": {}}),
+            labels,
+        );
+        assert!(needs_apply(&grown, &current));
+        let relabelled = kafka_topic(
+            json!({"topicName": "ns.shop.input", "partitions": 3, "replicas": 1, "config": {}}),
+            json!({"strimzi.io/cluster": "other"}),
+        );
+        assert!(needs_apply(&relabelled, &current));
+    }
+
+    #[test]
+    fn readiness_follows_the_ready_condition() {
+        let resource = ApiResource::from_gvk_with_plural(
+            &GroupVersionKind::gvk(STRIMZI_GROUP, "v1", "KafkaTopic"),
+            "kafkatopics",
+        );
+        let mut topic = DynamicObject::new("shop-input", &resource);
+        assert_eq!(readiness(&topic), (false, None));
+        topic.data = json!({"status": {"conditions": [
+            {"type": "Ready", "status": "False", "reason": "KafkaError", "message": "boom"}
+        ]}});
+        assert_eq!(
+            readiness(&topic),
+            (false, Some("KafkaError: boom".to_string()))
+        );
+    }
 }

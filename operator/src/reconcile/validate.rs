@@ -4,6 +4,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use super::topic_names::{check_length, resolve_topic_name};
 use crate::crd::{AnalyticsPipeline, DeletionPolicy, ProcessorSpec, TopicRole};
 use crate::error::{Error, Result};
 
@@ -19,6 +20,9 @@ pub struct DesiredTopic {
     pub partitions: i32,
     pub replication_factor: i32,
     pub config: BTreeMap<String, String>,
+    /// The spec adopts the topic if it exists and was not created by the
+    /// pipeline (`spec.topics.<role>.adopt`).
+    pub adopt: bool,
 }
 
 /// Everything the later reconcile steps need, resolved and checked.
@@ -92,37 +96,60 @@ pub fn validate(pipeline: &AnalyticsPipeline, images: &DefaultImages) -> Result<
         .ok_or_else(|| Error::InvalidSpec("the pipeline has no namespace".into()))?;
     let spec = &pipeline.spec;
 
+    // The names the pipeline runs with now, per role: they win over the
+    // default (see topic_names.rs).
+    let in_use = |role: &str| {
+        pipeline.status.as_ref().and_then(|s| {
+            s.topics
+                .iter()
+                .find(|t| t.role == role)
+                .map(|t| t.name.as_str())
+        })
+    };
     let mut topics = Vec::with_capacity(TopicRole::ALL.len() + 1);
     for role in TopicRole::ALL {
         let topic = spec.topics.get(role);
+        let (topic_name, source) = resolve_topic_name(
+            topic.name.as_deref(),
+            in_use(role.as_str()),
+            &namespace,
+            &name,
+            role.as_str(),
+        );
+        check_length(&topic_name, role.as_str(), source, Some(role.spec_field()))
+            .map_err(Error::InvalidSpec)?;
         topics.push(DesiredTopic {
             role: role.as_str(),
-            name: spec.topics.resolved_name(&name, role),
+            name: topic_name,
             partitions: topic.partitions,
             replication_factor: topic.replication_factor,
             config: topic.config.clone(),
+            adopt: topic.adopt,
         });
     }
     // The partials topic follows the input topic's size: the processor's
     // merge stage parallelises over it exactly like the first stage does
     // over the input.
     let input = &spec.topics.input;
+    let (partials_name, source) = resolve_topic_name(
+        None,
+        in_use(PARTIALS_ROLE),
+        &namespace,
+        &name,
+        PARTIALS_ROLE,
+    );
+    check_length(&partials_name, PARTIALS_ROLE, source, None).map_err(Error::InvalidSpec)?;
     topics.push(DesiredTopic {
         role: PARTIALS_ROLE,
-        name: format!("{name}-{PARTIALS_ROLE}"),
+        name: partials_name,
         partitions: input.partitions,
         replication_factor: input.replication_factor,
         config: BTreeMap::from([("retention.ms".to_string(), "86400000".to_string())]),
+        adopt: false,
     });
 
     let mut seen = BTreeSet::new();
     for topic in &topics {
-        if topic.name.len() > 249 {
-            return Err(Error::InvalidSpec(format!(
-                "topic name {} for role {} is longer than Kafka's 249 characters; set spec.topics.<role>.name",
-                topic.name, topic.role
-            )));
-        }
         if !seen.insert(topic.name.as_str()) {
             return Err(Error::InvalidSpec(format!(
                 "topic name {} is used for more than one role; every role needs its own topic",
@@ -206,16 +233,17 @@ spec:
         assert_eq!(
             names,
             [
-                "shop-input",
-                "shop-sales",
-                "shop-segments",
-                "shop-anomalies",
-                "shop-hourly",
-                "shop-top-products",
-                "shop-dead-letter",
-                "shop-partials"
+                "team-a.shop.input",
+                "team-a.shop.sales",
+                "team-a.shop.segments",
+                "team-a.shop.anomalies",
+                "team-a.shop.hourly",
+                "team-a.shop.top-products",
+                "team-a.shop.dead-letter",
+                "team-a.shop.partials"
             ]
         );
+        assert!(v.topics.iter().all(|t| !t.adopt));
         assert_eq!(v.consumer_group, "shopstream.team-a.shop");
         assert_eq!(v.processor.image, "shopstream/processor:test");
         let generator = v.generator.expect("generator enabled by default");
@@ -226,13 +254,57 @@ spec:
     #[test]
     fn duplicate_topic_names_are_rejected() {
         let mut p = pipeline(MINIMAL);
-        p.spec.topics.sales.name = Some("shop-input".into());
+        p.spec.topics.sales.name = Some("team-a.shop.input".into());
         let err = validate(&p, &images()).expect_err("duplicate names");
         assert!(err.is_permanent());
         assert!(
             err.to_string()
-                .contains("shop-input is used for more than one role")
+                .contains("team-a.shop.input is used for more than one role")
         );
+    }
+
+    /// A status written by an operator that named topics `<pipeline>-<role>`.
+    const LEGACY_STATUS: &str = "
+status:
+  topics:
+  - {role: input, name: shop-input, ready: true, managed: true}
+  - {role: partials, name: shop-partials, ready: true, managed: true}
+";
+
+    #[test]
+    fn running_pipelines_keep_their_topic_names() {
+        let p = pipeline(&format!("{MINIMAL}{LEGACY_STATUS}"));
+        let v = validate(&p, &images()).expect("valid");
+        assert_eq!(v.topic_name("input"), "shop-input");
+        assert_eq!(v.topic_name(PARTIALS_ROLE), "shop-partials");
+        // Roles the status does not list yet get the new default.
+        assert_eq!(v.topic_name("sales"), "team-a.shop.sales");
+        // The consumer group never depended on the topic names.
+        assert_eq!(v.consumer_group, "shopstream.team-a.shop");
+
+        // An explicit name wins over the one in use.
+        let mut p = p;
+        p.spec.topics.input.name = Some("purchases".into());
+        let v = validate(&p, &images()).expect("valid");
+        assert_eq!(v.topic_name("input"), "purchases");
+    }
+
+    #[test]
+    fn adopt_reaches_the_desired_topic() {
+        let mut p = pipeline(MINIMAL);
+        p.spec.topics.sales.adopt = true;
+        let v = validate(&p, &images()).expect("valid");
+        assert!(v.topic("sales").expect("sales").adopt);
+        assert!(!v.topic("input").expect("input").adopt);
+    }
+
+    #[test]
+    fn too_long_default_names_are_a_spec_error() {
+        let mut p = pipeline(MINIMAL);
+        p.metadata.name = Some("p".repeat(240));
+        let err = validate(&p, &images()).expect_err("too long");
+        assert!(err.is_permanent());
+        assert!(err.to_string().contains("Kafka allows 249"), "{err}");
     }
 
     #[test]
