@@ -16,13 +16,19 @@
 //!   returned, no deletion and no watch restart (which could hide either).
 //!
 //! Anything else invalidates the entry, and the next reconcile applies
-//! again. Versions seen while an apply is in flight are compared with what
+//! again.
+//!
+//! The same entry remembers which children were seen to be the pipeline's
+//! own (read back with its controller owner reference), so an apply only
+//! reads first the objects it has not verified since the last
+//! invalidation: the check that keeps the operator from taking over
+//! someone else's object costs nothing on refreshes. Versions seen while an apply is in flight are compared with what
 //! the apply returned once it completes: the echo of the operator's own
 //! write is expected, any later version is not. As a safety net against a
 //! change the watches never delivered, entries also expire after
 //! [`MAX_AGE`].
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::hash::{DefaultHasher, Hash, Hasher};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -52,6 +58,9 @@ struct Entry {
     /// While an apply is in flight: the last version the watches reported
     /// for each child.
     seen_during_apply: Option<HashMap<ChildId, String>>,
+    /// Children read back as owned by the pipeline since the last
+    /// invalidation.
+    verified_owned: HashSet<ChildId>,
 }
 
 #[derive(Default)]
@@ -149,6 +158,23 @@ impl AppliedWorkloads {
         }
     }
 
+    /// Whether `child` was read back as the pipeline's own since the last
+    /// invalidation.
+    pub fn is_verified_owned(&self, pipeline: &str, child: &ChildId) -> bool {
+        self.lock()
+            .get(pipeline)
+            .is_some_and(|e| e.verified_owned.contains(child))
+    }
+
+    /// `child` was read back as the pipeline's own.
+    pub fn verified_owned(&self, pipeline: &str, child: ChildId) {
+        self.lock()
+            .entry(pipeline.to_string())
+            .or_default()
+            .verified_owned
+            .insert(child);
+    }
+
     /// A watch restarted: deletions may have been missed.
     pub fn invalidate_all(&self) {
         self.lock().values_mut().for_each(invalidate);
@@ -163,6 +189,8 @@ impl AppliedWorkloads {
 fn invalidate(entry: &mut Entry) {
     entry.fingerprint = None;
     entry.epoch += 1;
+    // A deleted child may have been replaced by someone else's object.
+    entry.verified_owned.clear();
 }
 
 #[cfg(test)]
@@ -306,6 +334,27 @@ mod tests {
         applied(&cache, "10");
         cache.begin(KEY);
         assert!(!cache.is_current(KEY, 7));
+    }
+
+    #[test]
+    fn ownership_is_verified_until_a_child_changes_or_goes() {
+        let cache = AppliedWorkloads::default();
+        let processor = ("Deployment", "orders-processor".to_string());
+        assert!(!cache.is_verified_owned(KEY, &processor));
+        cache.verified_owned(KEY, processor.clone());
+        applied(&cache, "10");
+        assert!(
+            cache.is_verified_owned(KEY, &processor),
+            "an apply keeps it"
+        );
+        seen(&cache, "10", true);
+        assert!(
+            !cache.is_verified_owned(KEY, &processor),
+            "deleted: the name may be someone else's now"
+        );
+        cache.verified_owned(KEY, processor.clone());
+        cache.invalidate_all();
+        assert!(!cache.is_verified_owned(KEY, &processor), "watch restarted");
     }
 
     #[test]

@@ -1,18 +1,20 @@
 //! The state shared by every reconcile.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Mutex, OnceLock};
 use std::time::Duration;
 
 use kube::Client;
 use kube::runtime::events::{Recorder, Reporter};
+use kube::runtime::reflector::Store;
 
 use crate::applied_workloads::AppliedWorkloads;
-use crate::crd::Phase;
+use crate::crd::{AnalyticsPipeline, AnalyticsPipelineStatus, Phase};
 use crate::kafka::{KafkaConnections, OffsetObservation, RateTracker};
 use crate::metrics::Metrics;
 use crate::reconcile::validate::DefaultImages;
 use crate::refresh_pacer::RefreshPacer;
+use crate::written_topics::WrittenTopics;
 
 /// Settings from the operator's command line.
 #[derive(Clone, Debug)]
@@ -32,6 +34,9 @@ pub struct Context {
     pub settings: Settings,
     /// Per pipeline (namespace/name): consecutive failures, for backoff.
     pub failures: Mutex<HashMap<String, u32>>,
+    /// Per pipeline being deleted: failed cleanup attempts. Its own budget,
+    /// so failures from before the deletion do not shorten it.
+    pub cleanup_failures: Mutex<HashMap<String, u32>>,
     /// Per pipeline: offset observations, for rates.
     pub rates: Mutex<HashMap<String, RateTracker>>,
     /// Per pipeline: last phase, for the phase gauge.
@@ -40,6 +45,11 @@ pub struct Context {
     pub refresh: RefreshPacer,
     /// Per pipeline: what was last applied, so refreshes can skip it.
     pub applied: AppliedWorkloads,
+    /// Per pipeline: the topics of the last status written, fresher than
+    /// the cache right after a write.
+    pub written_topics: WrittenTopics,
+    /// The controller's cache of every pipeline it watches, once it runs.
+    pub pipelines: OnceLock<Store<AnalyticsPipeline>>,
 }
 
 impl Context {
@@ -56,10 +66,42 @@ impl Context {
             metrics,
             settings,
             failures: Mutex::default(),
+            cleanup_failures: Mutex::default(),
             rates: Mutex::default(),
             phases: Mutex::default(),
             applied: AppliedWorkloads::default(),
+            written_topics: WrittenTopics::default(),
+            pipelines: OnceLock::new(),
         }
+    }
+
+    /// `p` with the topics of the status last written for it, when the
+    /// cache may not have caught up with that write yet.
+    pub fn freshest(&self, p: &AnalyticsPipeline) -> Option<AnalyticsPipeline> {
+        let status = self
+            .written_topics
+            .freshen(&crate::reconcile::pipeline_key(p), p)?;
+        Some(AnalyticsPipeline {
+            status: Some(status),
+            ..p.clone()
+        })
+    }
+
+    /// The statuses of every watched pipeline but `key`, by
+    /// `namespace/name`.
+    pub fn other_statuses(&self, key: &str) -> Vec<(String, AnalyticsPipelineStatus)> {
+        let Some(store) = self.pipelines.get() else {
+            return Vec::new();
+        };
+        store
+            .state()
+            .iter()
+            .filter_map(|p| {
+                let other = crate::reconcile::pipeline_key(p);
+                let status = p.status.clone()?;
+                (other != key).then_some((other, status))
+            })
+            .collect()
     }
 
     /// Records a failure and returns how many happened in a row.
@@ -70,8 +112,19 @@ impl Context {
         *count
     }
 
-    pub fn failure_count(&self, key: &str) -> u32 {
-        self.failures
+    /// Records a failed cleanup attempt and returns how many happened.
+    pub fn record_cleanup_failure(&self, key: &str) -> u32 {
+        let mut failures = self
+            .cleanup_failures
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        let count = failures.entry(key.to_string()).or_insert(0);
+        *count += 1;
+        *count
+    }
+
+    pub fn cleanup_failure_count(&self, key: &str) -> u32 {
+        self.cleanup_failures
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .get(key)
@@ -132,11 +185,16 @@ impl Context {
 
     pub fn forget(&self, key: &str) {
         self.reset_failures(key);
+        self.cleanup_failures
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(key);
         self.rates
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .remove(key);
         self.set_phase(key, None);
         self.applied.forget(key);
+        self.written_topics.forget(key);
     }
 }

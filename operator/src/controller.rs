@@ -97,6 +97,8 @@ pub async fn run(
     // every reconcile trigger the next. React to spec (generation),
     // finalizer and deletion changes; the status interval requeue does the rest.
     let (reader, writer) = reflector::store();
+    // Deletions check that no other pipeline still lists a topic.
+    let _ = ctx.pipelines.set(reader.clone());
     let triggers = watcher::watcher(pipelines, watcher::Config::default())
         .default_backoff()
         // Nothing reads managedFields; with 1,000 pipelines they would be

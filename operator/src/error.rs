@@ -20,6 +20,11 @@ pub enum Error {
     #[error("topic conflict: {0}")]
     TopicConflict(String),
 
+    /// An object the pipeline would write exists and belongs to someone
+    /// else. Retried with backoff: it resolves when that object goes.
+    #[error("conflict: {0}")]
+    Conflict(String),
+
     /// The Kubernetes API refused or failed a request.
     #[error("Kubernetes API: {0}")]
     Kube(#[from] kube::Error),
@@ -43,6 +48,7 @@ impl Error {
             Error::InvalidSpec(_) => "InvalidSpec",
             Error::Kafka(_) => "KafkaUnavailable",
             Error::TopicConflict(_) => "TopicConflict",
+            Error::Conflict(_) => "Conflict",
             Error::Kube(_) => "KubernetesApiError",
             Error::Strimzi(_) => "StrimziUnavailable",
             Error::Serialization(_) => "SerializationError",

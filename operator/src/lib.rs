@@ -18,3 +18,4 @@ pub mod reconcile;
 pub mod refresh_pacer;
 pub mod status;
 pub mod workloads;
+pub mod written_topics;

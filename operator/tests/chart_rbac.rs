@@ -58,12 +58,16 @@ fn expected_operator_rules() -> BTreeMap<(String, String), BTreeSet<String>> {
             "deployments",
             &["get", "list", "watch", "create", "patch", "delete"],
         ),
-        ("", "configmaps", &["list", "watch", "create", "patch"]),
-        ("", "services", &["list", "watch", "create", "patch"]),
+        (
+            "",
+            "configmaps",
+            &["get", "list", "watch", "create", "patch"],
+        ),
+        ("", "services", &["get", "list", "watch", "create", "patch"]),
         (
             "kafka.strimzi.io",
             "kafkatopics",
-            &["create", "patch", "delete"],
+            &["get", "create", "patch", "delete"],
         ),
         ("events.k8s.io", "events", &["create", "patch"]),
     ]

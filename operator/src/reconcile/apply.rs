@@ -1,16 +1,19 @@
 //! Step 4: server-side apply of the owned objects, in a fixed order
-//! (ConfigMap before the Deployments that read it).
+//! (ConfigMap before the Deployments that read it), after checking that
+//! none of them is someone else's (see `ownership.rs`).
 
 use std::collections::HashMap;
 
 use k8s_openapi::NamespaceResourceScope;
 use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::core::v1::{ConfigMap, Service};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
-use kube::api::{DeleteParams, Patch, PatchParams};
+use kube::api::{Patch, PatchParams};
 use kube::{Api, Resource, ResourceExt};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
+use super::ownership::{Ownership, conflict_message, delete_exactly, ownership};
 use super::validate::ValidatedPipeline;
 use super::{FIELD_MANAGER, pipeline_key};
 use crate::applied_workloads::{ChildId, fingerprint};
@@ -19,17 +22,30 @@ use crate::crd::AnalyticsPipeline;
 use crate::error::{Error, Result};
 use crate::workloads::{
     build_config_map, build_generator_deployment, build_metrics_service,
-    build_processor_deployment, generator_name,
+    build_processor_deployment, config_map_name, generator_name, metrics_service_name,
+    processor_name,
 };
+
+/// What the workload step did.
+#[derive(Clone, Debug, PartialEq)]
+pub enum WorkloadsOutcome {
+    Applied,
+    /// Exactly these objects were applied before and nothing touched them.
+    Unchanged,
+    /// Objects of the wanted names exist and are not the pipeline's; nothing
+    /// was written. One message per object.
+    Conflict(Vec<String>),
+}
 
 /// Applies the pipeline's ConfigMap, Deployments and Service, unless
 /// exactly these objects were applied before and nothing has touched them
-/// since (see [`crate::applied_workloads`]). Returns whether it applied.
+/// since (see [`crate::applied_workloads`]), or one of them is someone
+/// else's.
 pub async fn apply_workloads(
     ctx: &Context,
     owner: &AnalyticsPipeline,
     p: &ValidatedPipeline,
-) -> Result<bool> {
+) -> Result<WorkloadsOutcome> {
     let owner_ref = owner
         .controller_owner_ref(&())
         .ok_or_else(|| Error::InvalidSpec("the pipeline has no uid yet".into()))?;
@@ -54,8 +70,14 @@ pub async fn apply_workloads(
     let desired = fingerprint(&(&config_map, &processor, &generator, &service))
         .map_err(|e| Error::InvalidSpec(format!("cannot serialise the workloads: {e}")))?;
     if ctx.applied.is_current(&key, desired) {
-        return Ok(false);
+        return Ok(WorkloadsOutcome::Unchanged);
     }
+
+    let conflicts = foreign_children(ctx, owner, p, generator.is_some()).await?;
+    if !conflicts.is_empty() {
+        return Ok(WorkloadsOutcome::Conflict(conflicts));
+    }
+
     let epoch = ctx.applied.begin(&key);
     let mut versions = HashMap::new();
 
@@ -68,23 +90,104 @@ pub async fn apply_workloads(
             let generator = apply(ctx, &p.namespace, generator).await?;
             remember(&mut versions, "Deployment", generator.meta());
         }
-        None => {
-            let api: Api<Deployment> = Api::namespaced(ctx.client.clone(), &p.namespace);
-            match api
-                .delete(&generator_name(&p.name), &DeleteParams::default())
-                .await
-            {
-                Ok(_) => {}
-                Err(kube::Error::Api(e)) if e.code == 404 => {}
-                Err(e) => return Err(e.into()),
-            }
-        }
+        None => delete_own_generator(ctx, owner, p).await?,
     }
     let service = apply(ctx, &p.namespace, service).await?;
     remember(&mut versions, "Service", service.meta());
 
     ctx.applied.record(&key, epoch, desired, versions);
-    Ok(true)
+    Ok(WorkloadsOutcome::Applied)
+}
+
+/// The objects the apply would write that exist and are not the
+/// pipeline's, as conflict messages. Objects verified as the pipeline's own
+/// since the last change the watches saw are not read again.
+async fn foreign_children(
+    ctx: &Context,
+    owner: &AnalyticsPipeline,
+    p: &ValidatedPipeline,
+    with_generator: bool,
+) -> Result<Vec<String>> {
+    let key = pipeline_key(owner);
+    let uid = owner
+        .uid()
+        .ok_or_else(|| Error::InvalidSpec("the pipeline has no uid yet".into()))?;
+    let mut conflicts = Vec::new();
+    let mut check = |kind: &'static str, name: String, meta: Option<ObjectMeta>| match ownership(
+        meta.as_ref(),
+        &uid,
+    ) {
+        Ownership::Absent => {}
+        Ownership::Owned => ctx.applied.verified_owned(&key, (kind, name)),
+        Ownership::Foreign => conflicts.push(conflict_message(kind, &p.namespace, &name)),
+    };
+    let name = config_map_name(&p.name);
+    if !ctx
+        .applied
+        .is_verified_owned(&key, &("ConfigMap", name.clone()))
+    {
+        let meta = read_meta::<ConfigMap>(ctx, &p.namespace, &name).await?;
+        check("ConfigMap", name, meta);
+    }
+    let mut deployments = vec![processor_name(&p.name)];
+    if with_generator {
+        deployments.push(generator_name(&p.name));
+    }
+    for name in deployments {
+        if !ctx
+            .applied
+            .is_verified_owned(&key, &("Deployment", name.clone()))
+        {
+            let meta = read_meta::<Deployment>(ctx, &p.namespace, &name).await?;
+            check("Deployment", name, meta);
+        }
+    }
+    let name = metrics_service_name(&p.name);
+    if !ctx
+        .applied
+        .is_verified_owned(&key, &("Service", name.clone()))
+    {
+        let meta = read_meta::<Service>(ctx, &p.namespace, &name).await?;
+        check("Service", name, meta);
+    }
+    Ok(conflicts)
+}
+
+async fn read_meta<K>(ctx: &Context, namespace: &str, name: &str) -> Result<Option<ObjectMeta>>
+where
+    K: Resource<Scope = NamespaceResourceScope> + Clone + DeserializeOwned + std::fmt::Debug,
+    K::DynamicType: Default,
+{
+    let api: Api<K> = Api::namespaced(ctx.client.clone(), namespace);
+    Ok(api
+        .get_metadata_opt(name)
+        .await?
+        .map(|partial| partial.metadata))
+}
+
+/// A disabled generator's Deployment goes, if it is the pipeline's: one of
+/// that name that belongs to someone else is none of the operator's
+/// business while the generator is off.
+async fn delete_own_generator(
+    ctx: &Context,
+    owner: &AnalyticsPipeline,
+    p: &ValidatedPipeline,
+) -> Result<()> {
+    let uid = owner.uid().unwrap_or_default();
+    let api: Api<Deployment> = Api::namespaced(ctx.client.clone(), &p.namespace);
+    let name = generator_name(&p.name);
+    let Some(current) = api.get_metadata_opt(&name).await? else {
+        return Ok(());
+    };
+    if ownership(Some(&current.metadata), &uid) != Ownership::Owned {
+        return Ok(());
+    }
+    match api.delete(&name, &delete_exactly(&current.metadata)).await {
+        Ok(_) => Ok(()),
+        // Gone already, or replaced since the read: not ours to delete.
+        Err(kube::Error::Api(e)) if e.code == 404 || e.code == 409 => Ok(()),
+        Err(e) => Err(e.into()),
+    }
 }
 
 fn remember(versions: &mut HashMap<ChildId, String>, kind: &'static str, meta: &ObjectMeta) {

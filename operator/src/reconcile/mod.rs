@@ -6,11 +6,14 @@
 mod apply;
 mod cleanup;
 mod observe;
+pub mod ownership;
+mod renamed_topics;
 pub mod strimzi;
+pub mod topic_names;
+pub mod topic_plan;
 pub mod topics;
 pub mod validate;
 
-use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use kube::api::{Patch, PatchParams};
@@ -25,6 +28,9 @@ use crate::context::Context;
 use crate::crd::{AnalyticsPipeline, AnalyticsPipelineStatus, Phase, TopicStatus};
 use crate::error::{Error, Result};
 use crate::status::{TopicsState, derive_conditions, derive_phase, merge_conditions};
+use apply::WorkloadsOutcome;
+use renamed_topics::{delete_retired_topics, retirement};
+use topic_plan::RecordedTopics;
 
 /// The one field manager of every object the operator writes.
 pub const FIELD_MANAGER: &str = "shopstream-operator";
@@ -42,8 +48,14 @@ pub async fn reconcile(pipeline: Arc<AnalyticsPipeline>, ctx: Arc<Context>) -> R
     let api: Api<AnalyticsPipeline> = Api::namespaced(ctx.client.clone(), &namespace);
     let result = finalizer(&api, FINALIZER, pipeline, |event| async {
         match event {
-            FinalizerEvent::Apply(p) => apply_pipeline(&p, &ctx).await,
-            FinalizerEvent::Cleanup(p) => cleanup::cleanup(&p, &ctx).await,
+            FinalizerEvent::Apply(p) => {
+                let fresher = ctx.freshest(&p);
+                apply_pipeline(fresher.as_ref().unwrap_or(&p), &ctx).await
+            }
+            FinalizerEvent::Cleanup(p) => {
+                let fresher = ctx.freshest(&p);
+                cleanup::cleanup(fresher.as_ref().unwrap_or(&p), &ctx).await
+            }
         }
     })
     .await
@@ -72,7 +84,12 @@ pub fn error_policy(pipeline: Arc<AnalyticsPipeline>, error: &Error, ctx: Arc<Co
         warn!(pipeline = %key, category = error.category(), %error, "reconcile failed; waiting for a spec change");
         return Action::await_change();
     }
-    let failures = ctx.record_failure(&key);
+    let failures = if pipeline.metadata.deletion_timestamp.is_some() {
+        // Cleanup counts its own attempts (cleanup.rs), from the deletion on.
+        ctx.cleanup_failure_count(&key).max(1)
+    } else {
+        ctx.record_failure(&key)
+    };
     let delay = crate::error::backoff(failures);
     warn!(pipeline = %key, category = error.category(), %error, failures, retry_in = ?delay, "reconcile failed; retrying");
     Action::requeue(delay)
@@ -110,31 +127,45 @@ async fn apply_pipeline(p: &AnalyticsPipeline, ctx: &Context) -> Result<Action> 
     };
 
     // Topics first: the workloads need them.
-    let managed: BTreeSet<String> = previous
-        .topics
-        .iter()
-        .filter(|t| t.managed)
-        .map(|t| t.name.clone())
-        .collect();
+    let recorded = RecordedTopics::from_status(p.status.as_ref());
+    let retirement = retirement(ctx, p, &validated).await;
     let started = std::time::Instant::now();
-    let (topic_statuses, topics_state, kafka_failure) =
-        provision_topics(p, ctx, &validated, &managed, &previous.topics).await;
+    let (topics, kafka_failure) = provision_topics(p, ctx, &validated, &recorded, &previous).await;
     let topics_done = started.elapsed();
+    let mut retired = retirement.delete;
+    if topics.created {
+        // Which topics the pipeline created is known only now and decides
+        // what it may delete later: recorded before anything else can fail.
+        let recorded = AnalyticsPipelineStatus {
+            topics: topics.statuses.clone(),
+            retired_topics: retired.clone(),
+            ..previous.clone()
+        };
+        patch_status(p, ctx, &recorded).await?;
+    }
 
-    let applied = apply::apply_workloads(ctx, p, &validated).await?;
+    let workloads = apply::apply_workloads(ctx, p, &validated).await?;
+    if let WorkloadsOutcome::Conflict(conflicts) = workloads {
+        return block_on_conflict(p, ctx, &validated, &previous, topics, retired, conflicts).await;
+    }
+    let applied = workloads == WorkloadsOutcome::Applied;
     ctx.metrics
         .workload_applies
         .with_label_values(&[if applied { "applied" } else { "unchanged" }])
         .inc();
     let workloads_done = started.elapsed();
+    // The workloads point at the new topics now: the renamed ones can go.
+    if !retired.is_empty() {
+        retired = delete_retired_topics(p, ctx, &validated, retired).await;
+    }
 
-    let observed = observe::observe(ctx, &validated, &topics_state).await?;
+    let observed = observe::observe(ctx, &validated, &topics.state).await?;
     let observe_done = started.elapsed();
     let (observations, processor_status, generator_status) = observe::summarise(
         ctx,
         &key,
         &validated,
-        topics_state,
+        topics.state,
         observed,
         previous.phase,
     );
@@ -147,26 +178,13 @@ async fn apply_pipeline(p: &AnalyticsPipeline, ctx: &Context) -> Result<Action> 
         observed_generation: p.metadata.generation,
         phase: Some(phase),
         conditions: merge_conditions(&previous.conditions, builders, p.metadata.generation, &now),
-        topics: topic_statuses,
+        topics: topics.statuses,
+        retired_topics: retired,
         processor: Some(processor_status),
         generator: generator_status,
     };
 
-    if previous.phase != Some(phase) {
-        let (type_, reason) = match phase {
-            Phase::Running => (EventType::Normal, "Running"),
-            Phase::Provisioning | Phase::Pending => (EventType::Normal, "Provisioning"),
-            Phase::Degraded => (EventType::Warning, "Degraded"),
-            Phase::Failed => (EventType::Warning, "Failed"),
-        };
-        let ready = status
-            .conditions
-            .iter()
-            .find(|c| c.type_ == crate::status::READY);
-        let why = ready.map(|c| c.message.clone()).unwrap_or_default();
-        info!(pipeline = %key, ?phase, %why, "phase changed");
-        publish(ctx, p, type_, reason, format!("phase {phase:?}: {why}")).await;
-    }
+    publish_phase_change(ctx, p, &previous, &status).await;
     if let Some(lag) = status.processor.as_ref().and_then(|s| s.total_lag) {
         ctx.metrics
             .pipeline_lag
@@ -194,6 +212,86 @@ async fn apply_pipeline(p: &AnalyticsPipeline, ctx: &Context) -> Result<Action> 
     Ok(Action::requeue(ctx.refresh_delay(&key)))
 }
 
+async fn publish_phase_change(
+    ctx: &Context,
+    p: &AnalyticsPipeline,
+    previous: &AnalyticsPipelineStatus,
+    status: &AnalyticsPipelineStatus,
+) {
+    let Some(phase) = status.phase else {
+        return;
+    };
+    if previous.phase == Some(phase) {
+        return;
+    }
+    let (type_, reason) = match phase {
+        Phase::Running => (EventType::Normal, "Running"),
+        Phase::Provisioning | Phase::Pending => (EventType::Normal, "Provisioning"),
+        Phase::Degraded => (EventType::Warning, "Degraded"),
+        Phase::Failed => (EventType::Warning, "Failed"),
+    };
+    let ready = status
+        .conditions
+        .iter()
+        .find(|c| c.type_ == crate::status::READY);
+    let why = ready.map(|c| c.message.clone()).unwrap_or_default();
+    info!(pipeline = %pipeline_key(p), ?phase, %why, "phase changed");
+    publish(ctx, p, type_, reason, format!("phase {phase:?}: {why}")).await;
+}
+
+/// Objects of the pipeline's names belong to someone else: nothing was
+/// applied. The status says which, a Warning Event says it once, and the
+/// error retries with backoff until the objects are gone.
+async fn block_on_conflict(
+    p: &AnalyticsPipeline,
+    ctx: &Context,
+    v: &validate::ValidatedPipeline,
+    previous: &AnalyticsPipelineStatus,
+    topics: topics::TopicsOutcome,
+    retired: Vec<crate::crd::RetiredTopic>,
+    conflicts: Vec<String>,
+) -> Result<Action> {
+    let message = conflicts.join("; ");
+    let already_reported = previous
+        .conditions
+        .iter()
+        .any(|c| c.type_ == crate::status::READY && c.reason == "Conflict" && c.message == message);
+    if !already_reported {
+        warn!(pipeline = %pipeline_key(p), %message, "objects in the way; nothing applied");
+        publish(ctx, p, EventType::Warning, "Conflict", message.clone()).await;
+    }
+    let observations = crate::status::Observations {
+        topics: topics.state,
+        generator: None,
+        processor: crate::status::ProcessorObservation {
+            workload: crate::status::WorkloadObservation {
+                ready: 0,
+                desired: v.processor.spec.replicas,
+            },
+            group_members: None,
+        },
+        warnings: Vec::new(),
+        previous_phase: previous.phase,
+        conflict: Some(message.clone()),
+    };
+    let builders = derive_conditions(&observations);
+    let phase = derive_phase(&observations, &builders);
+    let now =
+        k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(k8s_openapi::jiff::Timestamp::now());
+    let status = AnalyticsPipelineStatus {
+        observed_generation: p.metadata.generation,
+        phase: Some(phase),
+        conditions: merge_conditions(&previous.conditions, builders, p.metadata.generation, &now),
+        topics: topics.statuses,
+        retired_topics: retired,
+        ..previous.clone()
+    };
+    publish_phase_change(ctx, p, previous, &status).await;
+    ctx.set_phase(&pipeline_key(p), Some(phase));
+    patch_status(p, ctx, &status).await?;
+    Err(Error::Conflict(message))
+}
+
 /// Provisions the topics in the mode the spec asks for. Kafka outages do not
 /// abort the reconcile: they become the TopicsReady condition, and the error
 /// is returned last so the retry backs off.
@@ -201,39 +299,38 @@ async fn provision_topics(
     p: &AnalyticsPipeline,
     ctx: &Context,
     v: &validate::ValidatedPipeline,
-    managed: &BTreeSet<String>,
-    previous: &[TopicStatus],
-) -> (Vec<TopicStatus>, TopicsState, Option<Error>) {
+    recorded: &RecordedTopics,
+    previous: &AnalyticsPipelineStatus,
+) -> (topics::TopicsOutcome, Option<Error>) {
     let outcome = match &v.strimzi_cluster {
-        Some(cluster) => strimzi::reconcile_kafka_topics(&ctx.client, v, cluster, p)
-            .await
-            .map(|(statuses, state)| (statuses, state, Vec::new())),
+        Some(cluster) => {
+            strimzi::reconcile_kafka_topics(&ctx.client, &ctx.kafka, v, cluster, p, recorded).await
+        }
         None => match ctx.kafka.admin(&v.bootstrap_servers) {
-            Ok(admin) => topics::reconcile_topics(&admin, &v.topics, managed)
-                .await
-                .map(|o| (o.statuses, o.state, o.changes)),
+            Ok(admin) => topics::reconcile_topics(&admin, &v.topics, recorded).await,
             Err(e) => Err(e),
         },
     };
     match outcome {
-        Ok((statuses, state, changes)) => {
-            if !changes.is_empty() {
+        Ok(outcome) => {
+            if !outcome.changes.is_empty() {
                 publish(
                     ctx,
                     p,
                     EventType::Normal,
                     "TopicsProvisioned",
-                    changes.join("; "),
+                    outcome.changes.join("; "),
                 )
                 .await;
             }
-            if let TopicsState::Conflict(why) = &state {
+            if let TopicsState::Conflict(why) = &outcome.state {
                 publish(ctx, p, EventType::Warning, "TopicConflict", why.clone()).await;
             }
-            (statuses, state, None)
+            (outcome, None)
         }
         Err(error) => {
             let stale: Vec<TopicStatus> = previous
+                .topics
                 .iter()
                 .cloned()
                 .map(|mut t| {
@@ -255,7 +352,13 @@ async fn provision_topics(
             )
             .await;
             let retry = (!error.is_permanent()).then_some(error);
-            (stale, state, retry)
+            let outcome = topics::TopicsOutcome {
+                statuses: stale,
+                state,
+                changes: Vec::new(),
+                created: false,
+            };
+            (outcome, retry)
         }
     }
 }
@@ -324,5 +427,6 @@ async fn patch_status(
         &Patch::Apply(&patch),
     )
     .await?;
+    ctx.written_topics.record(&pipeline_key(p), p, status);
     Ok(())
 }

@@ -128,6 +128,7 @@ pub fn summarise(
         },
         warnings: p.warnings.clone(),
         previous_phase,
+        conflict: None,
     };
     (observations, processor_status, generator_status)
 }

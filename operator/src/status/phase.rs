@@ -11,6 +11,9 @@ pub struct Observations {
     pub processor: ProcessorObservation,
     /// Non-fatal findings, appended to the ProcessorReady message.
     pub warnings: Vec<String>,
+    /// Objects of the pipeline's names that belong to someone else: the
+    /// workloads were not applied, so their readiness says nothing.
+    pub conflict: Option<String>,
     pub previous_phase: Option<Phase>,
 }
 
@@ -126,6 +129,16 @@ pub fn derive_conditions(o: &Observations) -> Vec<ConditionBuilder> {
         processor.message = format!("{}; {}", processor.message, o.warnings.join("; "));
     }
 
+    if let Some(conflict) = &o.conflict {
+        let blocked = |type_| ConditionBuilder::new(type_, false, "Conflict", conflict.clone());
+        return vec![
+            topics,
+            blocked(GENERATOR_READY),
+            blocked(PROCESSOR_READY),
+            blocked(READY),
+        ];
+    }
+
     let parts = [&topics, &generator, &processor];
     let ready = match parts.iter().find(|c| !c.status) {
         None => ConditionBuilder::new(
@@ -154,6 +167,9 @@ pub fn derive_phase(o: &Observations, conditions: &[ConditionBuilder]) -> Phase 
         o.previous_phase,
         Some(Phase::Running) | Some(Phase::Degraded)
     );
+    if o.conflict.is_some() {
+        return Phase::Degraded;
+    }
     match &o.topics {
         TopicsState::Conflict(_) | TopicsState::Error(_) => Phase::Degraded,
         TopicsState::KafkaUnreachable(_) if was_running => Phase::Degraded,
@@ -182,6 +198,7 @@ mod tests {
             },
             warnings: vec![],
             previous_phase: Some(Phase::Provisioning),
+            conflict: None,
         }
     }
 
@@ -249,6 +266,20 @@ mod tests {
                 .contains("only 3 input partitions")
         );
         assert_eq!(derive_phase(&o, &c), Phase::Running);
+    }
+
+    #[test]
+    fn an_object_in_the_way_blocks_the_workloads() {
+        let mut o = healthy();
+        o.conflict = Some("ConfigMap team-a/shop-config already exists".into());
+        let c = derive_conditions(&o);
+        assert!(find(&c, TOPICS_READY).status, "topics are not affected");
+        for t in [GENERATOR_READY, PROCESSOR_READY, READY] {
+            let condition = find(&c, t);
+            assert_eq!((condition.status, condition.reason), (false, "Conflict"));
+            assert!(condition.message.contains("shop-config"));
+        }
+        assert_eq!(derive_phase(&o, &c), Phase::Degraded);
     }
 
     #[test]
