@@ -2,6 +2,15 @@
 //! operator replicas can run and exactly one reconciles. A replica that
 //! loses the lease stops reconciling and exits; Kubernetes restarts it as a
 //! standby.
+//!
+//! Timing, with the lease duration D and the retry period R = D/3: the
+//! leader renews every R. Another replica may take over once D has passed
+//! since the last renewal it saw, so the leader must have stopped writing
+//! by then: it steps down when it has not renewed for D - R (the renew
+//! deadline), which leaves R to stop. Every Lease request runs under a
+//! deadline that ends no later than the renew deadline, so a request that
+//! hangs (an API server or network that stops answering) cannot keep a
+//! leader writing past it.
 
 use std::time::Duration;
 
@@ -10,6 +19,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::MicroTime;
 use k8s_openapi::jiff::Timestamp;
 use kube::api::{ObjectMeta, PostParams};
 use kube::{Api, Client};
+use tokio::time::Instant;
 use tracing::{debug, info, warn};
 
 pub struct LeaderElector {
@@ -39,13 +49,20 @@ impl LeaderElector {
         self.lease_duration / 3
     }
 
-    /// Waits until this replica holds the lease.
-    pub async fn acquire(&self) {
+    /// How long after its last renewal the leader gives up the lease.
+    fn renew_deadline(&self) -> Duration {
+        self.lease_duration.saturating_sub(self.retry_period())
+    }
+
+    /// Waits until this replica holds the lease; returns when it was taken,
+    /// the start of the request that took it.
+    pub async fn acquire(&self) -> Instant {
         loop {
-            match self.try_acquire_or_renew().await {
+            let attempt = Instant::now();
+            match self.attempt(self.retry_period()).await {
                 Ok(true) => {
                     info!(lease = %self.name, identity = %self.identity, "became leader");
-                    return;
+                    return attempt;
                 }
                 Ok(false) => debug!(lease = %self.name, "another replica leads; waiting"),
                 Err(e) => warn!(lease = %self.name, error = %e, "lease update failed"),
@@ -54,25 +71,43 @@ impl LeaderElector {
         }
     }
 
-    /// Renews the lease until it cannot be held any more, then returns.
-    pub async fn hold(&self) {
-        let mut last_renewal = tokio::time::Instant::now();
+    /// Renews the lease taken at `acquired` until it cannot be held any
+    /// more, then returns: at the latest at the renew deadline after the
+    /// last renewal, while the lease it wrote is still valid.
+    pub async fn hold(&self, acquired: Instant) {
+        let mut last_renewal = acquired;
         loop {
             tokio::time::sleep(self.retry_period()).await;
-            match self.try_acquire_or_renew().await {
-                Ok(true) => last_renewal = tokio::time::Instant::now(),
+            let attempt = Instant::now();
+            let left = (last_renewal + self.renew_deadline()).saturating_duration_since(attempt);
+            if left.is_zero() {
+                warn!(lease = %self.name, "renew deadline passed; stepping down");
+                return;
+            }
+            match self.attempt(left.min(self.retry_period())).await {
+                // The lease runs from the renewTime written, taken when the
+                // request started.
+                Ok(true) => last_renewal = attempt,
                 Ok(false) => {
                     warn!(lease = %self.name, "lost the lease to another replica");
                     return;
                 }
                 Err(e) => {
                     warn!(lease = %self.name, error = %e, "cannot renew the lease");
-                    // Step down before another replica may take over.
-                    if last_renewal.elapsed() >= self.lease_duration - self.retry_period() {
+                    if last_renewal.elapsed() >= self.renew_deadline() {
+                        warn!(lease = %self.name, "renew deadline passed; stepping down");
                         return;
                     }
                 }
             }
+        }
+    }
+
+    /// One acquire-or-renew, abandoned after `deadline`.
+    async fn attempt(&self, deadline: Duration) -> Result<bool, String> {
+        match tokio::time::timeout(deadline, self.try_acquire_or_renew()).await {
+            Ok(result) => result.map_err(|e| e.to_string()),
+            Err(_) => Err(format!("no answer within {deadline:?}")),
         }
     }
 

@@ -95,7 +95,6 @@ async fn run(args: Args) -> anyhow::Result<ExitCode> {
 
     let identity = std::env::var("POD_NAME")
         .unwrap_or_else(|_| format!("{}-{}", hostname(), std::process::id()));
-    let mut lost_leadership = false;
     if args.leader_election {
         let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
         let elector = LeaderElector::new(
@@ -105,10 +104,10 @@ async fn run(args: Args) -> anyhow::Result<ExitCode> {
             &identity,
             args.lease_duration,
         );
-        tokio::select! {
-            _ = elector.acquire() => {}
+        let acquired = tokio::select! {
+            acquired = elector.acquire() => acquired,
             _ = shutdown_signal() => return Ok(ExitCode::SUCCESS),
-        }
+        };
         let controller = tokio::spawn(operator::controller::run(
             client,
             args.namespace,
@@ -119,7 +118,15 @@ async fn run(args: Args) -> anyhow::Result<ExitCode> {
             },
         ));
         tokio::select! {
-            _ = elector.hold() => lost_leadership = true,
+            _ = elector.hold(acquired) => {
+                // Another replica may lead once the lease runs out: stop
+                // writing now. Aborting drops every reconcile in flight;
+                // exiting ends the Kafka clients' threads too, and a
+                // graceful shutdown could wait on a request that hangs.
+                controller.abort();
+                error!("lost leadership; exiting so that a standby can take over");
+                std::process::exit(1);
+            }
             _ = shutdown_signal() => {}
         }
         let _ = stop_tx.send(());
@@ -133,10 +140,6 @@ async fn run(args: Args) -> anyhow::Result<ExitCode> {
             shutdown_signal(),
         )
         .await;
-    }
-    if lost_leadership {
-        info!("exiting after losing leadership");
-        return Ok(ExitCode::FAILURE);
     }
     Ok(ExitCode::SUCCESS)
 }
