@@ -161,3 +161,77 @@ async fn endpoints_and_clean_stop_on_sigterm() {
     delete_topics(&[&topic]).await;
     assert_eq!(records.len(), acknowledged);
 }
+
+/// `generator.eventsPerSecond: 0` reaches the generator as
+/// GENERATOR_EVENTS_PER_SECOND=0 (the operator's ConfigMap): it must run,
+/// turn ready and stay healthy, produce nothing, and stop cleanly, instead
+/// of rejecting the rate and crash-looping.
+#[tokio::test]
+async fn rate_zero_runs_idle_ready_and_healthy() {
+    let topic = create_topic("gen-idle", 1, &[]).await;
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port();
+    let addr = format!("127.0.0.1:{port}");
+    let mut child = generator(&topic, &["--metrics-addr", &addr])
+        .env("GENERATOR_EVENTS_PER_SECOND", "0")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the generator starts");
+
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        if tokio::net::TcpStream::connect(&addr).await.is_ok()
+            && http_get(&addr, "/readyz").await.0 == 200
+        {
+            break;
+        }
+        if let Ok(Some(status)) = child.try_wait() {
+            let output = child.wait_with_output().await.expect("output");
+            panic!(
+                "the idle generator exited ({status}): {}",
+                String::from_utf8_lossy(&output.stderr)
+            );
+        }
+        assert!(tokio::time::Instant::now() < deadline, "never became ready");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // Still up, healthy and ready a while later, having sent nothing.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert!(
+        matches!(child.try_wait(), Ok(None)),
+        "the idle generator exited"
+    );
+    assert_eq!(http_get(&addr, "/healthz").await.0, 200);
+    assert_eq!(http_get(&addr, "/readyz").await.0, 200);
+    let (_, metrics) = http_get(&addr, "/metrics").await;
+    assert!(
+        metrics.contains("generator_events_sent_total 0"),
+        "{metrics}"
+    );
+
+    let pid = child.id().expect("running").to_string();
+    let killed = Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .await
+        .expect("kill");
+    assert!(killed.success());
+    let output = tokio::time::timeout(Duration::from_secs(30), child.wait_with_output())
+        .await
+        .expect("stops within 30 s of SIGTERM")
+        .expect("exit status");
+    assert!(
+        output.status.success(),
+        "exit {} after SIGTERM: {}",
+        output.status,
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(
+        consume_all(&topic, 1).await.is_empty(),
+        "the idle generator produced"
+    );
+    delete_topics(&[&topic]).await;
+}

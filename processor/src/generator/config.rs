@@ -33,8 +33,10 @@ pub struct Args {
     #[arg(long, env = "GENERATOR_TOPIC")]
     pub topic: String,
 
-    /// Target rate in events per second (fractions allowed, e.g. 0.5).
-    #[arg(long, env = "GENERATOR_EVENTS_PER_SECOND", default_value_t = 100.0, value_parser = positive_f64)]
+    /// Target rate in events per second (fractions allowed, e.g. 0.5). 0
+    /// keeps the generator running, ready and producing nothing (the
+    /// operator's `eventsPerSecond: 0`).
+    #[arg(long, env = "GENERATOR_EVENTS_PER_SECOND", default_value_t = 100.0, value_parser = non_negative_f64)]
     pub events_per_second: f64,
 
     /// Send exactly this many events, wait for every delivery report and exit
@@ -149,13 +151,6 @@ pub enum LogFormat {
     Json,
 }
 
-fn positive_f64(s: &str) -> Result<f64, String> {
-    match s.trim().parse::<f64>() {
-        Ok(v) if v.is_finite() && v > 0.0 => Ok(v),
-        _ => Err(format!("expected a number > 0, got {s:?}")),
-    }
-}
-
 fn non_negative_f64(s: &str) -> Result<f64, String> {
     match s.trim().parse::<f64>() {
         Ok(v) if v.is_finite() && v >= 0.0 => Ok(v),
@@ -192,6 +187,19 @@ impl Args {
         (!self.unthrottled).then_some(self.events_per_second)
     }
 
+    /// Rate 0: run and stay ready, produce nothing.
+    pub fn idle(&self) -> bool {
+        self.rate() == Some(0.0)
+    }
+
+    /// Combinations that cannot run.
+    pub fn check(&self) -> Result<(), String> {
+        if self.idle() && self.count.is_some() {
+            return Err("--count needs --events-per-second above 0 or --unthrottled".into());
+        }
+        Ok(())
+    }
+
     /// The number of producer tasks to run.
     pub fn producer_tasks(&self) -> usize {
         if self.producers > 0 {
@@ -218,8 +226,9 @@ impl Args {
                 let step = match step {
                     Some(step) => step,
                     None => match self.rate() {
-                        Some(rate) => Duration::from_secs_f64(1.0 / rate),
-                        None => Duration::from_millis(1),
+                        Some(rate) if rate > 0.0 => Duration::from_secs_f64(1.0 / rate),
+                        // Unthrottled, or idle (no event is ever stamped).
+                        _ => Duration::from_millis(1),
                     },
                 };
                 let step = TimeDelta::from_std(step).map_err(|e| format!("--time-step: {e}"))?;
@@ -281,7 +290,7 @@ mod tests {
     #[test]
     fn invalid_values_are_rejected() {
         for bad in [
-            &["--topic", "t", "--events-per-second", "0"][..],
+            &["--topic", "t", "--events-per-second", "-1"][..],
             &["--topic", "t", "--events-per-second", "fast"],
             &["--topic", "t", "--count", "0"],
             &["--topic", "t", "--malformed-share", "1.5"],
@@ -295,6 +304,28 @@ mod tests {
         }
         let a = parse(&["--topic", "t", "--time-step", "1s"]).expect("parses");
         assert!(a.clock().is_err(), "time step without start time");
+    }
+
+    #[test]
+    fn rate_zero_is_idle() {
+        let a = parse(&[
+            "--topic",
+            "t",
+            "--events-per-second",
+            "0",
+            "--start-time",
+            "2026-01-01T00:00:00Z",
+        ])
+        .expect("0 means idle, as the operator's eventsPerSecond: 0");
+        assert!(a.idle());
+        assert_eq!(a.check(), Ok(()));
+        assert!(a.clock().is_ok());
+        let a =
+            parse(&["--topic", "t", "--events-per-second", "0", "--count", "5"]).expect("parses");
+        assert!(a.check().is_err(), "idle with a count never ends");
+        let a =
+            parse(&["--topic", "t", "--events-per-second", "0", "--unthrottled"]).expect("parses");
+        assert!(!a.idle(), "unthrottled ignores the rate");
     }
 
     #[test]

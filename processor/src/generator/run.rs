@@ -69,6 +69,7 @@ struct Shared {
 }
 
 pub async fn run(args: Args) -> anyhow::Result<Summary> {
+    args.check().map_err(anyhow::Error::msg)?;
     let clock = args.clock().map_err(anyhow::Error::msg)?;
     let spec = match &args.catalogue {
         Some(path) => CatalogueSpec::from_path(path)?,
@@ -119,7 +120,13 @@ pub async fn run(args: Args) -> anyhow::Result<Summary> {
     ready.store(true, Ordering::Release);
     metrics.ready.set(1);
 
-    let tasks = args.producer_tasks();
+    // Idle (rate 0): no producer task; the generator stays up and ready
+    // until it is stopped.
+    let tasks = if args.idle() {
+        0
+    } else {
+        args.producer_tasks()
+    };
     tracing::info!(
         topic = %args.topic,
         partitions,
@@ -128,6 +135,7 @@ pub async fn run(args: Args) -> anyhow::Result<Summary> {
         seeded = args.seed.is_some(),
         unthrottled = args.unthrottled,
         rate = args.rate().unwrap_or(0.0),
+        idle = args.idle(),
         count = args.count,
         producer_tasks = tasks,
         "producing"
@@ -152,8 +160,11 @@ pub async fn run(args: Args) -> anyhow::Result<Summary> {
     let mut interrupted = false;
     let mut task_error = None;
     loop {
+        if workers.is_empty() && (interrupted || tasks > 0) {
+            break;
+        }
         tokio::select! {
-            joined = workers.join_next() => match joined {
+            joined = workers.join_next(), if !workers.is_empty() => match joined {
                 None => break,
                 Some(Ok(Ok(()))) => {}
                 Some(Ok(Err(e))) => {
