@@ -113,9 +113,24 @@ async fn kubectl_explain_shows_the_field_docs() {
     let spec = kubectl(&["explain", "analyticspipeline.spec"]);
     assert!(spec.contains("deletionPolicy"), "{spec}");
     assert!(
-        spec.contains("What happens to the Kafka topics when the pipeline is deleted"),
+        spec.contains("What happens to the Kafka topics the pipeline created"),
         "{spec}"
     );
+    // kubectl wraps the text; compare it with single spaces.
+    let flat = |text: String| text.split_whitespace().collect::<Vec<_>>().join(" ");
+    let adopt = flat(kubectl(&[
+        "explain",
+        "analyticspipeline.spec.topics.sales.adopt",
+    ]));
+    assert!(
+        adopt.contains("not created by this pipeline") && adopt.contains("never deleted"),
+        "{adopt}"
+    );
+    let name = flat(kubectl(&[
+        "explain",
+        "analyticspipeline.spec.topics.input.name",
+    ]));
+    assert!(name.contains("<namespace>.<pipeline>.<role>"), "{name}");
     let partitions = kubectl(&["explain", "analyticspipeline.spec.topics.input.partitions"]);
     assert!(
         partitions.contains("this value may only grow"),

@@ -66,10 +66,11 @@ async fn partitions(topics: &[String]) -> Vec<i32> {
     .expect("metadata task")
 }
 
-fn topic_names(pipeline: &str) -> Vec<String> {
+/// The default topic names of `ns/pipeline`.
+fn topic_names(ns: &str, pipeline: &str) -> Vec<String> {
     TOPIC_SUFFIXES
         .iter()
-        .map(|s| format!("{pipeline}-{s}"))
+        .map(|s| format!("{ns}.{pipeline}.{s}"))
         .collect()
 }
 
@@ -172,7 +173,7 @@ async fn provisions_topics_workloads_and_reports_lag_and_throughput() {
     let pipelines: Api<AnalyticsPipeline> = Api::namespaced(client.clone(), &ns);
 
     // Topics, with the spec's partitions and config.
-    let names = topic_names(&name);
+    let names = topic_names(&ns, &name);
     wait_until("all topics in Kafka", Duration::from_secs(60), || async {
         let found = partitions(&names).await;
         if found.iter().all(|p| *p == 3) {
@@ -419,7 +420,7 @@ async fn foreign_topics_are_not_touched_and_retain_keeps_topics() {
     let ns = support::namespace(&client, "op-conflict").await;
     let _operator = OperatorProcess::start(&ns, "op-1", "shopstream-operator");
     let name = unique("shop");
-    let names = topic_names(&name);
+    let names = topic_names(&ns, &name);
 
     // Someone else's topic, with a different partition count, is in the way.
     let foreign = NewTopic::new(&names[1], 6, TopicReplication::Fixed(1));
@@ -490,7 +491,7 @@ async fn unreachable_kafka_is_reported_and_deletion_still_completes() {
     let ns = support::namespace(&client, "op-outage").await;
     let _operator = OperatorProcess::start(&ns, "op-1", "shopstream-operator");
     let name = unique("shop");
-    let names = topic_names(&name);
+    let names = topic_names(&ns, &name);
     let pipelines: Api<AnalyticsPipeline> = Api::namespaced(client.clone(), &ns);
 
     let spec = |bootstrap: &str| {
@@ -526,6 +527,22 @@ async fn unreachable_kafka_is_reported_and_deletion_still_completes() {
     );
     assert_eq!(condition_of(&status, "Ready").0, "False");
 
+    // Several reconciles fail before the deletion; the deletion still gets
+    // its own three attempts.
+    wait_until(
+        "three failed reconciles",
+        Duration::from_secs(120),
+        || async {
+            let failures = event_count(&ns, "KafkaUnavailable");
+            if failures >= 3 {
+                Ok(())
+            } else {
+                Err(format!("{failures} KafkaUnavailable events"))
+            }
+        },
+    )
+    .await;
+
     // Deletion gives up on the unreachable cluster after bounded retries.
     support::delete_pipeline(
         &pipelines,
@@ -540,9 +557,15 @@ async fn unreachable_kafka_is_reported_and_deletion_still_completes() {
         "-n",
         &ns,
         "-o",
-        "custom-columns=REASON:.reason",
+        "custom-columns=REASON:.reason,NOTE:.note,MESSAGE:.message",
     ]);
-    assert!(events.contains("TopicDeletionAbandoned"), "{events}");
+    assert!(
+        events
+            .lines()
+            .any(|l| l.starts_with("TopicDeletionAbandoned")
+                && l.contains("gave up after 3 attempts")),
+        "{events}"
+    );
     let _ = admin()
         .delete_topics(
             &names.iter().map(String::as_str).collect::<Vec<_>>(),
@@ -550,6 +573,28 @@ async fn unreachable_kafka_is_reported_and_deletion_still_completes() {
         )
         .await;
     support::delete_namespace(&client, &ns).await;
+}
+
+/// How often an Event with `reason` was recorded in `ns` (repeats are one
+/// Event with a series count).
+fn event_count(ns: &str, reason: &str) -> u32 {
+    let listed = kubectl(&[
+        "get",
+        "events",
+        "-n",
+        ns,
+        "-o",
+        "custom-columns=REASON:.reason,COUNT:.series.count",
+        "--no-headers",
+    ]);
+    listed
+        .lines()
+        .filter_map(|l| {
+            let mut fields = l.split_whitespace();
+            (fields.next() == Some(reason))
+                .then(|| fields.next().and_then(|c| c.parse().ok()).unwrap_or(1))
+        })
+        .sum()
 }
 
 fn condition_of(status: &operator::crd::AnalyticsPipelineStatus, type_: &str) -> (String, String) {

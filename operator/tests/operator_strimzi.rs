@@ -79,7 +79,10 @@ async fn kafka_topics_follow_strimzi_readiness() {
         .iter()
         .find(|t| t.name_any() == format!("{name}-input"))
         .expect("input KafkaTopic");
-    assert_eq!(input.data["spec"]["topicName"], format!("{name}-input"));
+    assert_eq!(
+        input.data["spec"]["topicName"],
+        format!("{ns}.{name}.input")
+    );
     assert_eq!(input.data["spec"]["partitions"], 4);
     assert_eq!(input.data["spec"]["replicas"], 1);
     assert_eq!(input.data["spec"]["config"]["retention.ms"], "7200000");
@@ -164,5 +167,128 @@ async fn kafka_topics_follow_strimzi_readiness() {
 
     let names: Vec<&str> = new_topics.iter().map(|(n, _)| n.as_str()).collect();
     let _ = admin.delete_topics(&names, &AdminOptions::new()).await;
+    support::delete_namespace(&client, &ns).await;
+}
+
+/// A KafkaTopic of the wanted name that the pipeline does not own is a
+/// conflict, not taken over; a Kafka topic that exists without a KafkaTopic
+/// is used but gets none (Strimzi would take it over).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn someone_elses_kafka_topics_are_neither_taken_over_nor_wrapped() {
+    let client = support::client().await;
+    support::install_crd(&client).await;
+    let ns = support::namespace(&client, "op-strimzi-own").await;
+    let _operator = OperatorProcess::start(&ns, "op-1", "shopstream-operator");
+    let name = unique("shop");
+    let resource = ApiResource::from_gvk_with_plural(
+        &GroupVersionKind::gvk("kafka.strimzi.io", "v1", "KafkaTopic"),
+        "kafkatopics",
+    );
+    let topics: Api<DynamicObject> = Api::namespaced_with(client.clone(), &ns, &resource);
+    let theirs: DynamicObject = serde_json::from_value(json!({
+        "apiVersion": "kafka.strimzi.io/v1",
+        "kind": "KafkaTopic",
+        "metadata": {"name": format!("{name}-sales"), "labels": {"strimzi.io/cluster": "my-cluster"}},
+        "spec": {"topicName": "their-topic", "partitions": 1, "replicas": 1},
+    }))
+    .expect("KafkaTopic");
+    let theirs = topics
+        .create(&Default::default(), &theirs)
+        .await
+        .expect("their KafkaTopic accepted by Strimzi's schema");
+    let segments = format!("{ns}.{name}.segments");
+    support::kafka::create_topic(&segments, 3, &[]).await;
+
+    let pipelines: Api<AnalyticsPipeline> = Api::namespaced(client.clone(), &ns);
+    support::apply_pipeline(
+        &client,
+        &ns,
+        &name,
+        json!({
+            "kafka": {"bootstrapServers": kafka_bootstrap(), "strimziCluster": "my-cluster"},
+            "generator": {"enabled": false},
+            "deletionPolicy": "Delete",
+        }),
+    )
+    .await;
+    let p = wait_until("TopicConflict", Duration::from_secs(60), || async {
+        let p = pipelines.get(&name).await.map_err(|e| e.to_string())?;
+        match condition(&p, "TopicsReady") {
+            Some((s, r, _)) if s == "False" && r == "TopicConflict" => Ok(p),
+            other => Err(format!("{other:?}")),
+        }
+    })
+    .await;
+    let (_, _, message) = condition(&p, "TopicsReady").expect("TopicsReady");
+    assert!(
+        message.contains(&format!(
+            "KafkaTopic {ns}/{name}-sales already exists and is not owned by this pipeline"
+        )),
+        "{message}"
+    );
+    let status = p.status.clone().expect("status");
+    let segments_status = status
+        .topics
+        .iter()
+        .find(|t| t.role == "segments")
+        .expect("segments status");
+    assert_eq!(
+        segments_status.origin,
+        Some(operator::crd::TopicOrigin::External)
+    );
+    assert!(segments_status.ready, "{segments_status:?}");
+
+    let after = topics
+        .get(&format!("{name}-sales"))
+        .await
+        .expect("their KafkaTopic");
+    assert_eq!(
+        after.resource_version(),
+        theirs.resource_version(),
+        "theirs was written"
+    );
+    assert!(after.owner_references().is_empty());
+    assert!(
+        topics
+            .get_opt(&format!("{name}-segments"))
+            .await
+            .expect("get")
+            .is_none(),
+        "the existing Kafka topic got a KafkaTopic"
+    );
+    let input = topics
+        .get(&format!("{name}-input"))
+        .await
+        .expect("our KafkaTopic");
+    assert_eq!(input.owner_references()[0].uid, p.uid().expect("uid"));
+
+    // Delete removes the pipeline's KafkaTopics only.
+    support::delete_pipeline(
+        &pipelines,
+        &name,
+        "pipeline deleted",
+        Duration::from_secs(60),
+    )
+    .await;
+    assert!(
+        topics
+            .get_opt(&format!("{name}-input"))
+            .await
+            .expect("get")
+            .is_none()
+    );
+    assert!(
+        topics
+            .get_opt(&format!("{name}-sales"))
+            .await
+            .expect("get")
+            .is_some()
+    );
+    assert_eq!(
+        support::kafka::partitions(std::slice::from_ref(&segments)).await,
+        [3]
+    );
+
+    support::kafka::delete_topics(&[segments]).await;
     support::delete_namespace(&client, &ns).await;
 }

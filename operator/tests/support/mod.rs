@@ -4,6 +4,8 @@
 
 #![allow(dead_code)]
 
+pub mod kafka;
+
 use std::path::PathBuf;
 use std::process::Command;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -119,12 +121,18 @@ impl OperatorProcess {
     /// Starts the operator binary watching `namespace`, with its lease in the
     /// same namespace and a short status interval.
     pub fn start(namespace: &str, identity: &str, lease: &str) -> Self {
-        let log_dir = std::env::var("SHOPSTREAM_LOG_DIR").unwrap_or_else(|_| "/tmp".into());
-        let log_path = format!("{log_dir}/operator-test-{namespace}-{identity}.log");
+        Self::start_with(namespace, identity, lease, &[])
+    }
+
+    /// Like [`Self::start`], with extra environment variables (e.g. another
+    /// KUBECONFIG).
+    pub fn start_with(namespace: &str, identity: &str, lease: &str, env: &[(&str, &str)]) -> Self {
+        let log_path = Self::log_path(namespace, identity);
         let log = std::fs::File::create(&log_path)
             .unwrap_or_else(|e| panic!("cannot create {log_path}: {e}"));
         let err = log.try_clone().expect("clone log handle");
         let child = Command::new(env!("CARGO_BIN_EXE_analytics-operator"))
+            .envs(env.iter().copied())
             .env("WATCH_NAMESPACE", namespace)
             .env("POD_NAMESPACE", namespace)
             .env("POD_NAME", identity)
@@ -141,6 +149,15 @@ impl OperatorProcess {
             child,
             identity: identity.to_string(),
         }
+    }
+
+    pub fn log_path(namespace: &str, identity: &str) -> String {
+        let log_dir = std::env::var("SHOPSTREAM_LOG_DIR").unwrap_or_else(|_| "/tmp".into());
+        format!("{log_dir}/operator-test-{namespace}-{identity}.log")
+    }
+
+    pub fn log(&self, namespace: &str) -> String {
+        std::fs::read_to_string(Self::log_path(namespace, &self.identity)).unwrap_or_default()
     }
 
     pub fn kill(&mut self) {
