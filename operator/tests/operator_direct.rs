@@ -533,7 +533,7 @@ async fn unreachable_kafka_is_reported_and_deletion_still_completes() {
         "three failed reconciles",
         Duration::from_secs(120),
         || async {
-            let failures = event_count(&ns, "KafkaUnavailable");
+            let failures = support::event_count(&ns, "KafkaUnavailable");
             if failures >= 3 {
                 Ok(())
             } else {
@@ -573,28 +573,6 @@ async fn unreachable_kafka_is_reported_and_deletion_still_completes() {
         )
         .await;
     support::delete_namespace(&client, &ns).await;
-}
-
-/// How often an Event with `reason` was recorded in `ns` (repeats are one
-/// Event with a series count).
-fn event_count(ns: &str, reason: &str) -> u32 {
-    let listed = kubectl(&[
-        "get",
-        "events",
-        "-n",
-        ns,
-        "-o",
-        "custom-columns=REASON:.reason,COUNT:.series.count",
-        "--no-headers",
-    ]);
-    listed
-        .lines()
-        .filter_map(|l| {
-            let mut fields = l.split_whitespace();
-            (fields.next() == Some(reason))
-                .then(|| fields.next().and_then(|c| c.parse().ok()).unwrap_or(1))
-        })
-        .sum()
 }
 
 fn condition_of(status: &operator::crd::AnalyticsPipelineStatus, type_: &str) -> (String, String) {

@@ -258,3 +258,25 @@ pub async fn delete_pipeline(
     })
     .await;
 }
+
+/// How often an Event with `reason` was recorded in `ns` (repeats are one
+/// Event with a series count).
+pub fn event_count(ns: &str, reason: &str) -> u32 {
+    let listed = kubectl(&[
+        "get",
+        "events",
+        "-n",
+        ns,
+        "-o",
+        "custom-columns=REASON:.reason,COUNT:.series.count",
+        "--no-headers",
+    ]);
+    listed
+        .lines()
+        .filter_map(|l| {
+            let mut fields = l.split_whitespace();
+            (fields.next() == Some(reason))
+                .then(|| fields.next().and_then(|c| c.parse().ok()).unwrap_or(1))
+        })
+        .sum()
+}
