@@ -116,16 +116,28 @@ async fn objects_of_someone_else_are_never_taken_over() {
         "config map written"
     );
     assert!(cm.owner_references().is_empty());
+    // A Deployment's status is written by kube-controller-manager where it
+    // runs: what matters is that the operator never wrote it.
     let d = deployments
         .get(&format!("{name}-processor"))
         .await
         .expect("their deployment");
-    assert_eq!(
-        d.resource_version(),
-        theirs_deploy.resource_version(),
-        "deployment written"
-    );
     assert!(d.owner_references().is_empty());
+    assert_eq!(d.spec, theirs_deploy.spec, "deployment spec written");
+    assert_eq!(
+        d.labels(),
+        theirs_deploy.labels(),
+        "deployment labels written"
+    );
+    let managers: Vec<String> = d
+        .managed_fields()
+        .iter()
+        .filter_map(|m| m.manager.clone())
+        .collect();
+    assert!(
+        !managers.iter().any(|m| m == "shopstream-operator"),
+        "the operator wrote their deployment: {managers:?}"
+    );
 
     // Once they are gone, the pipeline creates its own.
     config_maps
