@@ -245,6 +245,11 @@ async fn a_foreign_topic_is_used_but_changed_or_deleted_only_when_adopted() {
     )
     .await;
     assert_eq!(topic_status(&p, "input").origin, Some(TopicOrigin::Created));
+    let events = events(&ns);
+    assert!(
+        events.contains(&format!("topic {hourly}: adopted")),
+        "{events}"
+    );
 
     // A spec that asks the foreign topic for other config is refused, and
     // says which keys without showing the topic's values.

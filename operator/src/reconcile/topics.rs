@@ -142,6 +142,16 @@ pub async fn reconcile_topics(
         if let Some(what) = &verdict.pending {
             pending.push(what.clone());
         }
+        match (recorded.origin(&topic.name), verdict.origin) {
+            (Some(TopicOrigin::Adopted), TopicOrigin::External) => changes.push(format!(
+                "topic {}: no longer adopted, left as it is and never deleted",
+                topic.name
+            )),
+            (before, TopicOrigin::Adopted) if before != Some(TopicOrigin::Adopted) => {
+                changes.push(format!("topic {}: adopted", topic.name))
+            }
+            _ => {}
+        }
         let message = refusal.or(verdict.pending);
         statuses.push(TopicStatus {
             role: topic.role.to_string(),
