@@ -20,7 +20,15 @@ kc() { "$KUBECTL" --kubeconfig "$KUBECONFIG_PATH" "$@"; }
 log "applying Strimzi $STRIMZI_VERSION CRDs from $CRD_DIR"
 kc apply --server-side --force-conflicts --field-manager=shopstream-hack -f "$CRD_DIR" >&2 \
   || die "Strimzi CRDs: kubectl apply failed against $(kc config view --minify -o jsonpath='{.clusters[0].cluster.server}' 2>/dev/null)"
-kc wait --for=condition=Established --timeout=60s \
-  crd/kafkas.kafka.strimzi.io crd/kafkanodepools.kafka.strimzi.io crd/kafkatopics.kafka.strimzi.io >&2 \
-  || die "Strimzi CRDs: not Established within 60s"
+# Polled rather than `kubectl wait`: right after creation a CRD can have no
+# status yet, and `kubectl wait` then fails at once ("accessor error")
+# instead of waiting.
+established() {
+  local crd status
+  for crd in kafkas.kafka.strimzi.io kafkanodepools.kafka.strimzi.io kafkatopics.kafka.strimzi.io; do
+    status="$(kc get crd "$crd" -o jsonpath='{.status.conditions[?(@.type=="Established")].status}' 2>/dev/null)" || return 1
+    [[ "$status" == "True" ]] || return 1
+  done
+}
+wait_for "Strimzi CRDs (Established)" "$LOG_DIR/kube-apiserver.log" 60 established
 log "Strimzi CRDs established (kafka.strimzi.io/v1)"
