@@ -11,23 +11,12 @@ use shopstream_processor::analytics::{Args, run, run::init_logging};
 /// arena (up to 8 per core); batches built on one tokio worker and freed on
 /// another, plus librdkafka's threads, then leave memory spread over many
 /// half-empty arenas: 290 MB RSS instead of ~130 MB in the backlog benchmark.
-#[cfg(all(target_os = "linux", target_env = "gnu"))]
 fn limit_malloc_arenas() {
-    const M_ARENA_MAX: std::ffi::c_int = -8;
-    unsafe extern "C" {
-        fn mallopt(param: std::ffi::c_int, value: std::ffi::c_int) -> std::ffi::c_int;
-    }
     if std::env::var_os("MALLOC_ARENA_MAX").is_none() {
-        // SAFETY: mallopt only sets a tunable; called before any other thread
-        // exists.
-        unsafe {
-            mallopt(M_ARENA_MAX, 2);
-        }
+        // false off glibc, where there is nothing to tune.
+        let _ = malloc_tuning::limit_arenas(2);
     }
 }
-
-#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
-fn limit_malloc_arenas() {}
 
 fn main() -> ExitCode {
     limit_malloc_arenas();
