@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 CARGO ?= cargo
 
-.PHONY: help build test lint fmt crds env-up env-down demo bench-spark
+.PHONY: help build test lint fmt crds env-up env-down demo bench-spark sanitize
 .PHONY: helm-lint images kind-load tools kind-up strimzi deploy e2e-kind kind-down
 
 help: ## Show the targets
@@ -13,6 +13,9 @@ build: ## Build every binary (debug)
 
 test: ## Start the local Kubernetes API server + Kafka and run all tests against them
 	hack/test.sh
+
+sanitize: ## Operator Kafka tests under AddressSanitizer (nightly) and the processor's librdkafka round trip under valgrind
+	hack/sanitize.sh
 
 lint: ## rustfmt and clippy, warnings are errors
 	$(CARGO) fmt --all -- --check

@@ -48,7 +48,7 @@ pub use error::{BrokerError, Cause, Error, ErrorCode, Result};
 pub use ops::configs::{ConfigEntry, ConfigSource};
 pub use ops::groups::{CommittedOffset, GroupDescription};
 pub use ops::offsets::{IsolationLevel, OffsetSpec};
-pub use ops::topics::{NewTopic, PartitionInfo, TopicDescription, TopicInfo};
+pub use ops::topics::{Creation, NewTopic, PartitionInfo, TopicDescription, TopicInfo};
 
 /// A topic name and a partition index.
 pub type TopicPartition = (String, i32);

@@ -196,5 +196,7 @@ impl Context {
         self.set_phase(key, None);
         self.applied.forget(key);
         self.written_topics.forget(key);
+        // Its Kafka client goes too, unless another pipeline uses the cluster.
+        self.kafka.release(key);
     }
 }

@@ -15,7 +15,7 @@ use tracing::{info, warn};
 
 use crate::context::Context;
 use crate::crd::AnalyticsPipeline;
-use crate::reconcile::{error_policy, reconcile};
+use crate::reconcile::{error_policy, reconcile_guarded};
 
 fn being_deleted(p: &AnalyticsPipeline) -> Option<u64> {
     p.metadata.deletion_timestamp.as_ref().map(|_| 1)
@@ -125,7 +125,7 @@ pub async fn run(
         ))
         .owns_stream(owned_changes::<Service>(&client, &namespace, &owned, &ctx))
         .graceful_shutdown_on(shutdown)
-        .run(reconcile, error_policy, ctx)
+        .run(reconcile_guarded, error_policy, ctx)
         .for_each(|result| async move {
             if let Err(e) = result {
                 tracing::debug!(error = %e, "reconcile error (handled by error_policy)");

@@ -39,6 +39,10 @@ pub enum Error {
 
     #[error("finalizer: {0}")]
     Finalizer(String),
+
+    /// A bug: the reconcile panicked. Reported on the pipeline and retried.
+    #[error("internal error: {0}")]
+    Internal(String),
 }
 
 impl Error {
@@ -53,6 +57,7 @@ impl Error {
             Error::Strimzi(_) => "StrimziUnavailable",
             Error::Serialization(_) => "SerializationError",
             Error::Finalizer(_) => "FinalizerError",
+            Error::Internal(_) => "InternalError",
         }
     }
 

@@ -61,6 +61,16 @@ pub enum TopicDescription {
     Unreadable(BrokerError),
 }
 
+/// How a topic came to exist.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Creation {
+    Created,
+    /// It existed before this request. Also said when an earlier attempt
+    /// of the same call timed out and may have created it: a caller that
+    /// only claims topics it surely created never claims someone else's.
+    AlreadyExisted,
+}
+
 /// A topic to create.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct NewTopic {
@@ -158,14 +168,14 @@ impl KafkaClient {
         }
     }
 
-    /// Creates `topics` (one request per attempt, for all of them).
-    /// A topic that already exists counts as created. Per topic: `Ok`, or
-    /// the broker's refusal.
+    /// Creates `topics` (one request per attempt, for all of them). Per
+    /// topic: whether it was created or existed already, or the broker's
+    /// refusal.
     pub async fn create_topics(
         &self,
         topics: &[NewTopic],
         timeout: Duration,
-    ) -> Result<BTreeMap<String, std::result::Result<(), BrokerError>>> {
+    ) -> Result<BTreeMap<String, std::result::Result<Creation, BrokerError>>> {
         let by_name: BTreeMap<&str, &NewTopic> =
             topics.iter().map(|t| (t.name.as_str(), t)).collect();
         let deadline = Deadline::after(timeout);
@@ -201,8 +211,9 @@ impl KafkaClient {
                     for result in response.topics {
                         let message = result.error_message.map(|m| m.to_string());
                         let outcome = match ErrorCode::from_code(result.error_code) {
-                            None | Some(ErrorCode::TOPIC_ALREADY_EXISTS) => {
-                                ItemOutcome::Done(Ok(()))
+                            None => ItemOutcome::Done(Ok(Creation::Created)),
+                            Some(ErrorCode::TOPIC_ALREADY_EXISTS) => {
+                                ItemOutcome::Done(Ok(Creation::AlreadyExisted))
                             }
                             Some(code) => self.admin_item_error(code, message),
                         };
@@ -311,7 +322,7 @@ impl KafkaClient {
     /// A per-topic admin error: NOT_CONTROLLER sends the next attempt to a
     /// freshly looked-up controller; other retriable codes are retried;
     /// the rest is the topic's answer.
-    fn admin_item_error(&self, code: ErrorCode, message: Option<String>) -> ItemOutcome<()> {
+    fn admin_item_error<T>(&self, code: ErrorCode, message: Option<String>) -> ItemOutcome<T> {
         if code == ErrorCode::NOT_CONTROLLER {
             self.cluster.forget_controller();
         }

@@ -1,19 +1,18 @@
-use std::collections::HashMap;
-use std::sync::Arc;
+use std::collections::{BTreeMap, HashMap};
 use std::time::{Duration, Instant};
 
-use rdkafka::admin::AdminClient;
-use rdkafka::bindings::rd_kafka_OffsetSpec_t as OffsetSpec;
-use rdkafka::client::{Client, DefaultClientContext};
+use kafka_admin::{IsolationLevel, KafkaClient, OffsetSpec, TopicDescription, TopicPartition};
 
 use super::KafkaAdmin;
-use super::group_offsets::committed_offsets;
-use super::oldest_record_probe::OldestRecordProbe;
-use super::topic_queries::{TopicState, describe_topics, list_offsets};
+use super::errors::from_client;
 use crate::crd::PartitionLag;
 use crate::error::{Error, Result};
 
+/// Bounds each Kafka call of a sample, retries included.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
+/// Bounds reading the oldest unconsumed records (for `lagSeconds`); when it
+/// runs out the sample has no `lagSeconds` rather than no sample at all.
+const OLDEST_RECORD_BUDGET: Duration = Duration::from_secs(2);
 
 /// One measurement of the processor group against the input topic.
 #[derive(Clone, Debug, PartialEq)]
@@ -78,18 +77,13 @@ impl RateTracker {
 }
 
 /// Measures lag and throughput of any consumer group of one cluster without
-/// joining it: committed offsets come from the group coordinator (admin
-/// API), end offsets from the partition leaders. One per cluster, shared by
-/// every pipeline, so 1,000 pipelines cost two Kafka clients, not 1,000.
+/// joining it: committed offsets come from the group coordinator, end
+/// offsets from the partition leaders, the oldest unconsumed record from a
+/// read-committed fetch. One per cluster, sharing the cluster's admin
+/// client (and so its connections), whatever the number of pipelines.
+#[derive(Clone, Debug)]
 pub struct LagSampler {
-    /// The cluster's admin client: every offset and group question is an
-    /// admin request, so the topic reconciles' client answers them too, and
-    /// a separate client would only add its threads, connections and
-    /// buffers. librdkafka handles are thread-safe, so concurrent reconciles
-    /// share it without a lock.
-    admin: Arc<AdminClient<DefaultClientContext>>,
-    /// Reads the oldest unconsumed records, for `lagSeconds`.
-    probe: Arc<OldestRecordProbe>,
+    client: KafkaClient,
 }
 
 /// What to measure for one pipeline.
@@ -103,143 +97,188 @@ pub struct LagQuery {
 }
 
 impl LagSampler {
-    /// A sampler with its own admin client.
+    /// A sampler with its own client.
     pub fn connect(bootstrap_servers: &str) -> Result<Self> {
-        Self::sharing(&KafkaAdmin::connect(bootstrap_servers)?, bootstrap_servers)
+        Ok(Self::sharing(&KafkaAdmin::connect(bootstrap_servers)?))
     }
 
-    /// A sampler asking through `admin`, the cluster's admin client.
-    pub fn sharing(admin: &KafkaAdmin, bootstrap_servers: &str) -> Result<Self> {
-        Ok(Self {
-            admin: admin.client(),
-            probe: Arc::new(OldestRecordProbe::connect(bootstrap_servers)?),
-        })
+    /// A sampler asking through `admin`'s connections.
+    pub fn sharing(admin: &KafkaAdmin) -> Self {
+        Self {
+            client: admin.client().clone(),
+        }
     }
 
     pub async fn sample(&self, query: LagQuery) -> Result<LagSample> {
-        let admin = self.admin.clone();
-        let probe = self.probe.clone();
-        // librdkafka's offset and metadata calls block.
-        tokio::task::spawn_blocking(move || sample_blocking(admin.inner(), &probe, &query))
+        let client = &self.client;
+        let input_topic = query.input_topic.as_str();
+        // The output topics are described too, although only their offsets
+        // are read: the reply tells the client their partition leaders,
+        // which ListOffsets below then needs no request of its own for.
+        let mut described: Vec<String> = vec![query.input_topic.clone()];
+        described.extend(query.output_topics.iter().map(|(topic, _)| topic.clone()));
+        let topics = client
+            .describe_topics(&described, REQUEST_TIMEOUT)
             .await
-            .map_err(|e| Error::Kafka(format!("lag task failed: {e}")))?
-    }
-}
-
-fn sample_blocking(
-    client: &Client<DefaultClientContext>,
-    probe: &OldestRecordProbe,
-    query: &LagQuery,
-) -> Result<LagSample> {
-    let input_topic = query.input_topic.as_str();
-    // The output topics are described too, although only their offsets are
-    // read: the reply refreshes the client's cached partition leaders of
-    // all these topics, which ListOffsets below then finds without a
-    // metadata request of its own (one round trip for all of them).
-    let mut described: Vec<String> = vec![query.input_topic.clone()];
-    described.extend(query.output_topics.iter().map(|(topic, _)| topic.clone()));
-    let topics = describe_topics(client, &described, REQUEST_TIMEOUT)?;
-    let input_partitions = match topics.get(input_topic) {
-        Some(TopicState::Exists(topic)) if topic.partitions > 0 => topic.partitions,
-        Some(TopicState::Unreadable(reason)) => {
-            return Err(Error::Kafka(format!(
-                "cannot describe input topic {input_topic}: {reason}"
-            )));
-        }
-        _ => {
-            return Err(Error::Kafka(format!(
-                "input topic {input_topic} does not exist"
-            )));
-        }
-    };
-
-    let committed = committed_offsets(
-        client,
-        &query.group,
-        input_topic,
-        input_partitions,
-        REQUEST_TIMEOUT,
-    )?;
-
-    let mut wanted: Vec<(&str, i32)> = (0..input_partitions).map(|p| (input_topic, p)).collect();
-    for (topic, count) in &query.output_topics {
-        wanted.extend((0..*count).map(|p| (topic.as_str(), p)));
-    }
-    let ends = list_offsets(
-        client,
-        &wanted,
-        OffsetSpec::RD_KAFKA_OFFSET_SPEC_LATEST,
-        REQUEST_TIMEOUT,
-    )?;
-    let never_committed: Vec<(&str, i32)> = committed
-        .iter()
-        .filter(|(_, c)| c.is_none())
-        .map(|(p, _)| (input_topic, *p))
-        .collect();
-    let starts = if never_committed.is_empty() {
-        HashMap::new()
-    } else {
-        list_offsets(
-            client,
-            &never_committed,
-            OffsetSpec::RD_KAFKA_OFFSET_SPEC_EARLIEST,
-            REQUEST_TIMEOUT,
-        )?
-    };
-
-    let mut partitions = Vec::new();
-    let mut input_end = 0;
-    let mut unconsumed = HashMap::new();
-    for (&p, &committed_offset) in &committed {
-        let key = (input_topic.to_string(), p);
-        let Some(&high) = ends.get(&key) else {
-            return Err(Error::Kafka(format!(
-                "no end offset for {input_topic}[{p}]"
-            )));
+            .map_err(from_client)?;
+        let input_partitions = match topics.get(input_topic) {
+            Some(TopicDescription::Exists(topic)) if topic.partition_count() > 0 => {
+                topic.partition_count()
+            }
+            Some(TopicDescription::Unreadable(reason)) => {
+                return Err(Error::Kafka(format!(
+                    "cannot describe input topic {input_topic}: {reason}"
+                )));
+            }
+            _ => {
+                return Err(Error::Kafka(format!(
+                    "input topic {input_topic} does not exist"
+                )));
+            }
         };
-        input_end += high;
-        // Without a commit the group would start from the earliest retained
-        // record, so the whole retained backlog counts as lag.
-        let low = starts.get(&key).copied().unwrap_or(0);
-        let next = committed_offset.unwrap_or(low);
-        let lag = (high - next).max(0);
-        if lag > 0 {
-            unconsumed.insert(p, next);
+        let inputs: Vec<TopicPartition> = (0..input_partitions)
+            .map(|p| (input_topic.to_string(), p))
+            .collect();
+
+        let committed_offsets = client
+            .committed_offsets(&query.group, &inputs, REQUEST_TIMEOUT)
+            .await
+            .map_err(from_client)?;
+        let mut committed: BTreeMap<i32, Option<i64>> = BTreeMap::new();
+        for ((_, partition), result) in committed_offsets {
+            let commit = result.map_err(|e| {
+                Error::Kafka(format!(
+                    "cannot read the committed offset of {input_topic}[{partition}] for group {}: {e}",
+                    query.group
+                ))
+            })?;
+            committed.insert(partition, commit.map(|c| c.offset));
         }
-        partitions.push(PartitionLag {
-            partition: p,
-            log_end_offset: high,
-            committed_offset,
-            lag,
-        });
+
+        let mut wanted = inputs.clone();
+        for (topic, count) in &query.output_topics {
+            wanted.extend((0..*count).map(|p| (topic.clone(), p)));
+        }
+        // The same end offsets the processor's read_committed consumers can
+        // reach: the last stable offset, not the high watermark of open
+        // transactions. Partitions that do not exist (yet) are left out.
+        let ends: HashMap<TopicPartition, i64> = client
+            .list_offsets(
+                &wanted,
+                OffsetSpec::Latest,
+                IsolationLevel::ReadCommitted,
+                REQUEST_TIMEOUT,
+            )
+            .await
+            .map_err(from_client)?
+            .into_iter()
+            .filter_map(|(partition, offset)| Some((partition, offset.ok()?)))
+            .collect();
+        let never_committed: Vec<TopicPartition> = committed
+            .iter()
+            .filter(|(_, c)| c.is_none())
+            .map(|(p, _)| (input_topic.to_string(), *p))
+            .collect();
+        let starts: HashMap<TopicPartition, i64> = if never_committed.is_empty() {
+            HashMap::new()
+        } else {
+            client
+                .list_offsets(
+                    &never_committed,
+                    OffsetSpec::Earliest,
+                    IsolationLevel::ReadCommitted,
+                    REQUEST_TIMEOUT,
+                )
+                .await
+                .map_err(from_client)?
+                .into_iter()
+                .filter_map(|(partition, offset)| Some((partition, offset.ok()?)))
+                .collect()
+        };
+
+        let mut partitions = Vec::new();
+        let mut input_end = 0;
+        let mut unconsumed = BTreeMap::new();
+        for (&p, &committed_offset) in &committed {
+            let key = (input_topic.to_string(), p);
+            let Some(&high) = ends.get(&key) else {
+                return Err(Error::Kafka(format!(
+                    "no end offset for {input_topic}[{p}]"
+                )));
+            };
+            input_end += high;
+            // Without a commit the group would start from the earliest
+            // retained record, so the whole retained backlog counts as lag.
+            let low = starts.get(&key).copied().unwrap_or(0);
+            let next = committed_offset.unwrap_or(low);
+            let lag = (high - next).max(0);
+            if lag > 0 {
+                unconsumed.insert(p, next);
+            }
+            partitions.push(PartitionLag {
+                partition: p,
+                log_end_offset: high,
+                committed_offset,
+                lag,
+            });
+        }
+        let output_end = query
+            .output_topics
+            .iter()
+            .flat_map(|(topic, count)| (0..*count).map(move |p| (topic.clone(), p)))
+            .filter_map(|key| ends.get(&key))
+            .sum();
+
+        let group_members = client
+            .describe_group(&query.group, REQUEST_TIMEOUT)
+            .await
+            .map_err(|e| {
+                Error::Kafka(format!(
+                    "cannot describe the consumer group: {}",
+                    super::errors::chain(&e)
+                ))
+            })?
+            .members;
+
+        let lag_seconds = self.oldest_age(input_topic, &unconsumed).await;
+        Ok(LagSample {
+            total_lag: partitions.iter().map(|p| p.lag).sum(),
+            partitions,
+            lag_seconds,
+            group_members,
+            offsets: OffsetObservation {
+                at: Instant::now(),
+                input_end,
+                output_end,
+            },
+        })
     }
-    let output_end = query
-        .output_topics
-        .iter()
-        .flat_map(|(topic, count)| (0..*count).map(move |p| (topic.clone(), p)))
-        .filter_map(|key| ends.get(&key))
-        .sum();
 
-    let group_members = client
-        .fetch_group_list(Some(&query.group), REQUEST_TIMEOUT)
-        .map_err(|e| Error::Kafka(format!("cannot describe the consumer group: {e}")))?
-        .groups()
-        .first()
-        .map(|g| g.members().len())
-        .unwrap_or(0);
-
-    let lag_seconds = probe.oldest_age(input_topic, &unconsumed);
-    Ok(LagSample {
-        total_lag: partitions.iter().map(|p| p.lag).sum(),
-        partitions,
-        lag_seconds,
-        group_members,
-        offsets: OffsetObservation {
-            at: Instant::now(),
-            input_end,
-            output_end,
-        },
-    })
+    /// The age in seconds of the oldest committed record at the given
+    /// offsets (partition → first unconsumed offset): 0 when nothing is
+    /// unconsumed, `None` when no record could be read within the budget.
+    async fn oldest_age(&self, topic: &str, unconsumed: &BTreeMap<i32, i64>) -> Option<f64> {
+        if unconsumed.is_empty() {
+            return Some(0.0);
+        }
+        let timestamps = match self
+            .client
+            .first_committed_timestamps(topic, unconsumed, OLDEST_RECORD_BUDGET)
+            .await
+        {
+            Ok(timestamps) => timestamps,
+            Err(e) => {
+                tracing::debug!(topic, error = %super::errors::chain(&e), "cannot read the oldest unconsumed records");
+                return None;
+            }
+        };
+        let oldest_ms = timestamps
+            .into_values()
+            .filter_map(|t| t.ok().flatten())
+            .min()?;
+        let now_ms = chrono::Utc::now().timestamp_millis();
+        Some(((now_ms - oldest_ms).max(0) as f64) / 1000.0)
+    }
 }
 
 #[cfg(test)]

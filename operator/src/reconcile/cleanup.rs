@@ -12,6 +12,7 @@ use super::{pipeline_key, publish, strimzi};
 use crate::context::Context;
 use crate::crd::{AnalyticsPipeline, DeletionPolicy};
 use crate::error::{Error, Result};
+use crate::kafka::ClientUse;
 
 /// Attempts at deleting topics before the finalizer is released anyway, so
 /// a pipeline whose Kafka is gone can still be deleted. Counted from the
@@ -76,7 +77,10 @@ async fn delete_topics(p: &AnalyticsPipeline, ctx: &Context) -> Result<()> {
             if names.is_empty() {
                 return Ok(());
             }
-            let admin = ctx.kafka.admin(&p.spec.kafka.bootstrap_servers)?;
+            let admin = ctx.kafka.admin(
+                ClientUse::Pipeline(&pipeline_key(p)),
+                &p.spec.kafka.bootstrap_servers,
+            )?;
             admin.delete_topics(&names).await?;
             publish(
                 ctx,

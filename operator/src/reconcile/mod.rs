@@ -5,6 +5,7 @@
 
 mod apply;
 mod cleanup;
+mod guard;
 mod observe;
 pub mod ownership;
 mod renamed_topics;
@@ -27,10 +28,13 @@ use tracing::{debug, info, warn};
 use crate::context::Context;
 use crate::crd::{AnalyticsPipeline, AnalyticsPipelineStatus, Phase, TopicStatus};
 use crate::error::{Error, Result};
+use crate::kafka::ClientUse;
 use crate::status::{TopicsState, derive_conditions, derive_phase, merge_conditions};
 use apply::WorkloadsOutcome;
 use renamed_topics::{delete_retired_topics, retirement};
 use topic_plan::RecordedTopics;
+
+pub use guard::{catch_panic, reconcile_guarded};
 
 /// The one field manager of every object the operator writes.
 pub const FIELD_MANAGER: &str = "shopstream-operator";
@@ -306,7 +310,10 @@ async fn provision_topics(
         Some(cluster) => {
             strimzi::reconcile_kafka_topics(&ctx.client, &ctx.kafka, v, cluster, p, recorded).await
         }
-        None => match ctx.kafka.admin(&v.bootstrap_servers) {
+        None => match ctx
+            .kafka
+            .admin(ClientUse::Pipeline(&pipeline_key(p)), &v.bootstrap_servers)
+        {
             Ok(admin) => topics::reconcile_topics(&admin, &v.topics, recorded).await,
             Err(e) => Err(e),
         },

@@ -7,7 +7,7 @@ use super::validate::{PARTIALS_ROLE, ValidatedPipeline};
 use crate::context::Context;
 use crate::crd::{GeneratorStatus, Phase, ProcessorStatus, TopicRole};
 use crate::error::Result;
-use crate::kafka::{LagQuery, LagSample};
+use crate::kafka::{ClientUse, LagQuery, LagSample};
 use crate::status::{Observations, ProcessorObservation, TopicsState, WorkloadObservation};
 use crate::workloads::{generator_name, processor_name};
 
@@ -56,7 +56,11 @@ pub async fn observe(
                     .map(|t| (t.name.clone(), t.partitions))
                     .collect(),
             };
-            match ctx.kafka.lag_sampler(&p.bootstrap_servers) {
+            let key = format!("{}/{}", p.namespace, p.name);
+            match ctx
+                .kafka
+                .lag_sampler(ClientUse::Pipeline(&key), &p.bootstrap_servers)
+            {
                 Ok(sampler) => sampler.sample(query).await.map_err(|e| e.to_string()),
                 Err(e) => Err(e.to_string()),
             }

@@ -12,6 +12,7 @@ use super::validate::ValidatedPipeline;
 use super::{pipeline_key, publish};
 use crate::context::Context;
 use crate::crd::{AnalyticsPipeline, RetiredTopic};
+use crate::kafka::ClientUse;
 
 /// The topics a spec change renamed (direct mode; in Strimzi mode the
 /// pipeline's KafkaTopics carry this, see strimzi.rs). Managed ones are
@@ -64,7 +65,10 @@ pub async fn delete_retired_topics(
     if names.is_empty() {
         return Vec::new();
     }
-    let deleted = match ctx.kafka.admin(&v.bootstrap_servers) {
+    let deleted = match ctx
+        .kafka
+        .admin(ClientUse::Pipeline(&pipeline_key(p)), &v.bootstrap_servers)
+    {
         Ok(admin) => admin.delete_topics(&names).await,
         Err(e) => Err(e),
     };

@@ -22,7 +22,7 @@ use super::topic_plan::RecordedTopics;
 use super::topics::{TopicsOutcome, reconcile_topics};
 use crate::crd::{AnalyticsPipeline, DeletionPolicy, TopicOrigin, TopicStatus};
 use crate::error::{Error, Result};
-use crate::kafka::KafkaConnections;
+use crate::kafka::{ClientUse, KafkaConnections};
 use crate::reconcile::validate::{DesiredTopic, ValidatedPipeline};
 use crate::status::TopicsState;
 use crate::workloads::{Component, labels};
@@ -199,7 +199,10 @@ pub async fn reconcile_kafka_topics(
     }
 
     if !undecided.is_empty() {
-        let admin = kafka.admin(&p.bootstrap_servers)?;
+        let admin = kafka.admin(
+            ClientUse::Pipeline(&super::pipeline_key(owner)),
+            &p.bootstrap_servers,
+        )?;
         let names: Vec<String> = undecided.iter().map(|t| t.name.clone()).collect();
         let existing = admin.describe_topics(&names).await?;
         let mut external = Vec::new();

@@ -5,6 +5,7 @@
 #![allow(dead_code)]
 
 pub mod kafka;
+pub mod private_broker;
 
 use std::path::PathBuf;
 use std::process::Command;
@@ -125,14 +126,19 @@ impl OperatorProcess {
     }
 
     /// Like [`Self::start`], with extra environment variables (e.g. another
-    /// KUBECONFIG).
+    /// KUBECONFIG). The binary is `$SHOPSTREAM_OPERATOR_BINARY` when set (to
+    /// run a test against another build, e.g. main's, for a before/after
+    /// comparison), else the one cargo built for these tests.
     pub fn start_with(namespace: &str, identity: &str, lease: &str, env: &[(&str, &str)]) -> Self {
+        let binary = std::env::var("SHOPSTREAM_OPERATOR_BINARY")
+            .unwrap_or_else(|_| env!("CARGO_BIN_EXE_analytics-operator").to_string());
         let log_path = Self::log_path(namespace, identity);
         let log = std::fs::File::create(&log_path)
             .unwrap_or_else(|e| panic!("cannot create {log_path}: {e}"));
         let err = log.try_clone().expect("clone log handle");
-        let child = Command::new(env!("CARGO_BIN_EXE_analytics-operator"))
-            .envs(env.iter().copied())
+        let mut command = Command::new(&binary);
+        command.envs(env.iter().copied());
+        let child = command
             .env("WATCH_NAMESPACE", namespace)
             .env("POD_NAMESPACE", namespace)
             .env("POD_NAME", identity)
@@ -144,7 +150,7 @@ impl OperatorProcess {
             .stdout(log)
             .stderr(err)
             .spawn()
-            .expect("start analytics-operator");
+            .unwrap_or_else(|e| panic!("cannot start the operator {binary}: {e}"));
         Self {
             child,
             identity: identity.to_string(),
