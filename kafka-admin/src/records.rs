@@ -75,16 +75,28 @@ impl BatchHeader {
     }
 }
 
-/// The timestamp (ms) of the first committed data record at offset `from`
-/// or later in `records`; `None` when the bytes hold none (everything
-/// before `from`, aborted, or control). A batch cut off at the end of the
-/// reply (the broker fills up to the byte limit) is ignored, as it is by
-/// every Kafka client. Err for a batch that cannot be decoded.
-pub(crate) fn first_committed_timestamp(
+/// What one reply's records say.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Scan {
+    /// The timestamp (ms) of the first committed data record at `from` or
+    /// later, if the reply holds one.
+    pub(crate) found: Option<i64>,
+    /// Where to fetch next when nothing was found: after the last whole
+    /// batch of the reply (brokers may return fewer batches than fit).
+    pub(crate) next: i64,
+}
+
+/// The first committed data record at offset `from` or later in `records`
+/// (skipping records before `from`, aborted ones, and control batches). A
+/// batch cut off at the end of the reply (the broker fills up to the byte
+/// limit) is ignored, as it is by every Kafka client. Err for a batch that
+/// cannot be decoded.
+pub(crate) fn first_committed_record(
     mut records: Bytes,
     from: i64,
     aborted: &[AbortedTransaction],
-) -> Result<Option<i64>, String> {
+) -> Result<Scan, String> {
+    let mut next = from;
     let mut aborted: Vec<AbortedTransaction> = aborted.to_vec();
     aborted.sort_by_key(|a| a.first_offset);
     let mut pending_aborts = aborted.into_iter().peekable();
@@ -109,6 +121,7 @@ pub(crate) fn first_committed_timestamp(
                 header.magic
             ));
         }
+        next = next.max(header.last_offset().saturating_add(1));
         if header.last_offset() < from {
             continue;
         }
@@ -139,10 +152,23 @@ pub(crate) fn first_committed_timestamp(
             } else {
                 record.timestamp
             };
-            return Ok(Some(timestamp));
+            return Ok(Scan {
+                found: Some(timestamp),
+                next,
+            });
         }
     }
-    Ok(None)
+    Ok(Scan { found: None, next })
+}
+
+/// [`first_committed_record`]'s timestamp only.
+#[cfg(test)]
+pub(crate) fn first_committed_timestamp(
+    records: Bytes,
+    from: i64,
+    aborted: &[AbortedTransaction],
+) -> Result<Option<i64>, String> {
+    first_committed_record(records, from, aborted).map(|scan| scan.found)
 }
 
 fn is_abort_marker(batch: Bytes) -> Result<bool, String> {

@@ -195,3 +195,29 @@ fn corrupt_batches_are_errors_not_panics() {
         let _ = first_committed_timestamp(garbage, 0, &[]);
     }
 }
+
+#[test]
+fn a_reply_of_only_skipped_batches_says_where_to_read_on() {
+    let data = concat(&[
+        batch(0, 2, 100, Some(7), Compression::None),
+        marker(2, 7, true),
+    ]);
+    let aborted = [AbortedTransaction {
+        producer_id: 7,
+        first_offset: 0,
+    }];
+    assert_eq!(
+        first_committed_record(data, 0, &aborted),
+        Ok(Scan {
+            found: None,
+            next: 3
+        })
+    );
+    assert_eq!(
+        first_committed_record(Bytes::new(), 5, &[]),
+        Ok(Scan {
+            found: None,
+            next: 5
+        })
+    );
+}

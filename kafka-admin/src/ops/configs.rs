@@ -14,7 +14,7 @@ use kafka_protocol::protocol::StrBytes;
 
 use super::{ItemOutcome, PerItem};
 use crate::client::KafkaClient;
-use crate::error::{BrokerError, Error, ErrorCode, Result};
+use crate::error::{BrokerError, Error, Result};
 use crate::retry::{Backoff, Deadline};
 
 /// The resource type of topics in config requests.
@@ -58,8 +58,10 @@ pub struct ConfigEntry {
 impl KafkaClient {
     /// The entries of each topic's configuration that are not Kafka's
     /// built-in defaults, with one DescribeConfigs request. Per topic: the
-    /// entries, or the broker's refusal (UNKNOWN_TOPIC_OR_PARTITION for a
-    /// topic that does not exist).
+    /// entries, or the broker's refusal. UNKNOWN_TOPIC_OR_PARTITION is
+    /// retried until the deadline, because a broker answers it for a topic
+    /// created a moment ago whose metadata has not reached it yet; a topic
+    /// that really does not exist ends with that error when time is up.
     pub async fn describe_topic_configs(
         &self,
         names: &[String],
@@ -108,9 +110,6 @@ impl KafkaClient {
                                 })
                                 .filter(|(_, entry)| entry.source != ConfigSource::Default)
                                 .collect())),
-                            Some(error) if error.code == ErrorCode::UNKNOWN_TOPIC_OR_PARTITION => {
-                                ItemOutcome::Done(Err(error))
-                            }
                             Some(error) if error.is_retriable() => ItemOutcome::Retry(error),
                             Some(error) => ItemOutcome::Done(Err(error)),
                         };

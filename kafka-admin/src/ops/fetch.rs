@@ -15,7 +15,7 @@ use super::{ItemOutcome, PerItem};
 use crate::TopicPartition;
 use crate::client::KafkaClient;
 use crate::error::{BrokerError, Error, ErrorCode, Result};
-use crate::records::{AbortedTransaction, first_committed_timestamp};
+use crate::records::{AbortedTransaction, Scan, first_committed_record};
 use crate::retry::{Backoff, Deadline};
 
 /// Bytes read per partition: enough for the first batch of ordinary
@@ -42,9 +42,11 @@ impl KafkaClient {
         let deadline = Deadline::after(timeout);
         let keys: Vec<TopicPartition> = offsets.keys().map(|p| (topic.to_string(), *p)).collect();
         let mut items: PerItem<TopicPartition, Option<i64>> = PerItem::new(keys);
+        let mut positions = offsets.clone();
         let mut refreshed = BTreeSet::new();
         let mut backoff = Backoff::new();
         while !items.finished() {
+            let mut progressed = false;
             let todo: Vec<TopicPartition> = items.todo().cloned().collect();
             match self.place(todo.iter(), &mut refreshed, &deadline).await {
                 Ok(placed) => {
@@ -53,7 +55,7 @@ impl KafkaClient {
                         let key = (t, partition);
                         match placement {
                             Placement::Leader(node) => {
-                                let offset = offsets.get(&partition).copied().unwrap_or(0);
+                                let offset = positions.get(&partition).copied().unwrap_or(0);
                                 by_leader.entry(node).or_default().push((partition, offset));
                             }
                             Placement::Retry(error) => {
@@ -70,7 +72,15 @@ impl KafkaClient {
                     });
                     for (asked, reply) in join_all(fetched).await {
                         match reply {
-                            Ok(response) => self.record_fetch(&mut items, topic, &asked, response),
+                            Ok(response) => {
+                                progressed |= self.record_fetch(
+                                    &mut items,
+                                    &mut positions,
+                                    topic,
+                                    &asked,
+                                    response,
+                                );
+                            }
                             Err(e) => {
                                 self.cluster.invalidate(topic);
                                 items.failed(e)?;
@@ -80,7 +90,10 @@ impl KafkaClient {
                 }
                 Err(e) => items.failed(e)?,
             }
-            if !items.finished() && !backoff.wait(&deadline).await {
+            if items.finished() || (progressed && deadline.remaining() > Duration::ZERO) {
+                continue;
+            }
+            if !backoff.wait(&deadline).await {
                 break;
             }
         }
@@ -144,13 +157,17 @@ impl KafkaClient {
             .await
     }
 
+    /// Records the reply's answers; a partition whose records were all
+    /// skipped moves its position on (returns whether any did).
     fn record_fetch(
         &self,
         items: &mut PerItem<TopicPartition, Option<i64>>,
+        positions: &mut BTreeMap<i32, i64>,
         topic: &str,
         asked: &[(i32, i64)],
         response: FetchResponse,
-    ) {
+    ) -> bool {
+        let mut progressed = false;
         if let Some(code) = ErrorCode::from_code(response.error_code) {
             // A request-level error (a fetch session problem): every
             // partition is asked again.
@@ -160,7 +177,7 @@ impl KafkaClient {
                     ItemOutcome::Retry(BrokerError::new(code, None)),
                 );
             }
-            return;
+            return false;
         }
         let offsets: BTreeMap<i32, i64> = asked.iter().copied().collect();
         // One topic was asked for; its reply is the only one used.
@@ -182,8 +199,25 @@ impl KafkaClient {
                             })
                             .collect();
                         let records = partition.records.unwrap_or_default();
-                        match first_committed_timestamp(records, from, &aborted) {
-                            Ok(timestamp) => ItemOutcome::Done(Ok(timestamp)),
+                        // Read-committed replies end at the last stable offset.
+                        let end = if partition.last_stable_offset >= 0 {
+                            partition.last_stable_offset
+                        } else {
+                            partition.high_watermark
+                        };
+                        match first_committed_record(records, from, &aborted) {
+                            Ok(Scan {
+                                found: Some(timestamp),
+                                ..
+                            }) => ItemOutcome::Done(Ok(Some(timestamp))),
+                            // The broker returned fewer batches than there
+                            // are (all aborted, say): read on from there.
+                            Ok(Scan { found: None, next }) if next > from && next < end => {
+                                positions.insert(partition.partition_index, next);
+                                progressed = true;
+                                continue;
+                            }
+                            Ok(Scan { found: None, .. }) => ItemOutcome::Done(Ok(None)),
                             Err(why) => ItemOutcome::Done(Err(BrokerError::new(
                                 ErrorCode::from_code(2)
                                     .unwrap_or(ErrorCode::UNKNOWN_TOPIC_OR_PARTITION),
@@ -203,5 +237,6 @@ impl KafkaClient {
                 items.record(&key, outcome);
             }
         }
+        progressed
     }
 }
