@@ -97,10 +97,7 @@ impl FakeBroker {
                 let connection = c.fetch_add(1, Ordering::SeqCst);
                 let (script, closed, log) = (script.clone(), d.clone(), l.clone());
                 tokio::spawn(async move {
-                    loop {
-                        let Ok(size) = socket.read_i32().await else {
-                            break;
-                        };
+                    while let Ok(size) = socket.read_i32().await {
                         let mut frame = vec![0u8; size as usize];
                         if socket.read_exact(&mut frame).await.is_err() {
                             break;
