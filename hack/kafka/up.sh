@@ -57,13 +57,15 @@ PROPS
 # Format the storage once per data dir (down.sh deletes it, so normally every up).
 if [[ ! -f "$KAFKA_DATA/meta.properties" ]]; then
   rm -rf "$KAFKA_DATA"
-  # Kafka cluster ids are 16 random bytes, base64url without padding.
+  # Kafka cluster ids are 16 random bytes, base64url without padding. One in
+  # 64 starts with "-", which the tool would read as an option unless the
+  # value is attached with "=".
   cluster_id="$(head -c 16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=')"
   log "formatting Kafka storage in $KAFKA_DATA (cluster id $cluster_id)"
   {
     echo "===== $(date -Is) kafka storage format"
     kafka_cli kafka.tools.StorageTool format --config "$KAFKA_CONFIG" \
-      --cluster-id "$cluster_id" --standalone
+      --cluster-id="$cluster_id" --standalone
   } >>"$KAFKA_LOG" 2>&1 || {
     tail -n 20 "$KAFKA_LOG" >&2
     die "Kafka: formatting storage failed; log: $KAFKA_LOG"
