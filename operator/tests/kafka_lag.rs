@@ -316,11 +316,20 @@ async fn lag_seconds_is_the_age_of_the_oldest_unconsumed_record() {
             output_topics: vec![],
         };
         let expected = age.as_secs_f64();
-        let sample = sampler
-            .sample(query(unique("lag-age-none")))
-            .await
-            .expect("sample");
-        let seconds = sample.lag_seconds;
+        // The oldest-record read has a 2 s budget; on a machine loaded by
+        // parallel builds it can run out (then the sample has no
+        // lagSeconds, by design), so a few samples may be needed.
+        let mut seconds = None;
+        for _ in 0..5 {
+            let sample = sampler
+                .sample(query(unique("lag-age-none")))
+                .await
+                .expect("sample");
+            seconds = sample.lag_seconds;
+            if seconds.is_some() {
+                break;
+            }
+        }
         assert!(
             seconds.is_some_and(|s| s >= expected && s < expected + 60.0),
             "{topic}: {seconds:?}, expected about {expected} s"
@@ -328,12 +337,15 @@ async fn lag_seconds_is_the_age_of_the_oldest_unconsumed_record() {
         // A group past the old record: only the fresh one is unconsumed.
         let group = unique("lag-age-one");
         commit(&bootstrap, &group, &topic, &[(0, 1)]);
-        let sample = sampler.sample(query(group)).await.expect("sample");
-        assert!(
-            sample.lag_seconds.is_some_and(|s| s < 60.0),
-            "{:?}",
-            sample.lag_seconds
-        );
+        let mut seconds = None;
+        for _ in 0..5 {
+            let sample = sampler.sample(query(group.clone())).await.expect("sample");
+            seconds = sample.lag_seconds;
+            if seconds.is_some() {
+                break;
+            }
+        }
+        assert!(seconds.is_some_and(|s| s < 60.0), "{seconds:?}");
     }
 }
 
@@ -360,7 +372,7 @@ async fn a_broker_restart_between_calls_is_survived() {
     broker.restart();
     let after = support::wait_until(
         "a sample after the restart",
-        Duration::from_secs(60),
+        Duration::from_secs(120),
         || async {
             sampler
                 .sample(query.clone())
