@@ -1,11 +1,24 @@
-//! The purchase event: the one schema the generator writes and the processor
+//! The purchase event: the schema the generator writes and the processor
 //! reads. Field names are the wire format (JSON), shared with every consumer
 //! of the input topic.
+//!
+//! Two producers write it: ours (string product ids such as `P001`,
+//! decimal amounts, compact JSON) and the original system's Python producer
+//! (integer product ids and prices, `json.dumps` with spaces and `\uXXXX`
+//! escapes, `isoformat()` timestamps). Both are read the same way: a
+//! product id keeps its JSON type ([`ProductId`]), amounts may be integers
+//! or decimals, and `user_segment`, `device` and `payment_method` are open
+//! strings — a purchase with a payment method we have not heard of is still
+//! a purchase, and dead-lettering it would take its revenue out of every
+//! total. Value ranges (negative amounts, far-future times) are not checked
+//! here: parsing and validation are separate steps.
 
 use std::borrow::Cow;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+
+pub use crate::product_id::{OwnedProductId, ProductId};
 
 /// One purchase, as written to the pipeline's input topic (record key =
 /// `user_id`).
@@ -18,8 +31,11 @@ pub struct PurchaseEvent {
     pub timestamp: DateTime<Utc>,
     /// `user_1` … `user_10000`.
     pub user_id: String,
-    pub user_segment: UserSegment,
-    pub product_id: String,
+    /// `premium`, `regular` or `new` from our generator; any string is
+    /// accepted.
+    pub user_segment: Cow<'static, str>,
+    /// A string (`P001`) from our generator, an integer from the original's.
+    pub product_id: OwnedProductId,
     pub product_name: String,
     pub category: String,
     pub quantity: u32,
@@ -34,16 +50,19 @@ pub struct PurchaseEvent {
     /// `base_amount − discount_amount`, rounded to 2 decimals.
     pub final_amount: f64,
     pub region: String,
-    pub device: Device,
-    pub payment_method: PaymentMethod,
+    /// `web`, `mobile` or `tablet` from our generator; any string is accepted.
+    pub device: Cow<'static, str>,
+    /// `credit_card`, `bank_transfer` or `digital_wallet` from our
+    /// generator; any string is accepted.
+    pub payment_method: Cow<'static, str>,
 }
 
 /// The same schema as [`PurchaseEvent`], read without copying: string fields
 /// borrow from the record's bytes (they are only copied when they contain
 /// JSON escapes). The processor parses every input record into this, which
-/// saves seven allocations per event; it accepts and rejects exactly what
+/// saves the allocations per event; it accepts and rejects exactly what
 /// [`PurchaseEvent`] does (every field, with the same types, is required).
-/// The processor reads the common shape with `fixed_schema::parse_view`
+/// The processor reads the common shapes with `fixed_schema::parse_view`
 /// first, which yields the same view for what it accepts and leaves the
 /// rest to this type's serde path.
 #[derive(Deserialize, Clone, Debug, PartialEq)]
@@ -53,9 +72,10 @@ pub struct PurchaseEventView<'a> {
     pub timestamp: DateTime<Utc>,
     #[serde(borrow)]
     pub user_id: Cow<'a, str>,
-    pub user_segment: UserSegment,
     #[serde(borrow)]
-    pub product_id: Cow<'a, str>,
+    pub user_segment: Cow<'a, str>,
+    #[serde(borrow, deserialize_with = "crate::product_id::borrowed")]
+    pub product_id: ProductId<'a>,
     #[serde(borrow)]
     pub product_name: Cow<'a, str>,
     #[serde(borrow)]
@@ -68,10 +88,13 @@ pub struct PurchaseEventView<'a> {
     pub final_amount: f64,
     #[serde(borrow)]
     pub region: Cow<'a, str>,
-    pub device: Device,
-    pub payment_method: PaymentMethod,
+    #[serde(borrow)]
+    pub device: Cow<'a, str>,
+    #[serde(borrow)]
+    pub payment_method: Cow<'a, str>,
 }
 
+/// The user segments our generator draws (the processor accepts any).
 #[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 #[serde(rename_all = "snake_case")]
 pub enum UserSegment {
@@ -93,6 +116,7 @@ impl UserSegment {
     }
 }
 
+/// The devices our generator draws (the processor accepts any string).
 #[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[serde(rename_all = "snake_case")]
 pub enum Device {
@@ -101,12 +125,42 @@ pub enum Device {
     Tablet,
 }
 
+impl Device {
+    pub const ALL: [Device; 3] = [Device::Web, Device::Mobile, Device::Tablet];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Device::Web => "web",
+            Device::Mobile => "mobile",
+            Device::Tablet => "tablet",
+        }
+    }
+}
+
+/// The payment methods our generator draws (the processor accepts any
+/// string).
 #[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[serde(rename_all = "snake_case")]
 pub enum PaymentMethod {
     CreditCard,
     BankTransfer,
     DigitalWallet,
+}
+
+impl PaymentMethod {
+    pub const ALL: [PaymentMethod; 3] = [
+        PaymentMethod::CreditCard,
+        PaymentMethod::BankTransfer,
+        PaymentMethod::DigitalWallet,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PaymentMethod::CreditCard => "credit_card",
+            PaymentMethod::BankTransfer => "bank_transfer",
+            PaymentMethod::DigitalWallet => "digital_wallet",
+        }
+    }
 }
 
 /// Rounds a yen amount to 2 decimals, the precision every amount is written with.
@@ -126,21 +180,61 @@ pub(crate) mod tests {
         "discount_amount":17960.0,"final_amount":161640.0,"region":"Tokyo",
         "device":"mobile","payment_method":"credit_card"}"#;
 
+    /// The same purchase byte for byte as the original system's producer
+    /// writes it (`json.dumps` of its `generate_event` dict, produced by
+    /// Python 3.11): integer id and prices, `", "`/`": "` separators,
+    /// non-ASCII as `\uXXXX`, `isoformat()` time with microseconds.
+    pub(crate) const ORIGINAL: &str = r#"{"event_id": "evt_1764030600_4821", "timestamp": "2025-11-25T00:30:00.123456+00:00", "user_id": "user_42", "user_segment": "premium", "product_id": 1, "product_name": "\u30ce\u30fc\u30c8PC", "category": "electronics", "quantity": 2, "unit_price": 89800, "base_amount": 179600, "discount_rate": 0.1, "discount_amount": 17960.0, "final_amount": 161640.0, "region": "Tokyo", "device": "mobile", "payment_method": "credit_card"}"#;
+
     #[test]
     fn offsets_are_normalised_to_utc() {
         let event: PurchaseEvent = serde_json::from_str(SAMPLE).expect("sample parses");
         assert_eq!(event.timestamp.to_rfc3339(), "2026-11-25T00:30:00+00:00");
-        assert_eq!(event.user_segment, UserSegment::Premium);
-        assert_eq!(event.payment_method, PaymentMethod::CreditCard);
+        assert_eq!(event.user_segment, "premium");
+        assert_eq!(event.payment_method, "credit_card");
+        assert_eq!(event.product_id, ProductId::from("P001"));
+    }
+
+    #[test]
+    fn the_original_producers_event_is_read() {
+        let event: PurchaseEvent = serde_json::from_str(ORIGINAL).expect("original parses");
+        assert_eq!(event.product_id, ProductId::Integer(1));
+        assert_eq!(event.product_name, "ノートPC");
+        assert_eq!(event.unit_price, 89_800.0);
+        assert_eq!(
+            event.timestamp.to_rfc3339(),
+            "2025-11-25T00:30:00.123456+00:00"
+        );
+        let view: PurchaseEventView<'_> = serde_json::from_str(ORIGINAL).expect("view parses");
+        assert!(
+            matches!(view.product_name, Cow::Owned(_)),
+            "escapes decoded"
+        );
+        assert_eq!(view.product_name, event.product_name);
+    }
+
+    #[test]
+    fn values_outside_our_generators_choices_are_accepted() {
+        let open = SAMPLE
+            .replace(r#""premium""#, r#""vip""#)
+            .replace(r#""mobile""#, r#""smart_tv""#)
+            .replace(r#""credit_card""#, r#""convenience_store""#);
+        let event: PurchaseEvent = serde_json::from_str(&open).expect("open strings");
+        assert_eq!(
+            (&*event.user_segment, &*event.device, &*event.payment_method),
+            ("vip", "smart_tv", "convenience_store")
+        );
     }
 
     #[test]
     fn round_trips_through_json() {
-        let event: PurchaseEvent = serde_json::from_str(SAMPLE).expect("sample parses");
-        let again: PurchaseEvent =
-            serde_json::from_str(&serde_json::to_string(&event).expect("serializes"))
-                .expect("parses again");
-        assert_eq!(event, again);
+        for text in [SAMPLE, ORIGINAL] {
+            let event: PurchaseEvent = serde_json::from_str(text).expect("sample parses");
+            let again: PurchaseEvent =
+                serde_json::from_str(&serde_json::to_string(&event).expect("serializes"))
+                    .expect("parses again");
+            assert_eq!(event, again);
+        }
     }
 
     #[test]
@@ -151,8 +245,8 @@ pub(crate) mod tests {
         assert_eq!(view.product_name, event.product_name);
         assert_eq!(view.timestamp, event.timestamp);
         assert_eq!(view.final_amount, event.final_amount);
-        // The fast path for the common shape (`fixed_schema`) reads the same
-        // view, and leaves escapes and every invalid record to serde.
+        // The fast path for the common shapes (`fixed_schema`) reads the
+        // same view, and leaves every invalid record to serde.
         let fast = crate::fixed_schema::parse_view(SAMPLE.as_bytes()).expect("common shape");
         assert_eq!(fast, view);
         let utc = SAMPLE.replace("09:30:00+09:00", "00:30:00.250Z");
@@ -161,14 +255,17 @@ pub(crate) mod tests {
         let escaped = SAMPLE.replace("user_42", "user_\\u0034\\u0032");
         let view: PurchaseEventView<'_> = serde_json::from_str(&escaped).expect("escapes parse");
         assert_eq!(view.user_id, "user_42");
-        assert!(crate::fixed_schema::parse_view(escaped.as_bytes()).is_none());
+        let fast = crate::fixed_schema::parse_view(escaped.as_bytes()).expect("escapes are read");
+        assert_eq!(fast, view);
         for bad in [
             SAMPLE.replace(r#""quantity":2,"#, ""),
-            SAMPLE.replace(r#""device":"mobile""#, r#""device":"fax""#),
+            SAMPLE.replace(r#""device":"mobile""#, r#""device":5"#),
             SAMPLE.replace(r#""unit_price":89800.0"#, r#""unit_price":"cheap""#),
+            SAMPLE.replace(r#""product_id":"P001""#, r#""product_id":1.0"#),
         ] {
             let a = serde_json::from_str::<PurchaseEvent>(&bad).map_err(|e| e.to_string());
             let b = serde_json::from_str::<PurchaseEventView<'_>>(&bad).map_err(|e| e.to_string());
+            assert!(a.is_err(), "{bad}");
             assert_eq!(a.err(), b.err(), "{bad}");
             assert!(
                 crate::fixed_schema::parse_view(bad.as_bytes()).is_none(),

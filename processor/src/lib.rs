@@ -7,4 +7,5 @@ pub mod event;
 pub mod fixed_schema;
 pub mod generator;
 pub mod http;
+pub mod product_id;
 pub mod rfc3339;

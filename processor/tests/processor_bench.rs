@@ -154,6 +154,7 @@ fn measure(name: &str, input: &[InputRecord]) {
         input_partitions: 3,
         lateness_ms: 10_000,
         idle_timeout_ms: None,
+        max_segments_per_window: 100,
     };
     let started = Instant::now();
     let out = simulate(&batches, merge, 6);

@@ -20,6 +20,7 @@ fn config() -> MergeConfig {
         input_partitions: 3,
         lateness_ms: 10_000,
         idle_timeout_ms: None,
+        max_segments_per_window: 100,
     }
 }
 

@@ -91,6 +91,18 @@ pub struct Args {
     /// Events with final_amount strictly above this are anomalies.
     #[arg(long, env = "PROCESSOR_ANOMALY_THRESHOLD", default_value_t = 50_000.0)]
     pub anomaly_threshold: f64,
+    /// Distinct user segments kept per segment window (per partials
+    /// partition); segments beyond are grouped as `(other)` and counted in
+    /// processor_segment_overflow_events_total. `user_segment` is an open
+    /// string: this bounds what a producer writing e.g. user ids into it
+    /// costs in memory and output records.
+    #[arg(
+        long,
+        env = "PROCESSOR_MAX_SEGMENTS_PER_WINDOW",
+        default_value_t = 100,
+        value_parser = clap::value_parser!(u32).range(1..)
+    )]
+    pub max_segments_per_window: u32,
     /// Stage 1 seals a batch (one transaction) at this interval, or as soon
     /// as the previous one committed if that took longer; stage 2 commits
     /// at this interval. Milliseconds; part of the result latency.
@@ -152,6 +164,7 @@ impl Args {
                 0 => None,
                 s => Some((s.min(i64::MAX as u64 / 1000) * 1000) as i64),
             },
+            max_segments_per_window: self.max_segments_per_window as usize,
         })
     }
 

@@ -13,7 +13,12 @@ use super::preagg::WindowConfig;
 use super::store::{Window, WindowStore};
 use super::watermark::WatermarkTracker;
 use super::window::Millis;
-use crate::event::UserSegment;
+use crate::event::{OwnedProductId, ProductId};
+
+/// The segment group that takes the segments of a window beyond
+/// [`MergeConfig::max_segments_per_window`], so their revenue stays in the
+/// totals.
+pub const OTHER_SEGMENT: &str = "(other)";
 
 #[derive(Clone, Copy, Debug)]
 pub struct MergeConfig {
@@ -22,6 +27,11 @@ pub struct MergeConfig {
     pub input_partitions: i32,
     pub lateness_ms: Millis,
     pub idle_timeout_ms: Option<Millis>,
+    /// Distinct user segments one partials partition keeps per segment
+    /// window; the segments arriving after that go into [`OTHER_SEGMENT`].
+    /// `user_segment` is an open string, and this bounds the state (and the
+    /// output) a producer writing, say, user ids into it would create.
+    pub max_segments_per_window: usize,
 }
 
 impl MergeConfig {
@@ -61,9 +71,9 @@ pub enum Applied {
 #[derive(Debug, Default)]
 pub struct Closed {
     pub sales: Vec<Window<(String, String), SalesAgg>>,
-    pub segments: Vec<Window<UserSegment, SegmentAgg>>,
+    pub segments: Vec<Window<String, SegmentAgg>>,
     pub hourly: Vec<Window<String, SalesAgg>>,
-    pub top_products: Vec<Window<String, ProductAgg>>,
+    pub top_products: Vec<Window<OwnedProductId, ProductAgg>>,
 }
 
 impl Closed {
@@ -80,11 +90,14 @@ pub struct MergeState {
     config: MergeConfig,
     tracker: WatermarkTracker,
     sales: WindowStore<(String, String), SalesAgg>,
-    segments: WindowStore<UserSegment, SegmentAgg>,
+    segments: WindowStore<String, SegmentAgg>,
     hourly: WindowStore<String, SalesAgg>,
-    top_products: WindowStore<String, ProductAgg>,
+    top_products: WindowStore<OwnedProductId, ProductAgg>,
     replay_until: i64,
     next_offset: Option<i64>,
+    /// Events folded into [`OTHER_SEGMENT`] since the last
+    /// [`MergeState::take_overflowed_events`].
+    overflowed_events: u64,
 }
 
 impl MergeState {
@@ -103,6 +116,7 @@ impl MergeState {
             top_products: WindowStore::default(),
             replay_until: i64::MIN,
             next_offset: None,
+            overflowed_events: 0,
         }
     }
 
@@ -149,9 +163,14 @@ impl MergeState {
             let events = match &partial.body {
                 PartialBody::Sales { agg, .. } | PartialBody::Hourly { agg, .. } => agg.events(),
                 PartialBody::Segments { agg, .. } => agg.events(),
-                PartialBody::TopProducts { products } => {
-                    products.values().map(|p| p.events()).sum()
-                }
+                PartialBody::TopProducts {
+                    products,
+                    integer_products,
+                } => products
+                    .values()
+                    .chain(integer_products.values())
+                    .map(|p| p.events())
+                    .sum(),
             };
             return Applied::Late(partial.body.kind(), events);
         }
@@ -164,14 +183,29 @@ impl MergeState {
                 .sales
                 .merge(start, end, offset, (category, region), agg),
             PartialBody::Segments { user_segment, agg } => {
-                self.segments.merge(start, end, offset, user_segment, agg)
+                let bound = self.config.max_segments_per_window;
+                let group = if self.segments.admits(end, &user_segment, bound) {
+                    user_segment
+                } else {
+                    self.overflowed_events += agg.events();
+                    OTHER_SEGMENT.to_owned()
+                };
+                self.segments.merge(start, end, offset, group, agg)
             }
             PartialBody::Hourly { category, agg } => {
                 self.hourly.merge(start, end, offset, category, agg)
             }
-            PartialBody::TopProducts { products } => {
-                for (product_id, agg) in products {
-                    self.top_products.merge(start, end, offset, product_id, agg);
+            PartialBody::TopProducts {
+                products,
+                integer_products,
+            } => {
+                for (id, agg) in integer_products {
+                    let id = ProductId::Integer(id);
+                    self.top_products.merge(start, end, offset, id, agg);
+                }
+                for (id, agg) in products {
+                    let id = ProductId::Text(id.into());
+                    self.top_products.merge(start, end, offset, id, agg);
                 }
             }
         }
@@ -211,6 +245,12 @@ impl MergeState {
             watermarks: self.tracker.snapshot(),
             position: self.next_offset.unwrap_or(self.replay_until),
         }
+    }
+
+    /// Events folded into [`OTHER_SEGMENT`] since the last call (for the
+    /// overflow metric).
+    pub fn take_overflowed_events(&mut self) -> u64 {
+        std::mem::take(&mut self.overflowed_events)
     }
 
     /// Open windows over all kinds.

@@ -27,6 +27,7 @@ pub struct Metrics {
     pub partition_lag: IntGaugeVec,
     pub aborted: IntCounter,
     pub open_windows: IntGauge,
+    pub segment_overflow: IntCounter,
 }
 
 impl Metrics {
@@ -85,6 +86,11 @@ impl Metrics {
             "processor_open_windows",
             "Windows held open by stage 2 on this replica.",
         )?;
+        let segment_overflow = IntCounter::new(
+            "processor_segment_overflow_events_total",
+            "Events whose user segment was folded into the `(other)` group because a segment \
+             window already had PROCESSOR_MAX_SEGMENTS_PER_WINDOW distinct segments.",
+        )?;
         registry.register(Box::new(consumed.clone()))?;
         registry.register(Box::new(produced.clone()))?;
         registry.register(Box::new(invalid.clone()))?;
@@ -94,6 +100,7 @@ impl Metrics {
         registry.register(Box::new(partition_lag.clone()))?;
         registry.register(Box::new(aborted.clone()))?;
         registry.register(Box::new(open_windows.clone()))?;
+        registry.register(Box::new(segment_overflow.clone()))?;
         for output in OUTPUTS {
             produced.with_label_values(&[output]);
         }
@@ -116,6 +123,7 @@ impl Metrics {
             partition_lag,
             aborted,
             open_windows,
+            segment_overflow,
         })
     }
 

@@ -7,8 +7,8 @@ use super::agg::{ProductAgg, SalesAgg, SegmentAgg};
 use super::merge::Closed;
 use super::partial::Kind;
 use super::store::Window;
-use super::window::{Millis, rfc3339, round_to};
-use crate::event::UserSegment;
+use super::window::{Millis, hour_label, rfc3339, round_to};
+use crate::event::OwnedProductId;
 
 /// One record for an output topic.
 #[derive(Debug, Clone, PartialEq)]
@@ -32,10 +32,10 @@ struct SalesOut<'a> {
 }
 
 #[derive(Serialize)]
-struct SegmentOut {
+struct SegmentOut<'a> {
     window_start: String,
     window_end: String,
-    user_segment: UserSegment,
+    user_segment: &'a str,
     orders: u64,
     revenue: f64,
     avg_discount: f64,
@@ -52,13 +52,17 @@ struct HourlyOut<'a> {
     order_count: u64,
     avg_order_value: f64,
     unique_customers: usize,
+    /// The original system's column: the window start as
+    /// `yyyy-MM-dd HH:00:00`, UTC.
+    hour: &'a str,
 }
 
 #[derive(Serialize)]
 struct TopProductOut<'a> {
     window_start: String,
     window_end: String,
-    product_id: &'a str,
+    /// The JSON type it came in: `5` stays `5`, `"P001"` stays `"P001"`.
+    product_id: &'a OwnedProductId,
     product_name: &'a str,
     category: &'a str,
     total_quantity: u64,
@@ -111,7 +115,7 @@ pub fn sales(w: &Window<(String, String), SalesAgg>, out: &mut Vec<OutputRecord>
     }
 }
 
-pub fn segments(w: &Window<UserSegment, SegmentAgg>, out: &mut Vec<OutputRecord>) {
+pub fn segments(w: &Window<String, SegmentAgg>, out: &mut Vec<OutputRecord>) {
     let start = rfc3339(w.start);
     for (segment, a) in &w.groups {
         let avg_discount = if a.orders == 0 {
@@ -122,20 +126,21 @@ pub fn segments(w: &Window<UserSegment, SegmentAgg>, out: &mut Vec<OutputRecord>
         let v = SegmentOut {
             window_start: start.clone(),
             window_end: rfc3339(w.end),
-            user_segment: *segment,
+            user_segment: segment,
             orders: a.orders,
             revenue: yen(a.revenue_cents),
             avg_discount,
             total_items: a.total_items,
             revenue_per_order: per(a.revenue_cents, a.orders),
         };
-        let key = format!("{start}|{}", segment.as_str());
+        let key = format!("{start}|{segment}");
         out.push(record(Kind::Segments, key, &v, w.end));
     }
 }
 
 pub fn hourly(w: &Window<String, SalesAgg>, out: &mut Vec<OutputRecord>) {
     let start = rfc3339(w.start);
+    let hour = hour_label(w.start);
     for (category, a) in &w.groups {
         let v = HourlyOut {
             window_start: start.clone(),
@@ -145,6 +150,7 @@ pub fn hourly(w: &Window<String, SalesAgg>, out: &mut Vec<OutputRecord>) {
             order_count: a.order_count,
             avg_order_value: per(a.total_cents, a.order_count),
             unique_customers: a.users.len(),
+            hour: &hour,
         };
         out.push(record(
             Kind::Hourly,
@@ -155,20 +161,33 @@ pub fn hourly(w: &Window<String, SalesAgg>, out: &mut Vec<OutputRecord>) {
     }
 }
 
-/// Products ranked by revenue, highest first; ties by product id.
-pub fn rank(w: &Window<String, ProductAgg>) -> Vec<(&String, &ProductAgg)> {
-    let mut ranked: Vec<_> = w.groups.iter().collect();
-    ranked.sort_by(|a, b| {
+/// Products by revenue, highest first, ties in product id order (the
+/// record order), each with its SQL `rank()`: 1 + the number of products
+/// with a strictly higher revenue, so ties share a rank and the next rank
+/// skips (1, 2, 2, 4). Revenue is compared in exact cents.
+pub fn rank(w: &Window<OwnedProductId, ProductAgg>) -> Vec<(usize, &OwnedProductId, &ProductAgg)> {
+    let mut ordered: Vec<_> = w.groups.iter().collect();
+    ordered.sort_by(|a, b| {
         b.1.revenue_cents
             .cmp(&a.1.revenue_cents)
             .then_with(|| a.0.cmp(b.0))
     });
+    let mut ranked = Vec::with_capacity(ordered.len());
+    let mut previous: Option<(i64, usize)> = None;
+    for (i, (id, agg)) in ordered.into_iter().enumerate() {
+        let rank = match previous {
+            Some((cents, rank)) if cents == agg.revenue_cents => rank,
+            _ => i + 1,
+        };
+        previous = Some((agg.revenue_cents, rank));
+        ranked.push((rank, id, agg));
+    }
     ranked
 }
 
-pub fn top_products(w: &Window<String, ProductAgg>, out: &mut Vec<OutputRecord>) {
+pub fn top_products(w: &Window<OwnedProductId, ProductAgg>, out: &mut Vec<OutputRecord>) {
     let start = rfc3339(w.start);
-    for (i, (product_id, a)) in rank(w).into_iter().enumerate() {
+    for (rank, product_id, a) in rank(w) {
         let v = TopProductOut {
             window_start: start.clone(),
             window_end: rfc3339(w.end),
@@ -178,9 +197,9 @@ pub fn top_products(w: &Window<String, ProductAgg>, out: &mut Vec<OutputRecord>)
             total_quantity: a.total_quantity,
             total_revenue: yen(a.revenue_cents),
             order_count: a.order_count,
-            revenue_rank: i + 1,
+            revenue_rank: rank,
         };
-        let key = format!("{start}|{product_id}");
+        let key = format!("{start}|{}", product_id.key_text());
         out.push(record(Kind::TopProducts, key, &v, w.end));
     }
 }
@@ -196,4 +215,68 @@ pub fn finalize(closed: &Closed) -> Vec<OutputRecord> {
         .iter()
         .for_each(|w| top_products(w, &mut out));
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use super::*;
+
+    fn product(cents: i64) -> ProductAgg {
+        ProductAgg {
+            product_name: "x".into(),
+            category: "c".into(),
+            total_quantity: 1,
+            revenue_cents: cents,
+            order_count: 1,
+        }
+    }
+
+    #[test]
+    fn revenue_rank_is_sql_rank() {
+        let groups: BTreeMap<OwnedProductId, ProductAgg> = [
+            (OwnedProductId::from("B"), product(500)),
+            (OwnedProductId::from(7), product(900)),
+            (OwnedProductId::from("A"), product(500)),
+            (OwnedProductId::from(3), product(500)),
+            (OwnedProductId::from("C"), product(100)),
+        ]
+        .into();
+        let w = Window {
+            start: 0,
+            end: 3_600_000,
+            groups,
+            first_offset: 0,
+        };
+        let ranked: Vec<(usize, String)> = rank(&w)
+            .into_iter()
+            .map(|(r, id, _)| (r, id.key_text().into_owned()))
+            .collect();
+        let expected = [(1, "7"), (2, "3"), (2, "A"), (2, "B"), (5, "C")];
+        assert_eq!(ranked, expected.map(|(r, id)| (r, id.to_owned())).to_vec());
+        let mut out = Vec::new();
+        top_products(&w, &mut out);
+        let value: serde_json::Value = serde_json::from_str(&out[1].value).expect("JSON");
+        assert_eq!(value["product_id"], serde_json::json!(3));
+        assert_eq!(value["revenue_rank"], serde_json::json!(2));
+        assert_eq!(out[1].key, "1970-01-01T00:00:00Z|3");
+        let value: serde_json::Value = serde_json::from_str(&out[2].value).expect("JSON");
+        assert_eq!(value["product_id"], serde_json::json!("A"));
+    }
+
+    #[test]
+    fn hourly_carries_the_original_hour() {
+        let w = Window {
+            start: 1_764_030_600_000, // 2025-11-25T00:30:00Z
+            end: 1_764_034_200_000,
+            groups: BTreeMap::from([("food".to_owned(), SalesAgg::default())]),
+            first_offset: 0,
+        };
+        let mut out = Vec::new();
+        hourly(&w, &mut out);
+        let value: serde_json::Value = serde_json::from_str(&out[0].value).expect("JSON");
+        assert_eq!(value["hour"], "2025-11-25 00:00:00");
+        assert_eq!(value["window_start"], "2025-11-25T00:30:00Z");
+    }
 }

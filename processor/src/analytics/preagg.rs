@@ -13,7 +13,7 @@ use super::agg::{ProductAgg, SalesAgg, SegmentAgg};
 use super::partial::{Partial, PartialBody};
 use super::user_id::UserId;
 use super::window::{Millis, millis, rfc3339, to_cents, window_start};
-use crate::event::{PurchaseEventView, UserSegment};
+use crate::event::{ProductId, PurchaseEventView};
 use crate::fixed_schema;
 
 /// Window sizes and the anomaly threshold.
@@ -149,6 +149,27 @@ impl PreSales {
     }
 }
 
+/// The products of one window while the batch is open: integer and string
+/// ids apart (as on the partials topic), so a lookup never allocates.
+#[derive(Debug, Default)]
+struct PreProducts {
+    integers: HashMap<i64, ProductAgg>,
+    strings: HashMap<String, ProductAgg>,
+}
+
+impl PreProducts {
+    fn add(&mut self, event: &PurchaseEventView<'_>) {
+        match &event.product_id {
+            ProductId::Integer(n) => self.integers.entry(*n).or_default().add(event),
+            ProductId::Text(text) => self
+                .strings
+                .entry_ref(text.as_ref())
+                .or_default()
+                .add(event),
+        }
+    }
+}
+
 /// Folds events into partial aggregates.
 #[derive(Debug)]
 pub struct PreAggregator {
@@ -157,11 +178,12 @@ pub struct PreAggregator {
     users: HashMap<String, u32>,
     /// category → region → aggregate.
     sales: PerWindow<HashMap<String, HashMap<String, PreSales>>>,
-    segments: HashMap<(i32, Millis, UserSegment), SegmentAgg>,
+    /// user segment → aggregate.
+    segments: PerWindow<HashMap<String, SegmentAgg>>,
     /// category → aggregate.
     hourly: PerWindow<HashMap<String, PreSales>>,
     /// product id → aggregate.
-    top: PerWindow<HashMap<String, ProductAgg>>,
+    top: PerWindow<PreProducts>,
     watermarks: BTreeMap<i32, Millis>,
     events: u64,
 }
@@ -209,11 +231,9 @@ impl PreAggregator {
             .or_default()
             .add(event, user);
         self.segments
-            .entry((
-                partition,
-                window_start(ts, c.segments_ms),
-                event.user_segment,
-            ))
+            .entry((partition, window_start(ts, c.segments_ms)))
+            .or_default()
+            .entry_ref(event.user_segment.as_ref())
             .or_default()
             .add(event);
         let hour = window_start(ts, c.hourly_ms);
@@ -223,12 +243,7 @@ impl PreAggregator {
             .entry_ref(event.category.as_ref())
             .or_default()
             .add(event, user);
-        self.top
-            .entry((partition, hour))
-            .or_default()
-            .entry_ref(event.product_id.as_ref())
-            .or_default()
-            .add(event);
+        self.top.entry((partition, hour)).or_default().add(event);
     }
 
     /// Hands over every partial and the flush's watermarks, in a
@@ -268,8 +283,16 @@ impl PreAggregator {
                 },
             });
         }
-        let mut segments: Vec<_> = self.segments.drain().collect();
-        segments.sort_by_key(|e| e.0);
+        let mut segments: Vec<_> = self
+            .segments
+            .drain()
+            .flat_map(|((p, start), groups)| {
+                groups
+                    .into_iter()
+                    .map(move |(user_segment, agg)| ((p, start, user_segment), agg))
+            })
+            .collect();
+        segments.sort_by(|a, b| a.0.cmp(&b.0));
         for ((p, start, user_segment), agg) in segments {
             partials.push(Partial {
                 window_start: start,
@@ -307,7 +330,8 @@ impl PreAggregator {
                 input_partition: p,
                 watermark: wm(p),
                 body: PartialBody::TopProducts {
-                    products: products.into_iter().collect(),
+                    products: products.strings.into_iter().collect(),
+                    integer_products: products.integers.into_iter().collect(),
                 },
             });
         }

@@ -105,7 +105,11 @@ impl Stage2<'_> {
             .states
             .entry(q)
             .or_insert_with(|| MergeState::new(config, now));
-        match state.apply(offset, record, now) {
+        let applied = state.apply(offset, record, now);
+        self.metrics
+            .segment_overflow
+            .inc_by(state.take_overflowed_events());
+        match applied {
             Applied::Late(kind, n) => self
                 .metrics
                 .late

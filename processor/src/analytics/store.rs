@@ -48,6 +48,20 @@ impl<K: Ord, A: Aggregate> WindowStore<K, A> {
         }
     }
 
+    /// Whether group `key` of the window ending at `end` is kept as a group
+    /// of its own: it exists already, or the window has fewer than `bound`
+    /// groups (so a window holds at most `bound` groups plus the one
+    /// taking the overflow).
+    pub fn admits<Q>(&self, end: Millis, key: &Q, bound: usize) -> bool
+    where
+        K: std::borrow::Borrow<Q>,
+        Q: Ord + ?Sized,
+    {
+        self.windows
+            .get(&end)
+            .is_none_or(|w| w.groups.contains_key(key) || w.groups.len() < bound)
+    }
+
     /// Removes and returns the windows with `end <= watermark`, oldest first.
     pub fn pop_closed(&mut self, watermark: Millis) -> Vec<Window<K, A>> {
         let Some(bound) = watermark.checked_add(1) else {
@@ -99,5 +113,16 @@ mod tests {
         assert_eq!(store.first_offset(), Some(7));
         assert_eq!(store.pop_closed(Millis::MAX).len(), 1);
         assert!(store.is_empty());
+    }
+
+    #[test]
+    fn admits_existing_groups_and_new_ones_below_the_bound() {
+        let mut store: WindowStore<&str, SegmentAgg> = WindowStore::default();
+        assert!(store.admits(10, &"a", 2));
+        store.merge(0, 10, 0, "a", agg(1));
+        store.merge(0, 10, 1, "b", agg(1));
+        assert!(store.admits(10, &"a", 2));
+        assert!(!store.admits(10, &"c", 2));
+        assert!(store.admits(20, &"c", 2), "another window");
     }
 }

@@ -27,6 +27,17 @@ pub fn rfc3339(ms: Millis) -> String {
     }
 }
 
+/// The original system's `hour` column: `date_format(window.start,
+/// "yyyy-MM-dd HH:00:00")`, in UTC (Spark's session time zone in the
+/// original's containers). The minutes are the literal `00` of that
+/// pattern, as in the original: windows shorter than an hour share it.
+pub fn hour_label(ms: Millis) -> String {
+    match Utc.timestamp_millis_opt(ms).single() {
+        Some(t) => t.format("%Y-%m-%d %H:00:00").to_string(),
+        None => ms.to_string(),
+    }
+}
+
 /// A yen amount in whole cents (amounts carry 2 decimals). Summing cents is
 /// exact and independent of order, so partial sums merge to the same total
 /// however the input was batched or spread over replicas.
@@ -61,6 +72,8 @@ mod tests {
     fn formats_utc() {
         assert_eq!(rfc3339(0), "1970-01-01T00:00:00Z");
         assert_eq!(rfc3339(1_500), "1970-01-01T00:00:01.500Z");
+        assert_eq!(hour_label(0), "1970-01-01 00:00:00");
+        assert_eq!(hour_label(1_764_034_199_999), "2025-11-25 01:00:00");
     }
 
     #[test]

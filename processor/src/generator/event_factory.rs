@@ -3,13 +3,15 @@
 //! producer tasks can build disjoint sequence numbers and a seeded run is
 //! reproduced exactly.
 
+use std::borrow::Cow;
+
 use chrono::TimeDelta;
 
 use super::catalogue::{Catalogue, DEVICES, PAYMENT_METHODS};
 use super::clock::EventClock;
 use super::malformed::{self, MalformedKind};
 use super::rng::{SplitMix64, mix64};
-use crate::event::{PurchaseEvent, round_cents};
+use crate::event::{ProductId, PurchaseEvent, round_cents};
 
 /// Independent random streams per event: turning out-of-order or malformed
 /// records on does not change the users, products and amounts drawn.
@@ -109,8 +111,8 @@ impl EventFactory {
             event_id: format!("{:016x}-{sequence}", self.run_id),
             timestamp,
             user_id: user_id.to_string(),
-            user_segment: segment,
-            product_id: product.id.clone(),
+            user_segment: Cow::Borrowed(segment.as_str()),
+            product_id: ProductId::Text(Cow::Owned(product.id.clone())),
             product_name: product.name.clone(),
             category: product.category.clone(),
             quantity,
@@ -120,8 +122,8 @@ impl EventFactory {
             discount_amount,
             final_amount,
             region: region.name.clone(),
-            device,
-            payment_method,
+            device: Cow::Borrowed(device.as_str()),
+            payment_method: Cow::Borrowed(payment_method.as_str()),
         };
         (event, out_of_order)
     }
@@ -205,7 +207,7 @@ mod tests {
                 .spec
                 .products
                 .iter()
-                .find(|p| p.id == e.product_id)
+                .find(|p| ProductId::from(p.id.as_str()) == e.product_id)
                 .expect("catalogue product");
             assert_eq!(
                 (&product.name, &product.category),
@@ -221,17 +223,16 @@ mod tests {
         let mut seen = std::collections::HashMap::<UserSegment, (u32, u32, f64, f64)>::new();
         for n in 0..30_000 {
             let (e, _) = f.event(n);
-            assert_eq!(f.catalogue().segment_of(&e.user_id), Some(e.user_segment));
-            let (qty, disc) = match e.user_segment {
+            let segment = f.catalogue().segment_of(&e.user_id).expect("our user");
+            assert_eq!(segment.as_str(), e.user_segment);
+            let (qty, disc) = match segment {
                 UserSegment::Premium => ((1, 5), (0.05, 0.15)),
                 UserSegment::Regular => ((1, 3), (0.0, 0.10)),
                 UserSegment::New => ((1, 1), (0.10, 0.20)),
             };
             assert!((qty.0..=qty.1).contains(&e.quantity), "{e:?}");
             assert!(e.discount_rate >= disc.0 - 1e-12 && e.discount_rate <= disc.1 + 1e-12);
-            let s = seen
-                .entry(e.user_segment)
-                .or_insert((u32::MAX, 0, f64::MAX, 0.0));
+            let s = seen.entry(segment).or_insert((u32::MAX, 0, f64::MAX, 0.0));
             *s = (
                 s.0.min(e.quantity),
                 s.1.max(e.quantity),

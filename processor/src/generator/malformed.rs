@@ -99,9 +99,11 @@ fn truncate(payload: &mut Vec<u8>, rng: &mut SplitMix64) {
 }
 
 /// Replaces a field's value by one of another JSON type: strings become
-/// numbers, numbers become their text.
+/// numbers, numbers become their text; `product_id`, which may be either,
+/// becomes `true`.
 fn retype(object: &mut Map<String, Value>, field: &str) {
     let replacement = match object.get(field) {
+        _ if field == "product_id" => Value::Bool(true),
         Some(Value::String(_)) => Value::from(12345),
         Some(Value::Number(n)) => Value::String(n.to_string()),
         Some(_) | None => Value::Bool(true),

@@ -15,6 +15,7 @@ pub mod event_factory;
 pub mod malformed;
 pub mod metrics;
 pub mod producer;
+pub mod python_json;
 pub mod rate;
 pub mod rng;
 pub mod run;
