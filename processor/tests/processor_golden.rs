@@ -123,16 +123,60 @@ fn late_events_are_counted_not_folded() {
     assert_eq!(first["total_sales"], 4001.0, "the late 999.00 is not in it");
 }
 
+/// SQL `rank()`: ties share a rank and the next rank skips. Product ids
+/// keep their JSON type; `5` (the original producer's integer) and `"5"`
+/// are different products with different keys; integers order first among
+/// equal revenues.
 #[test]
-fn revenue_rank_breaks_ties_by_product_id() {
+fn revenue_rank_is_sql_rank_and_ids_keep_their_type() {
     let out = run(100, 3);
     let top = &out["outputs"]["top_products"];
-    let rank = |p: &str| top[format!("2026-11-25T00:00:00Z|{p}")]["revenue_rank"].clone();
-    assert_eq!(rank("P3"), 1);
-    assert_eq!(top["2026-11-25T00:00:00Z|P1"]["total_revenue"], 2001.0);
-    assert_eq!(top["2026-11-25T00:00:00Z|P2"]["total_revenue"], 2001.0);
-    assert_eq!(rank("P1"), 2);
-    assert_eq!(rank("P2"), 3);
+    let row = |p: &str| top[format!("2026-11-25T00:00:00Z|{p}")].clone();
+    let ranks: Vec<(Value, Value, Value)> = ["P3", "5", "P1", "P2", "\"5\"", "P4", "P5"]
+        .iter()
+        .map(|p| {
+            let r = row(p);
+            (
+                r["product_id"].clone(),
+                r["revenue_rank"].clone(),
+                r["total_revenue"].clone(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        ranks,
+        [
+            (json!("P3"), json!(1), json!(110000.0)),
+            (json!(5), json!(2), json!(2001.0)),
+            (json!("P1"), json!(2), json!(2001.0)),
+            (json!("P2"), json!(2), json!(2001.0)),
+            (json!("5"), json!(5), json!(600.5)),
+            (json!("P4"), json!(5), json!(600.5)),
+            (json!("P5"), json!(7), json!(123.45)),
+        ]
+    );
+    assert_eq!(
+        row("5")["product_name"],
+        "スマートフォン",
+        "escapes decoded"
+    );
+}
+
+/// The original producer's events (json.dumps, `isoformat()` times) are
+/// counted like ours; an unknown segment is grouped as it is; hourly
+/// results carry the original's `hour`.
+#[test]
+fn original_shape_events_and_open_segments() {
+    let out = run(2, 3);
+    let vip = &out["outputs"]["segments"]["2026-11-25T00:10:00Z|vip"];
+    assert_eq!(vip["orders"], 1);
+    assert_eq!(vip["revenue"], 2001.0);
+    let hourly = &out["outputs"]["hourly"]["2026-11-25T00:00:00Z|food"];
+    assert_eq!(hourly["hour"], "2026-11-25 00:00:00");
+    assert_eq!(hourly["window_start"], "2026-11-25T00:00:00Z");
+    // 00:20:00.000001+00:00 (microseconds) is in [00:20, 00:21).
+    let micro = sales(&out, "2026-11-25T00:20:00Z|food|Nagoya");
+    assert_eq!(micro["total_sales"], 600.5);
 }
 
 #[test]
@@ -150,9 +194,11 @@ fn malformed_records_are_dead_lettered_with_reasons() {
             .as_str()
             .is_some_and(|r| r.starts_with("missing field"))
     );
+    // A float is not a product id (the original's Spark schema read it
+    // as null): dead-lettered with a reason naming what is expected.
     assert!(
         dead[2]["reason"]
             .as_str()
-            .is_some_and(|r| r.contains("vip"))
+            .is_some_and(|r| r.contains("expected a product id"))
     );
 }

@@ -258,3 +258,59 @@ impl MergeState {
         self.sales.len() + self.segments.len() + self.hourly.len() + self.top_products.len()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn segment(name: &str, orders: u64) -> PartialsRecord {
+        PartialsRecord::Partial(Partial {
+            window_start: 0,
+            input_partition: 0,
+            watermark: 0,
+            body: PartialBody::Segments {
+                user_segment: name.to_owned(),
+                agg: SegmentAgg {
+                    orders,
+                    revenue_cents: 100 * orders as i64,
+                    ..SegmentAgg::default()
+                },
+            },
+        })
+    }
+
+    #[test]
+    fn segments_beyond_the_bound_go_to_other_with_their_revenue() {
+        let config = MergeConfig {
+            windows: WindowConfig::default(),
+            input_partitions: 1,
+            lateness_ms: 0,
+            idle_timeout_ms: None,
+            max_segments_per_window: 2,
+        };
+        let mut state = MergeState::new(config, 0);
+        for (offset, (name, orders)) in [("a", 1), ("b", 2), ("c", 3), ("a", 4), ("d", 5)]
+            .into_iter()
+            .enumerate()
+        {
+            state.apply(offset as i64, segment(name, orders), 0);
+        }
+        assert_eq!(state.take_overflowed_events(), 8);
+        assert_eq!(state.take_overflowed_events(), 0);
+        state.apply(
+            9,
+            PartialsRecord::Watermark {
+                input_partition: 0,
+                watermark: Millis::MAX / 2,
+            },
+            0,
+        );
+        let closed = state.close(0);
+        let groups: Vec<(&str, u64, i64)> = closed.segments[0]
+            .groups
+            .iter()
+            .map(|(k, a)| (k.as_str(), a.orders, a.revenue_cents))
+            .collect();
+        assert_eq!(groups, [("(other)", 8, 800), ("a", 5, 500), ("b", 2, 200)]);
+    }
+}
