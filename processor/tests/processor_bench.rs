@@ -4,10 +4,13 @@
 //! default; run with
 //! `cargo test --release -p processor --test processor_bench -- --ignored --nocapture`.
 //!
-//! Two data sets: the synthetic one of the first measurements (37 % of the
-//! events above the anomaly threshold, far more than real traffic), and
+//! Three data sets: the synthetic one of the first measurements (37 % of
+//! the events above the anomaly threshold, far more than real traffic),
 //! the generator's own events (seed 42, 1 ms apart; its realistic amounts,
-//! users and products, ~14 % anomalies).
+//! users and products, ~14 % anomalies), and the original system's
+//! producer shape (`generator --schema original`: `json.dumps` spacing,
+//! integer ids and prices, `\uXXXX`-escaped product names, `isoformat()`
+//! times).
 
 use std::time::Instant;
 
@@ -19,6 +22,7 @@ use shopstream_processor::analytics::preagg::{
 use shopstream_processor::analytics::simulate::{InputRecord, simulate};
 use shopstream_processor::generator::catalogue::{Catalogue, CatalogueSpec};
 use shopstream_processor::generator::clock::EventClock;
+use shopstream_processor::generator::config::Schema;
 use shopstream_processor::generator::event_factory::{EventFactory, FactoryOptions};
 
 const N: usize = 1_000_000;
@@ -57,9 +61,9 @@ fn synthetic_payloads() -> Vec<InputRecord> {
 }
 
 /// The generator's records (as `generator --seed 42 --start-time
-/// 2026-01-01T00:00:00Z --time-step 1ms` writes them), spread over 3 input
-/// partitions.
-fn generator_payloads() -> Vec<InputRecord> {
+/// 2026-01-01T00:00:00Z --time-step 1ms [--schema original]` writes them),
+/// spread over 3 input partitions.
+fn generator_payloads(schema: Schema) -> Vec<InputRecord> {
     let start = chrono::DateTime::from_timestamp(1_767_225_600, 0).expect("time");
     let factory = EventFactory::new(
         Catalogue::new(CatalogueSpec::builtin()),
@@ -72,6 +76,7 @@ fn generator_payloads() -> Vec<InputRecord> {
             out_of_order_share: 0.0,
             out_of_order_max: std::time::Duration::from_secs(30),
             malformed_share: 0.0,
+            schema,
         },
     );
     (0..N as u64)
@@ -168,5 +173,12 @@ fn measure(name: &str, input: &[InputRecord]) {
 #[ignore = "benchmark: run with --release -- --ignored --nocapture"]
 fn in_memory_throughput() {
     measure("synthetic data (37 % anomalies)", &synthetic_payloads());
-    measure("generator data (seed 42)", &generator_payloads());
+    measure(
+        "generator data (seed 42)",
+        &generator_payloads(Schema::Shopstream),
+    );
+    measure(
+        "the original producer's shape (generator --schema original, seed 42)",
+        &generator_payloads(Schema::Original),
+    );
 }

@@ -84,6 +84,14 @@ pub struct Args {
     #[arg(long, env = "GENERATOR_MALFORMED_SHARE", default_value_t = 0.0, value_parser = share)]
     pub malformed_share: f64,
 
+    /// Event shape: `shopstream` (ours: string product ids, decimal
+    /// amounts) or `original` (the original system's Python producer: its
+    /// catalogue with integer ids and prices, segments drawn per event,
+    /// uniform choices, 3-decimal discount rates, JSON exactly as
+    /// `json.dumps` writes it; event ids stay unique).
+    #[arg(long, env = "GENERATOR_SCHEMA", value_enum, default_value_t = Schema::Shopstream)]
+    pub schema: Schema,
+
     /// Catalogue file (YAML, or JSON by .json extension): products, regions,
     /// segments, device and payment weights. Default: the built-in shop.
     #[arg(long, env = "GENERATOR_CATALOGUE")]
@@ -143,6 +151,16 @@ impl Compression {
             Compression::Zstd => "zstd",
         }
     }
+}
+
+/// The shape of the events written.
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Schema {
+    /// Ours (docs/generator.md).
+    #[default]
+    Shopstream,
+    /// The original system's producer dialect (docs/migration.md).
+    Original,
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
@@ -237,6 +255,19 @@ impl Args {
         }
     }
 
+    /// The options that do not fit the schema: the original dialect has its
+    /// own fixed catalogue.
+    pub fn check_schema(&self) -> Result<(), String> {
+        if self.schema == Schema::Original && self.catalogue.is_some() {
+            return Err(
+                "--catalogue does not apply to --schema original, which writes the original \
+                 system's fixed catalogue"
+                    .into(),
+            );
+        }
+        Ok(())
+    }
+
     pub fn out_of_order_max(&self) -> Duration {
         Duration::try_from_secs_f64(self.out_of_order_max_seconds).unwrap_or(Duration::MAX)
     }
@@ -257,6 +288,10 @@ mod tests {
         assert_eq!(a.producer_tasks(), 1);
         assert_eq!(a.clock(), Ok(EventClock::Wall));
         assert_eq!(a.metrics_addr.port(), 9090);
+        assert_eq!(a.schema, Schema::Shopstream);
+        assert_eq!(a.check_schema(), Ok(()));
+        let a = parse(&["--topic", "t", "--schema", "original"]).expect("valid");
+        assert_eq!(a.schema, Schema::Original);
 
         let a = parse(&[
             "--topic",
@@ -304,6 +339,20 @@ mod tests {
         }
         let a = parse(&["--topic", "t", "--time-step", "1s"]).expect("parses");
         assert!(a.clock().is_err(), "time step without start time");
+        assert!(parse(&["--topic", "t", "--schema", "spark"]).is_err());
+        let a = parse(&[
+            "--topic",
+            "t",
+            "--schema",
+            "original",
+            "--catalogue",
+            "x.yaml",
+        ])
+        .expect("parses");
+        assert!(
+            a.check_schema().is_err(),
+            "the original has its own catalogue"
+        );
     }
 
     #[test]
@@ -363,6 +412,7 @@ mod tests {
             "GENERATOR_OUT_OF_ORDER_MAX_SECONDS",
             "GENERATOR_MALFORMED_SHARE",
             "GENERATOR_CATALOGUE",
+            "GENERATOR_SCHEMA",
             "GENERATOR_PRODUCERS",
             "METRICS_ADDR",
             "LOG_FORMAT",

@@ -9,7 +9,9 @@ use chrono::TimeDelta;
 
 use super::catalogue::{Catalogue, DEVICES, PAYMENT_METHODS};
 use super::clock::EventClock;
+use super::config::Schema;
 use super::malformed::{self, MalformedKind};
+use super::original;
 use super::rng::{SplitMix64, mix64};
 use crate::event::{ProductId, PurchaseEvent, round_cents};
 
@@ -29,6 +31,8 @@ pub struct FactoryOptions {
     pub out_of_order_max: std::time::Duration,
     /// Share (0–1) of records written malformed.
     pub malformed_share: f64,
+    /// Our event shape, or the original system's producer dialect.
+    pub schema: Schema,
 }
 
 /// What was written for one sequence number.
@@ -97,15 +101,7 @@ impl EventFactory {
         let discount_amount = round_cents(base_amount * discount_rate);
         let final_amount = round_cents(base_amount - discount_amount);
 
-        let mut timestamp = self.options.clock.at(sequence);
-        let mut late = SplitMix64::for_event(self.options.seed ^ OUT_OF_ORDER_SALT, sequence);
-        let out_of_order =
-            self.out_of_order_max_ms > 0 && late.chance(self.options.out_of_order_share);
-        if out_of_order {
-            let back_ms = late.range_inclusive(1, self.out_of_order_max_ms);
-            let back = TimeDelta::milliseconds(i64::try_from(back_ms).unwrap_or(i64::MAX));
-            timestamp = timestamp.checked_sub_signed(back).unwrap_or(timestamp);
-        }
+        let (timestamp, out_of_order) = self.timestamp(sequence);
 
         let event = PurchaseEvent {
             event_id: format!("{:016x}-{sequence}", self.run_id),
@@ -128,14 +124,53 @@ impl EventFactory {
         (event, out_of_order)
     }
 
+    /// Event time of record `sequence`, and whether it was pushed into the
+    /// past.
+    fn timestamp(&self, sequence: u64) -> (chrono::DateTime<chrono::Utc>, bool) {
+        let mut timestamp = self.options.clock.at(sequence);
+        let mut late = SplitMix64::for_event(self.options.seed ^ OUT_OF_ORDER_SALT, sequence);
+        let out_of_order =
+            self.out_of_order_max_ms > 0 && late.chance(self.options.out_of_order_share);
+        if out_of_order {
+            let back_ms = late.range_inclusive(1, self.out_of_order_max_ms);
+            let back = TimeDelta::milliseconds(i64::try_from(back_ms).unwrap_or(i64::MAX));
+            timestamp = timestamp.checked_sub_signed(back).unwrap_or(timestamp);
+        }
+        (timestamp, out_of_order)
+    }
+
+    /// Record `sequence` in the original system's dialect (see
+    /// [`original`]), with a unique event id.
+    fn write_original(&self, sequence: u64, payload: &mut Vec<u8>) -> (String, bool) {
+        let (timestamp, out_of_order) = self.timestamp(sequence);
+        let mut rng = SplitMix64::for_event(self.options.seed, sequence);
+        let event_id = format!(
+            "evt_{}_{:016x}-{sequence}",
+            timestamp.timestamp(),
+            self.run_id
+        );
+        let mut text = String::with_capacity(512);
+        let key = original::write_event(&mut rng, &event_id, timestamp, &mut text);
+        payload.clear();
+        payload.extend_from_slice(text.as_bytes());
+        (key, out_of_order)
+    }
+
     /// Writes record `sequence` (JSON, possibly malformed) into `payload`,
     /// replacing its content, and returns the record key (`user_id`).
     pub fn write_record(&self, sequence: u64, payload: &mut Vec<u8>) -> (String, RecordInfo) {
-        let (event, out_of_order) = self.event(sequence);
-        payload.clear();
-        // Serializing plain strings, numbers and enums into a Vec cannot fail;
-        // an error would leave a short payload that the malformed path covers.
-        let _ = serde_json::to_writer(&mut *payload, &event);
+        let (key, out_of_order) = match self.options.schema {
+            Schema::Original => self.write_original(sequence, payload),
+            Schema::Shopstream => {
+                let (event, out_of_order) = self.event(sequence);
+                payload.clear();
+                // Serializing plain strings, numbers and enums into a Vec
+                // cannot fail; an error would leave a short payload that the
+                // malformed path covers.
+                let _ = serde_json::to_writer(&mut *payload, &event);
+                (event.user_id, out_of_order)
+            }
+        };
         let mut bad = SplitMix64::for_event(self.options.seed ^ MALFORMED_SALT, sequence);
         let malformed = if bad.chance(self.options.malformed_share) {
             let kind = MalformedKind::pick(&mut bad);
@@ -145,7 +180,7 @@ impl EventFactory {
             None
         };
         (
-            event.user_id,
+            key,
             RecordInfo {
                 malformed,
                 out_of_order,
@@ -169,6 +204,20 @@ mod tests {
     }
 
     fn factory(seed: u64, out_of_order_share: f64, malformed_share: f64) -> EventFactory {
+        factory_of(
+            Schema::Shopstream,
+            seed,
+            out_of_order_share,
+            malformed_share,
+        )
+    }
+
+    fn factory_of(
+        schema: Schema,
+        seed: u64,
+        out_of_order_share: f64,
+        malformed_share: f64,
+    ) -> EventFactory {
         EventFactory::new(
             Catalogue::new(CatalogueSpec::builtin()),
             FactoryOptions {
@@ -180,6 +229,7 @@ mod tests {
                 out_of_order_share,
                 out_of_order_max: Duration::from_secs(30),
                 malformed_share,
+                schema,
             },
         )
     }
@@ -337,5 +387,34 @@ mod tests {
         for kind in MalformedKind::ALL {
             assert!(counts[&Some(kind)] > 850, "{counts:?}");
         }
+    }
+
+    /// `--schema original`: the original's dialect, unique ids, seeded, and
+    /// read by the processor's fast path (as the original's events are).
+    #[test]
+    fn original_schema_records() {
+        let f = factory_of(Schema::Original, 9, 0.0, 0.0);
+        let again = factory_of(Schema::Original, 9, 0.0, 0.0);
+        let (mut payload, mut other) = (Vec::new(), Vec::new());
+        let mut ids = std::collections::HashSet::new();
+        for n in 0..5_000 {
+            let (key, info) = f.write_record(n, &mut payload);
+            assert_eq!(info.malformed, None);
+            assert_eq!(again.write_record(n, &mut other).0, key);
+            assert_eq!(payload, other, "seeded");
+            let view = crate::fixed_schema::parse_view(&payload)
+                .unwrap_or_else(|| panic!("fast path: {}", String::from_utf8_lossy(&payload)));
+            assert_eq!(view.user_id, key);
+            assert!(matches!(view.product_id, ProductId::Integer(1..=8)));
+            let expected_id = format!("evt_{}_{:016x}-{n}", view.timestamp.timestamp(), f.run_id());
+            assert_eq!(view.event_id, expected_id);
+            assert!(ids.insert(expected_id), "unique");
+            assert!(payload.starts_with(b"{\"event_id\": \"evt_"));
+        }
+        // Malformed records apply to the original dialect too.
+        let bad = factory_of(Schema::Original, 9, 0.0, 1.0);
+        let (_, info) = bad.write_record(0, &mut payload);
+        assert!(info.malformed.is_some());
+        assert!(serde_json::from_slice::<PurchaseEvent>(&payload).is_err());
     }
 }

@@ -14,6 +14,7 @@ pub mod config;
 pub mod event_factory;
 pub mod malformed;
 pub mod metrics;
+pub mod original;
 pub mod producer;
 pub mod python_json;
 pub mod rate;

@@ -71,6 +71,7 @@ struct Shared {
 pub async fn run(args: Args) -> anyhow::Result<Summary> {
     args.check().map_err(anyhow::Error::msg)?;
     let clock = args.clock().map_err(anyhow::Error::msg)?;
+    args.check_schema().map_err(anyhow::Error::msg)?;
     let spec = match &args.catalogue {
         Some(path) => CatalogueSpec::from_path(path)?,
         None => CatalogueSpec::builtin(),
@@ -84,6 +85,7 @@ pub async fn run(args: Args) -> anyhow::Result<Summary> {
             out_of_order_share: args.out_of_order_share,
             out_of_order_max: args.out_of_order_max(),
             malformed_share: args.malformed_share,
+            schema: args.schema,
         },
     );
 
@@ -133,6 +135,7 @@ pub async fn run(args: Args) -> anyhow::Result<Summary> {
         run_id = format!("{:016x}", factory.run_id()),
         seed,
         seeded = args.seed.is_some(),
+        schema = ?args.schema,
         unthrottled = args.unthrottled,
         rate = args.rate().unwrap_or(0.0),
         idle = args.idle(),
