@@ -14,6 +14,9 @@ HELM_VERSION="${HELM_VERSION:-3.22.0}"   # pinned in hack/helm/go.mod too
 # 3.5.3: the spark-sql-kafka jar of later 3.5 patches (3.5.9) could not be
 # obtained from Maven when this was written.
 SPARK_VERSION="${SPARK_VERSION:-3.5.3}"
+# The Kafka client of the original system's Python producer, for the tests
+# that play it (hack/python/venv.sh).
+KAFKA_PYTHON_VERSION="${KAFKA_PYTHON_VERSION:-2.2.15}"
 
 # Everything built or downloaded lives outside the repository.
 CACHE_DIR="${SHOPSTREAM_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/shopstream}"
@@ -69,3 +72,7 @@ KUBECTL_BIN="$CACHE_DIR/kube-$KUBE_VERSION/bin/kubectl"
 
 # Helm, built from its Go module by hack/helm/build.sh.
 HELM_BIN="$CACHE_DIR/helm-$HELM_VERSION/bin/helm"
+
+# python3 + kafka-python in a venv, built by hack/python/venv.sh.
+PYTHON_KAFKA_DIR="$CACHE_DIR/python-kafka-$KAFKA_PYTHON_VERSION"
+SHOPSTREAM_PYTHON_BIN="$PYTHON_KAFKA_DIR/bin/python"

@@ -19,6 +19,9 @@ HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 # build them here (once, cached) so the build time is visible and not spent
 # inside a test.
 "$HERE/kube/build.sh" --local-stack
+# python3 + kafka-python for the tests that play the original system's
+# producer (built once, cached outside the repository).
+"$HERE/python/venv.sh"
 eval "$("$HERE/env.sh")"
 cd "$HERE/.."
 # The local demo test (operator/tests/local_demo.rs) runs the workspace's

@@ -1,7 +1,11 @@
 //! Shared helpers of the processor crate's integration tests: the broker
 //! address, unique names, topics, running the generator, reading a topic
-//! back.
+//! back; running processor replicas ([`pipeline`]) and recomputing their
+//! results independently ([`recompute`]).
 #![allow(dead_code)] // each test crate uses a different subset
+
+pub mod pipeline;
+pub mod recompute;
 
 use std::collections::BTreeMap;
 use std::process::Output;
@@ -20,6 +24,18 @@ pub fn bootstrap() -> String {
         panic!(
             "SHOPSTREAM_KAFKA_BOOTSTRAP is not set: this test needs the local Kafka broker. \
              Run it with `make test`, or `make env-up` and export what `hack/env.sh` prints."
+        )
+    })
+}
+
+/// The Python interpreter with kafka-python (`hack/python/venv.sh`), for
+/// the tests that play the original system's producer.
+pub fn python() -> String {
+    std::env::var("SHOPSTREAM_PYTHON").unwrap_or_else(|_| {
+        panic!(
+            "SHOPSTREAM_PYTHON is not set: this test needs python3 with kafka-python. \
+             Run it with `make test`, or run hack/python/venv.sh and export what \
+             `hack/env.sh` prints."
         )
     })
 }
@@ -70,13 +86,39 @@ pub async fn create_topic(prefix: &str, partitions: i32, config: &[(&str, &str)]
     topic
 }
 
-/// Creates the named topics (name, partitions) in one request.
+/// Creates the named topics (name, partitions) in one request, and waits
+/// until the broker's metadata shows them with all their partitions (a
+/// processor started right after would otherwise find none and exit).
 pub async fn create_topics(names: &[(&str, i32)]) {
     let topics: Vec<NewTopic> = names
         .iter()
         .map(|(n, p)| NewTopic::new(n, *p, TopicReplication::Fixed(1)))
         .collect();
     create(&topics).await;
+    let client: StreamConsumer = ClientConfig::new()
+        .set("bootstrap.servers", bootstrap())
+        .create()
+        .expect("metadata client");
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    for (name, partitions) in names {
+        loop {
+            let metadata = client
+                .fetch_metadata(Some(name), Duration::from_secs(5))
+                .expect("metadata request reaches the broker");
+            let found = metadata
+                .topics()
+                .iter()
+                .any(|t| t.error().is_none() && t.partitions().len() == *partitions as usize);
+            if found {
+                break;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "topic {name} not in the metadata 30 s after its creation"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
 }
 
 /// The generator binary with a clean environment (no GENERATOR_* leaking in
