@@ -85,6 +85,33 @@ fn generator_deployment_matches_fixture() {
     assert_matches_fixture("generator-deployment.yaml", &generator);
 }
 
+/// `spec.generator.schema` reaches the generator as GENERATOR_SCHEMA, and
+/// a change of it rolls the generator only.
+#[test]
+fn generator_schema_is_configured_and_rolls_the_generator() {
+    let base = validated(EXAMPLE);
+    let original = validated(&EXAMPLE.replace(
+        "replicas: 2}",
+        "replicas: 2, schema: original}",
+    ));
+    let base_config = build_config_map(&base).data.unwrap_or_default();
+    let config = build_config_map(&original).data.unwrap_or_default();
+    assert_eq!(base_config["GENERATOR_SCHEMA"], "shopstream");
+    assert_eq!(config["GENERATOR_SCHEMA"], "original");
+    let generator = |p, c| build_generator_deployment(p, c).expect("enabled");
+    assert_ne!(
+        generator(&base, &base_config).spec,
+        generator(&original, &config).spec
+    );
+    assert_eq!(
+        build_processor_deployment(&base, &base_config).spec,
+        build_processor_deployment(&original, &config).spec
+    );
+    let bad: Result<AnalyticsPipeline, _> =
+        serde_yaml::from_str(&EXAMPLE.replace("replicas: 2}", "replicas: 2, schema: spark}"));
+    assert!(bad.is_err(), "unknown schemas are rejected");
+}
+
 #[test]
 fn metrics_service_matches_fixture() {
     assert_matches_fixture(

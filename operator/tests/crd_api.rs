@@ -160,6 +160,12 @@ async fn invalid_specs_are_rejected_with_a_clear_message() {
     assert!(msg.contains("greater than or equal to 0"), "{msg}");
 
     let mut spec = minimal_spec();
+    spec["generator"] = json!({"schema": "spark"});
+    let msg = rejection(&api, "unknown-schema", spec).await;
+    assert!(msg.contains("spec.generator.schema"), "{msg}");
+    assert!(msg.contains("\"shopstream\", \"original\""), "{msg}");
+
+    let mut spec = minimal_spec();
     spec["topics"] = json!({"sales": {"name": "sales by region!"}});
     let msg = rejection(&api, "illegal-name", spec).await;
     assert!(msg.contains("spec.topics.sales.name"), "{msg}");

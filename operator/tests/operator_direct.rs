@@ -224,6 +224,7 @@ async fn provisions_topics_workloads_and_reports_lag_and_throughput() {
     let data = config.data.expect("config data");
     assert_eq!(data["PROCESSOR_INPUT_TOPIC"], names[0]);
     assert_eq!(data["GENERATOR_EVENTS_PER_SECOND"], "5");
+    assert_eq!(data["GENERATOR_SCHEMA"], "shopstream");
     let service: Service = Api::namespaced(client.clone(), &ns)
         .get(&format!("{name}-metrics"))
         .await

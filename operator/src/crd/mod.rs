@@ -19,7 +19,7 @@ pub use status::{
     TopicOrigin, TopicStatus,
 };
 pub use topics::{TopicRole, TopicSpec, TopicsSpec};
-pub use workloads::{GeneratorSpec, ProcessorSpec};
+pub use workloads::{GeneratorSchema, GeneratorSpec, ProcessorSpec};
 
 /// API group of every resource this project defines.
 pub const GROUP: &str = "analytics.shopstream.dev";

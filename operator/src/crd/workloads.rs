@@ -1,5 +1,6 @@
 use k8s_openapi::api::core::v1::ResourceRequirements;
 use kube::KubeSchema;
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 /// The purchase-event load generator.
@@ -26,6 +27,13 @@ pub struct GeneratorSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(min = 1, max = 512))]
     pub image: Option<String>,
+
+    /// Shape of the generated events: `shopstream` (default) or `original`,
+    /// the dialect of the Python producer of the system shopstream replaces
+    /// (integer product ids and prices, JSON as Python's `json.dumps` writes
+    /// it), to test a pipeline with what a migrating team's producer sends.
+    #[serde(default)]
+    pub schema: GeneratorSchema,
 }
 
 impl Default for GeneratorSpec {
@@ -35,6 +43,28 @@ impl Default for GeneratorSpec {
             events_per_second: default_events_per_second(),
             replicas: 1,
             image: None,
+            schema: GeneratorSchema::default(),
+        }
+    }
+}
+
+/// The event shape the generator writes (`generator --schema`).
+#[derive(JsonSchema, Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum GeneratorSchema {
+    /// shopstream's own events: string product ids, decimal amounts.
+    #[default]
+    Shopstream,
+    /// The original system's producer dialect.
+    Original,
+}
+
+impl GeneratorSchema {
+    /// The value of `generator --schema` / `GENERATOR_SCHEMA`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            GeneratorSchema::Shopstream => "shopstream",
+            GeneratorSchema::Original => "original",
         }
     }
 }

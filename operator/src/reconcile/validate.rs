@@ -5,7 +5,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use super::topic_names::{check_length, resolve_topic_name};
-use crate::crd::{AnalyticsPipeline, DeletionPolicy, ProcessorSpec, TopicRole};
+use crate::crd::{AnalyticsPipeline, DeletionPolicy, GeneratorSchema, ProcessorSpec, TopicRole};
 use crate::error::{Error, Result};
 
 /// Role name of the internal topic carrying partial aggregates between the
@@ -48,6 +48,7 @@ pub struct GeneratorSettings {
     pub replicas: i32,
     /// Per replica: the spec's rate is split evenly.
     pub events_per_second_per_replica: f64,
+    pub schema: GeneratorSchema,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -180,6 +181,7 @@ pub fn validate(pipeline: &AnalyticsPipeline, images: &DefaultImages) -> Result<
         } else {
             0.0
         },
+        schema: spec.generator.schema,
     });
 
     Ok(ValidatedPipeline {

@@ -66,6 +66,10 @@ pub fn build_config_map(p: &ValidatedPipeline) -> ConfigMap {
             "GENERATOR_EVENTS_PER_SECOND".into(),
             generator.events_per_second_per_replica.to_string(),
         );
+        data.insert(
+            "GENERATOR_SCHEMA".into(),
+            generator.schema.as_str().to_string(),
+        );
     }
     ConfigMap {
         metadata: ObjectMeta {
@@ -99,5 +103,6 @@ pub fn generator_env_keys() -> Vec<&'static str> {
         "KAFKA_BOOTSTRAP_SERVERS",
         "GENERATOR_TOPIC",
         "GENERATOR_EVENTS_PER_SECOND",
+        "GENERATOR_SCHEMA",
     ]
 }
