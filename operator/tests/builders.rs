@@ -90,10 +90,7 @@ fn generator_deployment_matches_fixture() {
 #[test]
 fn generator_schema_is_configured_and_rolls_the_generator() {
     let base = validated(EXAMPLE);
-    let original = validated(&EXAMPLE.replace(
-        "replicas: 2}",
-        "replicas: 2, schema: original}",
-    ));
+    let original = validated(&EXAMPLE.replace("replicas: 2}", "replicas: 2, schema: original}"));
     let base_config = build_config_map(&base).data.unwrap_or_default();
     let config = build_config_map(&original).data.unwrap_or_default();
     assert_eq!(base_config["GENERATOR_SCHEMA"], "shopstream");
