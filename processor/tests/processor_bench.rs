@@ -88,10 +88,41 @@ fn generator_payloads(schema: Schema) -> Vec<InputRecord> {
         .collect()
 }
 
-fn rate(label: &str, started: Instant, events: usize, detail: &str) {
-    let secs = started.elapsed().as_secs_f64();
+/// Nanoseconds this thread has spent on a CPU
+/// (`/proc/thread-self/schedstat`). On a shared machine the wall-clock
+/// rate also counts the time the thread waited for a core; the rate per
+/// CPU second does not, so runs under different loads can be compared.
+fn thread_cpu_ns() -> Option<u64> {
+    std::fs::read_to_string("/proc/thread-self/schedstat")
+        .ok()?
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()
+}
+
+/// A measurement's start: wall clock and the thread's CPU time.
+struct Start(Instant, Option<u64>);
+
+fn start() -> Start {
+    Start(Instant::now(), thread_cpu_ns())
+}
+
+fn rate(label: &str, started: Start, events: usize, detail: &str) {
+    let secs = started.0.elapsed().as_secs_f64();
+    let cpu = match (started.1, thread_cpu_ns()) {
+        (Some(a), Some(b)) if b > a => {
+            let cpu_secs = (b - a) as f64 / 1e9;
+            format!(
+                "; {:.0} events per CPU second, on a CPU {:.0} % of the time",
+                events as f64 / cpu_secs,
+                100.0 * cpu_secs / secs
+            )
+        }
+        _ => String::new(),
+    };
     println!(
-        "  {label}: {secs:.2} s, {:.0} events/s{detail}",
+        "  {label}: {secs:.2} s, {:.0} events/s{detail}{cpu}",
         events as f64 / secs
     );
 }
@@ -106,7 +137,7 @@ fn measure(name: &str, input: &[InputRecord]) {
         bytes as f64 / N as f64
     );
 
-    let started = Instant::now();
+    let started = start();
     let parsed = input
         .iter()
         .filter(|(_, p)| parse_event(p.as_deref()).is_ok())
@@ -114,7 +145,7 @@ fn measure(name: &str, input: &[InputRecord]) {
     rate("parse only", started, parsed, "");
 
     let config = WindowConfig::default();
-    let started = Instant::now();
+    let started = start();
     let mut pre = PreAggregator::new(config);
     let mut partials = 0usize;
     let mut anomalies = 0usize;
@@ -133,7 +164,7 @@ fn measure(name: &str, input: &[InputRecord]) {
 
     // What stage 1's consumer loop does per record (`stage1.rs`): the same,
     // plus each anomaly serialised to its output JSON.
-    let started = Instant::now();
+    let started = start();
     let mut pre = PreAggregator::new(config);
     let mut anomaly_bytes = 0usize;
     for (i, (p, payload)) in input.iter().enumerate() {
@@ -161,7 +192,7 @@ fn measure(name: &str, input: &[InputRecord]) {
         idle_timeout_ms: None,
         max_segments_per_window: 100,
     };
-    let started = Instant::now();
+    let started = start();
     let out = simulate(&batches, merge, 6);
     let results: usize = out.outputs.values().map(|m| m.len()).sum();
     let detail = format!(" ({results} results)");
