@@ -153,22 +153,39 @@ mod tests {
         assert!(text.contains("PATH set: yes\n"), "{text}");
     }
 
+    /// Waits (up to 10 s) until the log at `path` contains `line`.
+    async fn wait_for_line(path: &Path, line: &str) {
+        for _ in 0..200 {
+            if std::fs::read_to_string(path).is_ok_and(|t| t.contains(line)) {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("{} never printed {line:?}", path.display());
+    }
+
     #[tokio::test]
     async fn stopping_sends_sigterm_and_kills_after_the_grace_period() {
-        let log = temp_log("stop");
         // Exits on SIGTERM by itself.
+        let log = temp_log("stop-polite");
         let polite = spawn(&shell("sleep 30", &[]), &log).expect("spawned");
         let started = Instant::now();
         stop_replica("test", replica(polite), Duration::from_secs(10), "test").await;
         assert!(started.elapsed() < Duration::from_secs(5));
+        let _ = std::fs::remove_file(&log);
 
-        // Ignores SIGTERM: killed once the grace period is over.
+        // Ignores SIGTERM (once its trap is set): killed after the grace period.
+        let log = temp_log("stop-stubborn");
         let stubborn = spawn(
-            &shell("trap '' TERM; while :; do sleep 0.1; done", &[]),
+            &shell(
+                "trap '' TERM; echo trapped; while :; do sleep 0.1; done",
+                &[],
+            ),
             &log,
         )
         .expect("spawned");
         let pid = stubborn.id().expect("running");
+        wait_for_line(&log, "trapped\n").await;
         let started = Instant::now();
         stop_replica(
             "test",
