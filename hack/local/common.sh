@@ -21,7 +21,14 @@ KWOK_NODE_ANNOTATION="kwok.x-k8s.io/node=fake"
 KWOK_NODES="${KWOK_NODES:-kwok-node-0 kwok-node-1}"
 
 # The demo's applications (hack/demo.sh), run from the workspace's binaries.
-SHOPSTREAM_BIN_DIR="${SHOPSTREAM_BIN_DIR:-$REPO_ROOT/target/debug}"
+# Cargo puts them under CARGO_TARGET_DIR when the user sets one (relative to
+# the workspace root, as cargo reads it), else under target/.
+case "${CARGO_TARGET_DIR:-}" in
+  "") CARGO_TARGET_BASE="$REPO_ROOT/target" ;;
+  /*) CARGO_TARGET_BASE="$CARGO_TARGET_DIR" ;;
+  *) CARGO_TARGET_BASE="$REPO_ROOT/$CARGO_TARGET_DIR" ;;
+esac
+SHOPSTREAM_BIN_DIR="${SHOPSTREAM_BIN_DIR:-$CARGO_TARGET_BASE/debug}"
 OPERATOR_BIN="$SHOPSTREAM_BIN_DIR/analytics-operator"
 LOCAL_RUNNER_BIN="$SHOPSTREAM_BIN_DIR/local-runner"
 OPERATOR_LOG="$LOG_DIR/operator.log"
