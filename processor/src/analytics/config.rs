@@ -5,8 +5,10 @@ use std::net::SocketAddr;
 use clap::Parser;
 
 use super::error::ProcessorError;
+use super::memory;
 use super::merge::MergeConfig;
 use super::preagg::WindowConfig;
+use super::validate::InputRules;
 
 /// Real-time purchase analytics: windowed sales, segments, hourly, top
 /// products and anomalies from the purchase-event topic, exact with any
@@ -113,15 +115,36 @@ pub struct Args {
     /// (bounds memory to two batches).
     #[arg(long, env = "PROCESSOR_MAX_BATCH_RECORDS", default_value_t = 100_000)]
     pub max_batch_records: usize,
-    /// 0 (default): an input partition without new data holds the
-    /// watermark back. N > 0: a partition whose watermark has not advanced
-    /// for N seconds stops counting (results then depend on timing).
+    /// An input partition whose watermark has not advanced for this many
+    /// seconds (wall clock) stops holding the watermark back, so windows
+    /// close without it; when it sends data again it counts again. 0: a
+    /// partition without new data holds every window open (deterministic
+    /// results, but one idle partition stops all output).
     #[arg(
         long,
         env = "PROCESSOR_IDLE_PARTITION_TIMEOUT_SECONDS",
-        default_value_t = 0
+        default_value_t = 30
     )]
     pub idle_partition_timeout_seconds: u64,
+    /// Events whose time is more than this many seconds ahead of the
+    /// broker's clock go to the dead-letter topic instead of moving the
+    /// watermark. 0 disables the check.
+    #[arg(
+        long,
+        env = "PROCESSOR_MAX_EVENT_TIME_SKEW_SECONDS",
+        default_value_t = 300
+    )]
+    pub max_event_time_skew_seconds: u64,
+    /// Bound of stage 2's open-window state (estimated), in MiB; at the
+    /// bound the oldest windows are closed early. 0: 35 % of the
+    /// container's memory limit, or 1 GiB without one.
+    #[arg(long, env = "PROCESSOR_MERGE_STATE_LIMIT_MB", default_value_t = 0)]
+    pub merge_state_limit_mb: u64,
+    /// Delivery timeout of produced records (librdkafka
+    /// `message.timeout.ms`, also the produce request timeout), ms. A
+    /// transaction whose records time out is aborted and re-read.
+    #[arg(long, env = "PROCESSOR_PRODUCE_TIMEOUT_MS", default_value_t = 30_000)]
+    pub produce_timeout_ms: u64,
     /// Address of /metrics, /healthz and /readyz.
     #[arg(long, env = "METRICS_ADDR", default_value = "0.0.0.0:9090")]
     pub metrics_addr: SocketAddr,
@@ -166,6 +189,21 @@ impl Args {
             },
             max_segments_per_window: self.max_segments_per_window as usize,
         })
+    }
+
+    pub fn input_rules(&self) -> InputRules {
+        InputRules {
+            max_future_skew_ms: match self.max_event_time_skew_seconds {
+                0 => None,
+                s => Some((s.min(i64::MAX as u64 / 1000) * 1000) as i64),
+            },
+        }
+    }
+
+    /// Stage 2's memory bound in bytes.
+    pub fn merge_state_bound(&self) -> usize {
+        let limit = memory::cgroup_limit(std::path::Path::new("/sys/fs/cgroup"));
+        memory::bound_bytes(self.merge_state_limit_mb, limit)
     }
 
     pub fn replica(&self) -> String {

@@ -4,13 +4,14 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use rdkafka::ClientConfig;
 use rdkafka::client::ClientContext;
 use rdkafka::consumer::{BaseConsumer, ConsumerContext, Rebalance};
 use rdkafka::error::KafkaError;
+use rdkafka::error::KafkaResult;
 use rdkafka::producer::{DeliveryFuture, FutureProducer, FutureRecord};
 use rdkafka::statistics::Statistics;
 use rdkafka::types::RDKafkaErrorCode;
+use rdkafka::{ClientConfig, TopicPartitionList};
 
 use super::error::{ProcessorError, Result};
 use super::metrics::Metrics;
@@ -49,11 +50,16 @@ pub fn consumer_config(bootstrap: &str, group: &str) -> ClientConfig {
         // work at 400,000 events/s, far more than a local fetch takes.
         .set("queued.max.messages.kbytes", "8192")
         .set("queued.min.messages", "4000")
-        .set("fetch.queue.backoff.ms", "10");
+        .set("fetch.queue.backoff.ms", "10")
+        // Partitions added to a topic are picked up (and, for the input
+        // topic, consumed from their start) within this interval instead
+        // of librdkafka's default 5 minutes.
+        .set("topic.metadata.refresh.interval.ms", "5000");
     c
 }
 
-fn producer_config(bootstrap: &str) -> ClientConfig {
+fn producer_config(bootstrap: &str, timeout_ms: u64) -> ClientConfig {
+    let timeout = timeout_ms.clamp(1_000, 600_000).to_string();
     let mut c = ClientConfig::new();
     c.set("bootstrap.servers", bootstrap)
         .set("enable.idempotence", "true")
@@ -65,23 +71,34 @@ fn producer_config(bootstrap: &str) -> ClientConfig {
         // ~5 MB here (anomalies, partials).
         .set("queue.buffering.max.messages", "100000")
         .set("queue.buffering.max.kbytes", "32768")
-        .set("message.timeout.ms", "30000");
+        // The largest record the processor writes is far smaller (records
+        // are bounded: partials split at 256 KiB, dead letters cut to
+        // 16 KiB, text fields validated), so this only guards the broker.
+        .set("message.max.bytes", "1000000")
+        .set("message.timeout.ms", &timeout)
+        .set("request.timeout.ms", &timeout);
     c
 }
 
 /// The transactional producer of stage 1.
-pub fn transactional_producer(bootstrap: &str, transactional_id: &str) -> Result<FutureProducer> {
-    let producer: FutureProducer = producer_config(bootstrap)
+pub fn transactional_producer(
+    bootstrap: &str,
+    transactional_id: &str,
+    timeout_ms: u64,
+) -> Result<FutureProducer> {
+    // librdkafka requires message.timeout.ms <= transaction.timeout.ms.
+    let txn_timeout = timeout_ms.clamp(60_000, 900_000).to_string();
+    let producer: FutureProducer = producer_config(bootstrap, timeout_ms)
         .set("transactional.id", transactional_id)
-        .set("transaction.timeout.ms", "60000")
+        .set("transaction.timeout.ms", &txn_timeout)
         .create()
         .map_err(ProcessorError::kafka("creating the transactional producer"))?;
     Ok(producer)
 }
 
 /// The idempotent producer of stage 2.
-pub fn idempotent_producer(bootstrap: &str) -> Result<FutureProducer> {
-    producer_config(bootstrap)
+pub fn idempotent_producer(bootstrap: &str, timeout_ms: u64) -> Result<FutureProducer> {
+    producer_config(bootstrap, timeout_ms)
         .create()
         .map_err(ProcessorError::kafka("creating the output producer"))
 }
@@ -141,10 +158,27 @@ pub enum AssignmentChange {
     Revoked(Vec<i32>),
 }
 
-/// Context of the stage 2 consumer: queues assignment changes.
+/// The outcome of committing one partition's offset, as the broker
+/// reported it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CommitOutcome {
+    pub partition: i32,
+    pub offset: i64,
+    pub metadata: String,
+    /// `None` when committed.
+    pub error: Option<String>,
+}
+
+/// Context of the stage 2 consumer: queues assignment changes and the
+/// outcomes of offset commits (a commit can fail per partition, e.g. with
+/// metadata over the broker's limit, while the request succeeds), and
+/// exports the lag on the partials topic.
 pub struct Stage2Context {
     pub changes: Mutex<Vec<AssignmentChange>>,
     pub pending: AtomicBool,
+    pub commits: Mutex<Vec<CommitOutcome>>,
+    pub metrics: Option<Arc<Metrics>>,
+    pub partials_topic: String,
 }
 
 impl Stage2Context {
@@ -152,7 +186,18 @@ impl Stage2Context {
         Stage2Context {
             changes: Mutex::new(Vec::new()),
             pending: AtomicBool::new(false),
+            commits: Mutex::new(Vec::new()),
+            metrics: None,
+            partials_topic: String::new(),
         }
+    }
+
+    /// Takes the commit outcomes reported since the last call.
+    pub fn take_commits(&self) -> Vec<CommitOutcome> {
+        self.commits
+            .lock()
+            .map(|mut c| std::mem::take(&mut *c))
+            .unwrap_or_default()
     }
 
     fn push(&self, change: AssignmentChange) {
@@ -181,14 +226,48 @@ impl Default for Stage2Context {
 }
 
 impl ClientContext for Stage2Context {
-    fn stats(&self, _: Statistics) {}
+    fn stats(&self, statistics: Statistics) {
+        let Some(metrics) = &self.metrics else {
+            return;
+        };
+        let Some(topic) = statistics.topics.get(&self.partials_topic) else {
+            return;
+        };
+        for (id, p) in &topic.partitions {
+            if *id >= 0 && p.consumer_lag >= 0 {
+                metrics
+                    .merge_partition_lag
+                    .with_label_values(&[&id.to_string()])
+                    .set(p.consumer_lag);
+            }
+        }
+    }
 }
 
 impl ConsumerContext for Stage2Context {
+    fn commit_callback(&self, result: KafkaResult<()>, offsets: &TopicPartitionList) {
+        let request_error = result.err().map(|e| e.to_string());
+        let outcomes = offsets.elements().into_iter().map(|e| CommitOutcome {
+            partition: e.partition(),
+            offset: e.offset().to_raw().unwrap_or(-1),
+            metadata: e.metadata().to_owned(),
+            error: match e.error() {
+                Err(err) => Some(err.to_string()),
+                Ok(()) => request_error.clone(),
+            },
+        });
+        if let Ok(mut commits) = self.commits.lock() {
+            commits.extend(outcomes);
+        }
+    }
+
     fn pre_rebalance(&self, _: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
         if let Rebalance::Revoke(tpl) = rebalance {
             let partitions = tpl.elements().iter().map(|e| e.partition()).collect();
             self.push(AssignmentChange::Revoked(partitions));
+            if let Some(m) = &self.metrics {
+                m.merge_partition_lag.reset();
+            }
         }
     }
 

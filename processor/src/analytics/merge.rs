@@ -3,15 +3,13 @@
 //! partition carries every watermark marker, so what a window's final
 //! result contains depends only on that partition's content.
 
-use std::collections::BTreeMap;
-
-use serde::{Deserialize, Serialize};
-
 use super::agg::{Aggregate, ProductAgg, SalesAgg, SegmentAgg};
+pub use super::checkpoint::Checkpoint;
+use super::checkpoint::HOLDING_LISTED;
 use super::partial::{Kind, Partial, PartialBody, PartialsRecord};
 use super::preagg::WindowConfig;
 use super::store::{Window, WindowStore};
-use super::watermark::WatermarkTracker;
+use super::watermark::{HoldReport, WatermarkTracker};
 use super::window::Millis;
 use crate::event::{OwnedProductId, ProductId};
 
@@ -23,7 +21,7 @@ pub const OTHER_SEGMENT: &str = "(other)";
 #[derive(Clone, Copy, Debug)]
 pub struct MergeConfig {
     pub windows: WindowConfig,
-    /// Partition count of the input topic.
+    /// Partition count of the input topic (at start; it may grow).
     pub input_partitions: i32,
     pub lateness_ms: Millis,
     pub idle_timeout_ms: Option<Millis>,
@@ -42,17 +40,6 @@ impl MergeConfig {
             Kind::Hourly | Kind::TopProducts => self.windows.hourly_ms,
         }
     }
-}
-
-/// What stage 2 commits with its offset (as the commit's metadata), so a
-/// restart knows which windows were already final.
-#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
-pub struct Checkpoint {
-    /// Largest event time per input partition.
-    pub watermarks: BTreeMap<i32, Millis>,
-    /// Offset after the last record processed before the commit: records
-    /// below it that belong to final windows are replays, not late events.
-    pub position: i64,
 }
 
 /// The outcome of applying one record.
@@ -77,6 +64,11 @@ pub struct Closed {
 }
 
 impl Closed {
+    /// How many windows were closed.
+    pub fn windows(&self) -> usize {
+        self.sales.len() + self.segments.len() + self.hourly.len() + self.top_products.len()
+    }
+
     pub fn is_empty(&self) -> bool {
         self.sales.is_empty()
             && self.segments.is_empty()
@@ -98,6 +90,8 @@ pub struct MergeState {
     /// Events folded into [`OTHER_SEGMENT`] since the last
     /// [`MergeState::take_overflowed_events`].
     overflowed_events: u64,
+    /// Wall clock of the last early close at the memory bound.
+    forced_close_at: Option<Millis>,
 }
 
 impl MergeState {
@@ -117,14 +111,18 @@ impl MergeState {
             replay_until: i64::MIN,
             next_offset: None,
             overflowed_events: 0,
+            forced_close_at: None,
         }
     }
 
     /// The state after a restart from a committed checkpoint.
     pub fn restore(config: MergeConfig, checkpoint: &Checkpoint, now: Millis) -> Self {
         let mut state = MergeState::new(config, now);
-        state.tracker.restore(&checkpoint.watermarks, now);
+        state
+            .tracker
+            .restore(&checkpoint.watermarks, checkpoint.global, now);
         state.replay_until = checkpoint.position;
+        state.forced_close_at = checkpoint.forced_close_at;
         state
     }
 
@@ -147,6 +145,12 @@ impl MergeState {
                 watermark,
             } => {
                 self.tracker.observe(input_partition, watermark, now);
+                Applied::Watermark
+            }
+            PartialsRecord::Watermarks { watermarks } => {
+                for (input_partition, watermark) in watermarks {
+                    self.tracker.observe(input_partition, watermark, now);
+                }
                 Applied::Watermark
             }
             PartialsRecord::Partial(partial) => self.fold(offset, partial),
@@ -212,17 +216,57 @@ impl MergeState {
         Applied::Folded
     }
 
+    /// Learns the input topic's current partition count (it only grows).
+    pub fn ensure_input_partitions(&mut self, partitions: i32, now: Millis) {
+        self.tracker.ensure_partitions(partitions, now);
+    }
+
     /// Advances the watermark and pops every window it closes.
     pub fn close(&mut self, now: Millis) -> Closed {
         let Some(g) = self.tracker.recompute(now) else {
             return Closed::default();
         };
+        self.pop_closed(g)
+    }
+
+    fn pop_closed(&mut self, g: Millis) -> Closed {
         Closed {
             sales: self.sales.pop_closed(g),
             segments: self.segments.pop_closed(g),
             hourly: self.hourly.pop_closed(g),
             top_products: self.top_products.pop_closed(g),
         }
+    }
+
+    /// At the memory bound: closes the oldest open window(s) now, by moving
+    /// the watermark to the oldest window end (so partials for them that
+    /// arrive later are counted as late, as for any final window).
+    pub fn close_oldest(&mut self, now: Millis) -> Closed {
+        let oldest = [
+            self.sales.oldest_end(),
+            self.segments.oldest_end(),
+            self.hourly.oldest_end(),
+            self.top_products.oldest_end(),
+        ]
+        .into_iter()
+        .flatten()
+        .min();
+        let Some(end) = oldest else {
+            return Closed::default();
+        };
+        self.tracker.raise(end);
+        self.forced_close_at = Some(now);
+        self.pop_closed(end)
+    }
+
+    /// Estimated heap bytes of the open windows.
+    pub fn bytes(&self) -> usize {
+        self.sales.bytes() + self.segments.bytes() + self.hourly.bytes() + self.top_products.bytes()
+    }
+
+    /// Which input partitions hold the watermark back.
+    pub fn holding(&self, now: Millis) -> HoldReport {
+        self.tracker.holding(now, HOLDING_LISTED)
     }
 
     /// The offset stage 2 may commit: the earliest offset of a still-open
@@ -240,10 +284,13 @@ impl MergeState {
         .or(self.next_offset)
     }
 
-    pub fn checkpoint(&self) -> Checkpoint {
+    pub fn checkpoint(&self, now: Millis) -> Checkpoint {
         Checkpoint {
-            watermarks: self.tracker.snapshot(),
             position: self.next_offset.unwrap_or(self.replay_until),
+            global: self.tracker.global(),
+            watermarks: self.tracker.snapshot(),
+            hold: self.holding(now),
+            forced_close_at: self.forced_close_at,
         }
     }
 
@@ -251,6 +298,11 @@ impl MergeState {
     /// overflow metric).
     pub fn take_overflowed_events(&mut self) -> u64 {
         std::mem::take(&mut self.overflowed_events)
+    }
+
+    /// Offset after the last record applied, if any.
+    pub fn position(&self) -> Option<i64> {
+        self.next_offset
     }
 
     /// Open windows over all kinds.

@@ -28,6 +28,16 @@ pub struct Metrics {
     pub aborted: IntCounter,
     pub open_windows: IntGauge,
     pub segment_overflow: IntCounter,
+    pub invalid_by_reason: IntCounterVec,
+    pub transaction_open: IntGauge,
+    pub merge_partition_lag: IntGaugeVec,
+    pub merge_state_bytes: IntGauge,
+    pub merge_state_bound_bytes: IntGauge,
+    pub windows_closed_early: IntCounter,
+    pub commit_failures: IntCounter,
+    pub merge_rewinds: IntCounter,
+    pub input_partitions: IntGauge,
+    pub watermark_holding: IntGauge,
 }
 
 impl Metrics {
@@ -91,6 +101,66 @@ impl Metrics {
             "Events whose user segment was folded into the `(other)` group because a segment \
              window already had PROCESSOR_MAX_SEGMENTS_PER_WINDOW distinct segments.",
         )?;
+        let invalid_by_reason = IntCounterVec::new(
+            Opts::new(
+                "processor_invalid_events_by_reason_total",
+                "Input records sent to the dead-letter topic, by reason class.",
+            ),
+            &["reason"],
+        )?;
+        let transaction_open = IntGauge::new(
+            "processor_transaction_open",
+            "1 while a stage 1 transaction is open (between begin and commit or abort).",
+        )?;
+        let merge_partition_lag = IntGaugeVec::new(
+            Opts::new(
+                "processor_merge_partition_lag",
+                "Partials-topic consumer lag of stage 2 per assigned partition.",
+            ),
+            &["partition"],
+        )?;
+        let merge_state_bytes = IntGauge::new(
+            "processor_merge_state_bytes",
+            "Estimated heap bytes of stage 2's open windows on this replica.",
+        )?;
+        let merge_state_bound_bytes = IntGauge::new(
+            "processor_merge_state_bound_bytes",
+            "Bound of processor_merge_state_bytes; at it the oldest windows close early.",
+        )?;
+        let windows_closed_early = IntCounter::new(
+            "processor_windows_closed_early_total",
+            "Windows stage 2 closed before the watermark passed them, at its memory bound.",
+        )?;
+        let commit_failures = IntCounter::new(
+            "processor_offset_commit_failures_total",
+            "Stage 2 offset commits the broker rejected (per partition); retried.",
+        )?;
+        let merge_rewinds = IntCounter::new(
+            "processor_merge_rewinds_total",
+            "Times stage 2 re-read from its committed offsets after results could not be \
+             delivered.",
+        )?;
+        let input_partitions = IntGauge::new(
+            "processor_input_partitions",
+            "Input-topic partitions stage 2 counts in the watermark.",
+        )?;
+        let watermark_holding = IntGauge::new(
+            "processor_watermark_holding_partitions",
+            "Input partitions holding stage 2's watermark back (no data yet, or at the minimum).",
+        )?;
+        registry.register(Box::new(invalid_by_reason.clone()))?;
+        registry.register(Box::new(transaction_open.clone()))?;
+        registry.register(Box::new(merge_partition_lag.clone()))?;
+        registry.register(Box::new(merge_state_bytes.clone()))?;
+        registry.register(Box::new(merge_state_bound_bytes.clone()))?;
+        registry.register(Box::new(windows_closed_early.clone()))?;
+        registry.register(Box::new(commit_failures.clone()))?;
+        registry.register(Box::new(merge_rewinds.clone()))?;
+        registry.register(Box::new(input_partitions.clone()))?;
+        registry.register(Box::new(watermark_holding.clone()))?;
+        for reason in super::validate::REASON_CLASSES {
+            invalid_by_reason.with_label_values(&[reason]);
+        }
         registry.register(Box::new(consumed.clone()))?;
         registry.register(Box::new(produced.clone()))?;
         registry.register(Box::new(invalid.clone()))?;
@@ -124,6 +194,16 @@ impl Metrics {
             aborted,
             open_windows,
             segment_overflow,
+            invalid_by_reason,
+            transaction_open,
+            merge_partition_lag,
+            merge_state_bytes,
+            merge_state_bound_bytes,
+            windows_closed_early,
+            commit_failures,
+            merge_rewinds,
+            input_partitions,
+            watermark_holding,
         })
     }
 

@@ -2,11 +2,15 @@
 //!
 //! Pure logic (no Kafka): [`window`] (tumbling windows, fixed point),
 //! [`agg`] (mergeable aggregates; [`user_id`] their compact, exact user
-//! ids), [`partial`] (partials-topic records),
+//! ids), [`partial`] (partials-topic records, split to a bounded size),
 //! [`preagg`] (stage 1: parse, anomalies, partial aggregation),
-//! [`store`] and [`watermark`] and [`merge`] (stage 2: window store,
-//! event-time watermark, merge state), [`output`] (final records, ranking),
-//! [`simulate`] (the pipeline in memory).
+//! [`validate`] (the ranges an event must fall in), [`dead_letter`]
+//! (bounded dead-letter records), [`routing`] (the pinned partials
+//! routing), [`store`] and [`watermark`] and [`merge`] (stage 2: window
+//! store, event-time watermark, merge state), [`checkpoint`] (stage 2's
+//! bounded commit metadata), [`memory`] (stage 2's memory bound),
+//! [`output`] (final records, keys, ranking), [`simulate`] (the pipeline
+//! in memory).
 //!
 //! Kafka and process: [`config`] (flags and environment), [`kafka`]
 //! (client settings and contexts), [`stage1`] (consumer loop) and [`txn`]
@@ -14,14 +18,18 @@
 //! [`http`], [`run`].
 
 pub mod agg;
+pub mod checkpoint;
 pub mod config;
+pub mod dead_letter;
 pub mod error;
 pub mod kafka;
+pub mod memory;
 pub mod merge;
 pub mod metrics;
 pub mod output;
 pub mod partial;
 pub mod preagg;
+pub mod routing;
 pub mod run;
 pub mod simulate;
 pub mod stage1;
@@ -29,6 +37,7 @@ pub mod stage2;
 pub mod store;
 pub mod txn;
 pub mod user_id;
+pub mod validate;
 pub mod watermark;
 pub mod window;
 

@@ -1,5 +1,5 @@
 //! Final results: the JSON records of the output topics, computed from
-//! closed windows. Record key = window start + group.
+//! closed windows. Record key = window start + group ([`record_key`]).
 
 use serde::Serialize;
 
@@ -71,11 +71,32 @@ struct TopProductOut<'a> {
     revenue_rank: usize,
 }
 
-fn yen(cents: i64) -> f64 {
+/// The record key of a result: its parts joined by `|`, each with `\\` and
+/// `|` escaped by a backslash, so no two groups share a key (category
+/// `a|b` in region `c` is `…|a\\|b|c`, category `a` in region `b|c` is
+/// `…|a|b\\|c`). Parts without either character are written as they are,
+/// so the keys of ordinary names are what they always were.
+pub fn record_key(parts: &[&str]) -> String {
+    let mut key = String::with_capacity(parts.iter().map(|p| p.len() + 1).sum());
+    for (i, part) in parts.iter().enumerate() {
+        if i > 0 {
+            key.push('|');
+        }
+        for c in part.chars() {
+            if c == '|' || c == '\\' {
+                key.push('\\');
+            }
+            key.push(c);
+        }
+    }
+    key
+}
+
+fn yen(cents: i128) -> f64 {
     cents as f64 / 100.0
 }
 
-fn per(cents: i64, count: u64) -> f64 {
+fn per(cents: i128, count: u64) -> f64 {
     if count == 0 {
         0.0
     } else {
@@ -106,12 +127,8 @@ pub fn sales(w: &Window<(String, String), SalesAgg>, out: &mut Vec<OutputRecord>
             avg_order_value: per(a.total_cents, a.order_count),
             unique_customers: a.users.len(),
         };
-        out.push(record(
-            Kind::Sales,
-            format!("{start}|{category}|{region}"),
-            &v,
-            w.end,
-        ));
+        let key = record_key(&[&start, category, region]);
+        out.push(record(Kind::Sales, key, &v, w.end));
     }
 }
 
@@ -133,7 +150,7 @@ pub fn segments(w: &Window<String, SegmentAgg>, out: &mut Vec<OutputRecord>) {
             total_items: a.total_items,
             revenue_per_order: per(a.revenue_cents, a.orders),
         };
-        let key = format!("{start}|{segment}");
+        let key = record_key(&[&start, segment]);
         out.push(record(Kind::Segments, key, &v, w.end));
     }
 }
@@ -152,12 +169,8 @@ pub fn hourly(w: &Window<String, SalesAgg>, out: &mut Vec<OutputRecord>) {
             unique_customers: a.users.len(),
             hour: &hour,
         };
-        out.push(record(
-            Kind::Hourly,
-            format!("{start}|{category}"),
-            &v,
-            w.end,
-        ));
+        let key = record_key(&[&start, category]);
+        out.push(record(Kind::Hourly, key, &v, w.end));
     }
 }
 
@@ -199,7 +212,7 @@ pub fn top_products(w: &Window<OwnedProductId, ProductAgg>, out: &mut Vec<Output
             order_count: a.order_count,
             revenue_rank: rank,
         };
-        let key = format!("{start}|{}", product_id.key_text());
+        let key = record_key(&[&start, &product_id.key_text()]);
         out.push(record(Kind::TopProducts, key, &v, w.end));
     }
 }
@@ -278,5 +291,22 @@ mod tests {
         let value: serde_json::Value = serde_json::from_str(&out[0].value).expect("JSON");
         assert_eq!(value["hour"], "2025-11-25 00:00:00");
         assert_eq!(value["window_start"], "2025-11-25T00:30:00Z");
+    }
+
+    #[test]
+    fn keys_are_unambiguous() {
+        let t = "2026-11-25T00:00:00Z";
+        assert_eq!(
+            record_key(&[t, "books", "Tokyo"]),
+            "2026-11-25T00:00:00Z|books|Tokyo"
+        );
+        let a = record_key(&[t, "a|b", "c"]);
+        let b = record_key(&[t, "a", "b|c"]);
+        assert_ne!(a, b);
+        assert_eq!(a, r"2026-11-25T00:00:00Z|a\|b|c");
+        assert_eq!(b, r"2026-11-25T00:00:00Z|a|b\|c");
+        // A trailing backslash cannot swallow the separator.
+        assert_ne!(record_key(&[t, "a\\", "b"]), record_key(&[t, "a|b"]));
+        assert_eq!(record_key(&[t, "a\\", "b"]), r"2026-11-25T00:00:00Z|a\\|b");
     }
 }

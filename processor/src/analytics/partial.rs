@@ -31,18 +31,62 @@ impl Kind {
     }
 }
 
-/// One record of the partials topic.
+/// One record of the partials topic. Readers skip records they cannot
+/// read (with a warning), so new record types can be added.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum PartialsRecord {
     Partial(Partial),
     /// "Input partition `input_partition` has seen event times up to
-    /// `watermark`": written to every partials partition after the partials
-    /// of the same flush.
+    /// `watermark`": one input partition's marker (written by versions
+    /// before [`PartialsRecord::Watermarks`]; still read).
     Watermark {
         input_partition: i32,
         watermark: Millis,
     },
+    /// The markers of one flush: (input partition, largest event time)
+    /// pairs, written to every routing partition after the partials of the
+    /// same flush (one record instead of one per input partition).
+    Watermarks {
+        watermarks: Vec<(i32, Millis)>,
+    },
+}
+
+/// Target size of one partials record's JSON. Far below the broker's
+/// default limit of 1 MB: a batch's user set of one group, or the products
+/// of one window, is spread over several partials of the same key (stage 2
+/// merges them like any other partials of that key).
+pub const PARTIAL_BUDGET_BYTES: usize = 256 * 1024;
+
+/// `partial` as one or more partials-topic records (JSON) of at most
+/// `budget` bytes each: an aggregate too large for one is split — user
+/// ids, or products, spread over several partials, the counts and sums in
+/// the first — which merges to the same result. A single user id or
+/// product is never split (text fields are bounded by input validation).
+pub fn encode_partial(partial: Partial, budget: usize) -> Result<Vec<String>, serde_json::Error> {
+    let mut out = Vec::new();
+    let mut todo = vec![partial];
+    while let Some(partial) = todo.pop() {
+        let record = PartialsRecord::Partial(partial);
+        let json = serde_json::to_string(&record)?;
+        let PartialsRecord::Partial(partial) = record else {
+            continue;
+        };
+        if json.len() <= budget {
+            out.push(json);
+            continue;
+        }
+        match partial.halve() {
+            Some((a, b)) => {
+                // Depth first, first half first: the output order is stable.
+                todo.push(b);
+                todo.push(a);
+            }
+            // Cannot be split further: written as it is.
+            None => out.push(json),
+        }
+    }
+    Ok(out)
 }
 
 /// A partial aggregate of one input partition's events of one flush, for
@@ -126,6 +170,102 @@ impl PartialBody {
 }
 
 impl Partial {
+    /// Splits in two partials that merge to this one; `None` if it cannot
+    /// be split (one element, or no set to split).
+    fn halve(self) -> Option<(Partial, Partial)> {
+        let Partial {
+            window_start,
+            input_partition,
+            watermark,
+            body,
+        } = self;
+        let part = |body| Partial {
+            window_start,
+            input_partition,
+            watermark,
+            body,
+        };
+        fn split_users(agg: SalesAgg) -> Option<(SalesAgg, SalesAgg)> {
+            if agg.users.len() < 2 {
+                return None;
+            }
+            let mut users: Vec<_> = agg.users.into_iter().collect();
+            users.sort_unstable_by(|a, b| a.as_str().cmp(b.as_str()));
+            let rest = users.split_off(users.len() / 2);
+            let first = SalesAgg {
+                order_count: agg.order_count,
+                total_cents: agg.total_cents,
+                users: users.into_iter().collect(),
+            };
+            let second = SalesAgg {
+                users: rest.into_iter().collect(),
+                ..SalesAgg::default()
+            };
+            Some((first, second))
+        }
+        match body {
+            PartialBody::Sales {
+                category,
+                region,
+                agg,
+            } => {
+                let (a, b) = split_users(agg)?;
+                Some((
+                    part(PartialBody::Sales {
+                        category: category.clone(),
+                        region: region.clone(),
+                        agg: a,
+                    }),
+                    part(PartialBody::Sales {
+                        category,
+                        region,
+                        agg: b,
+                    }),
+                ))
+            }
+            PartialBody::Hourly { category, agg } => {
+                let (a, b) = split_users(agg)?;
+                Some((
+                    part(PartialBody::Hourly {
+                        category: category.clone(),
+                        agg: a,
+                    }),
+                    part(PartialBody::Hourly { category, agg: b }),
+                ))
+            }
+            PartialBody::TopProducts {
+                mut products,
+                mut integer_products,
+            } => {
+                // String ids and integer ids apart first, then the larger
+                // map in the middle: either way each product stays whole.
+                let (rest, integer_rest) = if !products.is_empty() && !integer_products.is_empty()
+                {
+                    (std::mem::take(&mut products), BTreeMap::new())
+                } else if products.len() >= 2 {
+                    let middle = products.keys().nth(products.len() / 2).cloned()?;
+                    (products.split_off(&middle), BTreeMap::new())
+                } else if integer_products.len() >= 2 {
+                    let middle = *integer_products.keys().nth(integer_products.len() / 2)?;
+                    (BTreeMap::new(), integer_products.split_off(&middle))
+                } else {
+                    return None;
+                };
+                Some((
+                    part(PartialBody::TopProducts {
+                        products,
+                        integer_products,
+                    }),
+                    part(PartialBody::TopProducts {
+                        products: rest,
+                        integer_products: integer_rest,
+                    }),
+                ))
+            }
+            _ => None,
+        }
+    }
+
     /// Record key on the partials topic: (kind, window start, group), so all
     /// partials of one result land on one partials partition.
     pub fn key(&self) -> String {
@@ -148,6 +288,8 @@ impl Partial {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::analytics::agg::Aggregate;
+    use crate::analytics::user_id::UserId;
 
     /// Partials as the version before integer product ids wrote them: a
     /// new stage 2 reads them as they were meant (rolling upgrades).
@@ -188,5 +330,119 @@ mod tests {
         assert!(json.contains(r#""integer_products":[[5,{"#), "{json}");
         let back: PartialBody = serde_json::from_str(&json).expect("reads back");
         assert_eq!(back, body);
+    }
+
+    fn decode(json: &str) -> Partial {
+        match serde_json::from_str::<PartialsRecord>(json).expect("parses") {
+            PartialsRecord::Partial(p) => p,
+            other => panic!("not a partial: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn large_user_sets_are_split_and_merge_back() {
+        let agg = SalesAgg {
+            order_count: 30_000,
+            // Beyond an i64, as a sum of many large valid amounts can be.
+            total_cents: i128::from(i64::MAX) * 3,
+            users: (0..30_000)
+                .map(|i| UserId::new(&format!("user_{i}")))
+                .collect(),
+        };
+        let partial = Partial {
+            window_start: 0,
+            input_partition: 1,
+            watermark: 5,
+            body: PartialBody::Hourly {
+                category: "books".into(),
+                agg: agg.clone(),
+            },
+        };
+        let records = encode_partial(partial.clone(), 64 * 1024).expect("encodes");
+        assert!(records.len() >= 4, "{}", records.len());
+        let mut merged = SalesAgg::default();
+        for json in &records {
+            assert!(json.len() <= 64 * 1024, "{}", json.len());
+            let p = decode(json);
+            assert_eq!(p.key(), partial.key());
+            let PartialBody::Hourly { agg, .. } = p.body else {
+                panic!("kind changed")
+            };
+            merged.merge(agg);
+        }
+        assert_eq!(merged, agg);
+        assert_eq!(merged.events(), 30_000, "counted once");
+    }
+
+    #[test]
+    fn a_large_catalogue_is_split_by_product() {
+        let agg = |i: i64| ProductAgg {
+            product_name: format!("Product number {i} with a long descriptive name"),
+            category: "electronics".into(),
+            total_quantity: 3,
+            revenue_cents: 1_000 + i128::from(i),
+            order_count: 1,
+        };
+        // String and integer ids (the original producer's) alike.
+        let products: BTreeMap<String, ProductAgg> =
+            (0..7_000).map(|i| (format!("P{i:05}"), agg(i))).collect();
+        let integer_products: BTreeMap<i64, ProductAgg> =
+            (0..7_000).map(|i| (i, agg(i))).collect();
+        let partial = Partial {
+            window_start: 3_600_000,
+            input_partition: 0,
+            watermark: 0,
+            body: PartialBody::TopProducts {
+                products: products.clone(),
+                integer_products: integer_products.clone(),
+            },
+        };
+        let records = encode_partial(partial, PARTIAL_BUDGET_BYTES).expect("encodes");
+        assert!(records.len() >= 2);
+        let mut seen = BTreeMap::new();
+        let mut seen_integers = BTreeMap::new();
+        for json in &records {
+            assert!(json.len() <= PARTIAL_BUDGET_BYTES);
+            let PartialBody::TopProducts {
+                products,
+                integer_products,
+            } = decode(json).body
+            else {
+                panic!("kind changed")
+            };
+            seen.extend(products);
+            seen_integers.extend(integer_products);
+        }
+        assert_eq!(seen, products);
+        assert_eq!(seen_integers, integer_products);
+    }
+
+    #[test]
+    fn small_partials_stay_whole() {
+        let partial = Partial {
+            window_start: 0,
+            input_partition: 0,
+            watermark: 0,
+            body: PartialBody::Segments {
+                user_segment: "new".into(),
+                agg: SegmentAgg::default(),
+            },
+        };
+        let records = encode_partial(partial.clone(), 10).expect("encodes");
+        assert_eq!(records.len(), 1, "cannot be split: written as it is");
+        assert_eq!(decode(&records[0]), partial);
+    }
+
+    #[test]
+    fn multi_partition_markers_round_trip() {
+        let record = PartialsRecord::Watermarks {
+            watermarks: vec![(0, 5), (7, 9)],
+        };
+        let json = serde_json::to_string(&record).expect("serialises");
+        assert_eq!(json, r#"{"type":"watermarks","watermarks":[[0,5],[7,9]]}"#);
+        assert_eq!(
+            serde_json::from_str::<PartialsRecord>(&json).expect("parses"),
+            record
+        );
     }
 }

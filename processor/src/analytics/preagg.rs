@@ -9,6 +9,8 @@ use hashbrown::HashMap;
 
 use serde::Serialize;
 
+pub use super::dead_letter::DeadLetter;
+
 use super::agg::{ProductAgg, SalesAgg, SegmentAgg};
 use super::partial::{Partial, PartialBody};
 use super::user_id::UserId;
@@ -66,17 +68,6 @@ pub fn parse_event(payload: Option<&[u8]>) -> Result<PurchaseEventView<'_>, Stri
     })
 }
 
-/// A record of the dead-letter topic.
-#[derive(Serialize, Clone, Debug, PartialEq)]
-pub struct DeadLetter {
-    pub reason: String,
-    pub source_topic: String,
-    pub partition: i32,
-    pub offset: i64,
-    /// The record's value, lossily decoded as UTF-8.
-    pub raw: String,
-}
-
 /// A record of the anomalies topic; borrows from the event, since it is
 /// only serialised.
 #[derive(Serialize, Clone, Debug, PartialEq)]
@@ -121,7 +112,7 @@ type PerWindow<V> = HashMap<(i32, Millis), V>;
 #[derive(Debug, Default)]
 struct PreSales {
     order_count: u64,
-    total_cents: i64,
+    total_cents: i128,
     /// Interned user ids, with repeats until [`PreSales::finish`].
     users: Vec<u32>,
 }
@@ -129,7 +120,7 @@ struct PreSales {
 impl PreSales {
     fn add(&mut self, event: &PurchaseEventView<'_>, user: u32) {
         self.order_count += 1;
-        self.total_cents += to_cents(event.final_amount);
+        self.total_cents += i128::from(to_cents(event.final_amount));
         self.users.push(user);
     }
 

@@ -1,15 +1,18 @@
 //! The whole pipeline in memory, without Kafka: stage 1 over batches of
-//! input records, the partials "topic" as in-memory logs (records go through
-//! their JSON wire format and are spread by key hash), stage 2 per partials
-//! partition. Used by the golden tests and the in-memory benchmark.
+//! input records (parsed and validated; without a clock, so without the
+//! event-time skew check), the partials "topic" as in-memory logs (records
+//! go through their JSON wire format, split to the size budget, and are
+//! routed as stage 1 routes them), stage 2 per partials partition. Used by
+//! the golden tests and the in-memory benchmark.
 
 use std::collections::BTreeMap;
-use std::hash::{Hash, Hasher};
 
 use super::merge::{Applied, MergeConfig, MergeState};
 use super::output::{OutputRecord, finalize};
-use super::partial::PartialsRecord;
-use super::preagg::{DeadLetter, PreAggregator, detect_anomaly, parse_event};
+use super::partial::{PARTIAL_BUDGET_BYTES, PartialsRecord, encode_partial};
+use super::preagg::{DeadLetter, PreAggregator, detect_anomaly};
+use super::routing::partials_partition;
+use super::validate::{InputRules, read_event};
 
 /// Results of a simulated run: per output, key → JSON value (last wins).
 #[derive(Debug, Default, PartialEq)]
@@ -19,12 +22,6 @@ pub struct SimOutput {
     /// Late events per windowed output.
     pub late_events: BTreeMap<String, u64>,
     pub events: u64,
-}
-
-fn partition_of(key: &str, partitions: usize) -> usize {
-    let mut h = std::collections::hash_map::DefaultHasher::new();
-    key.hash(&mut h);
-    (h.finish() % partitions.max(1) as u64) as usize
 }
 
 fn insert(out: &mut SimOutput, topic: &str, key: String, value: String) {
@@ -56,7 +53,10 @@ pub fn simulate(
             let offset = next_offset.entry(*partition).or_default();
             *offset += 1;
             let offset = *offset - 1;
-            match parse_event(payload.as_deref()) {
+            let rules = InputRules {
+                max_future_skew_ms: None,
+            };
+            match read_event(payload.as_deref(), &rules, 0) {
                 Ok(event) => {
                     out.events += 1;
                     if let Some(a) = detect_anomaly(&event, config.windows.anomaly_threshold) {
@@ -65,28 +65,27 @@ pub fn simulate(
                     }
                     pre.add(*partition, &event);
                 }
-                Err(reason) => out.dead_letters.push(DeadLetter {
+                Err(reason) => out.dead_letters.push(DeadLetter::new(
                     reason,
-                    source_topic: "input".to_owned(),
-                    partition: *partition,
+                    "input",
+                    *partition,
                     offset,
-                    raw: String::from_utf8_lossy(payload.as_deref().unwrap_or_default())
-                        .into_owned(),
-                }),
+                    payload.as_deref(),
+                )),
             }
         }
         let drained = pre.drain();
         {
             let mut logs: Vec<Vec<String>> = vec![Vec::new(); partials_partitions];
+            let routing = i32::try_from(partials_partitions).unwrap_or(i32::MAX);
             for partial in drained.partials {
-                let q = partition_of(&partial.key(), partials_partitions);
-                let wire = PartialsRecord::Partial(partial);
-                logs[q].push(serde_json::to_string(&wire).unwrap_or_default());
+                let q = partials_partition(&partial.key(), routing) as usize;
+                let records = encode_partial(partial, PARTIAL_BUDGET_BYTES).unwrap_or_default();
+                logs[q].extend(records);
             }
-            for (&input_partition, &watermark) in &drained.watermarks {
-                let marker = PartialsRecord::Watermark {
-                    input_partition,
-                    watermark,
+            if !drained.watermarks.is_empty() {
+                let marker = PartialsRecord::Watermarks {
+                    watermarks: drained.watermarks.into_iter().collect(),
                 };
                 let wire = serde_json::to_string(&marker).unwrap_or_default();
                 logs.iter_mut().for_each(|log| log.push(wire.clone()));
@@ -96,7 +95,10 @@ pub fn simulate(
                     let Ok(record) = serde_json::from_str::<PartialsRecord>(&wire) else {
                         continue;
                     };
-                    let is_marker = matches!(record, PartialsRecord::Watermark { .. });
+                    let is_marker = matches!(
+                        record,
+                        PartialsRecord::Watermark { .. } | PartialsRecord::Watermarks { .. }
+                    );
                     if let Applied::Late(kind, n) = merges[q].apply(offsets[q], record, 0) {
                         *out.late_events.entry(kind.as_str().to_owned()).or_default() += n;
                     }

@@ -12,10 +12,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use futures::StreamExt;
-use rdkafka::Offset;
 use rdkafka::consumer::{Consumer, ConsumerGroupMetadata, StreamConsumer};
 use rdkafka::message::{BorrowedMessage, Message};
 use rdkafka::producer::Producer;
+use rdkafka::{Offset, Timestamp, TopicPartitionList};
 use tokio::sync::{mpsc, watch};
 use tokio::task::{JoinHandle, block_in_place};
 
@@ -23,8 +23,10 @@ use super::config::Args;
 use super::error::{ProcessorError, Result};
 use super::kafka::{CALL_TIMEOUT, Stage1Context, consumer_config, transactional_producer};
 use super::metrics::Metrics;
-use super::preagg::{DeadLetter, PreAggregator, WindowConfig, detect_anomaly, parse_event};
+use super::preagg::{DeadLetter, PreAggregator, WindowConfig, detect_anomaly};
+use super::routing::{initial_routing, pinned_routing};
 use super::txn::{OffsetRanges, Outcome, Sealed, Writer};
+use super::validate::{InputRules, read_event, reason_class};
 use super::window::millis;
 
 /// Partition count of `topic`, from the broker's metadata.
@@ -32,7 +34,16 @@ pub fn partition_count<C: rdkafka::client::ClientContext>(
     client: &rdkafka::client::Client<C>,
     topic: &str,
 ) -> Result<i32> {
-    let metadata = block_in_place(|| client.fetch_metadata(Some(topic), CALL_TIMEOUT))
+    partition_count_within(client, topic, CALL_TIMEOUT)
+}
+
+/// [`partition_count`], waiting at most `timeout`.
+pub fn partition_count_within<C: rdkafka::client::ClientContext>(
+    client: &rdkafka::client::Client<C>,
+    topic: &str,
+    timeout: Duration,
+) -> Result<i32> {
+    let metadata = block_in_place(|| client.fetch_metadata(Some(topic), timeout))
         .map_err(ProcessorError::kafka(format!("metadata of {topic}")))?;
     let count = metadata
         .topics()
@@ -50,6 +61,7 @@ pub fn partition_count<C: rdkafka::client::ClientContext>(
 /// since the last sealed batch.
 struct Batch {
     pre: PreAggregator,
+    rules: InputRules,
     dead_letters: Vec<(String, String)>,
     anomalies: Vec<(String, String, i64)>,
     offsets: OffsetRanges,
@@ -57,9 +69,10 @@ struct Batch {
 }
 
 impl Batch {
-    fn new(config: WindowConfig) -> Self {
+    fn new(config: WindowConfig, rules: InputRules) -> Self {
         Batch {
             pre: PreAggregator::new(config),
+            rules,
             dead_letters: Vec::new(),
             anomalies: Vec::new(),
             offsets: OffsetRanges::new(),
@@ -68,12 +81,12 @@ impl Batch {
     }
 
     fn clear(&mut self) {
-        *self = Batch::new(*self.pre.config());
+        *self = Batch::new(*self.pre.config(), self.rules);
     }
 
     /// Hands the batch over and starts an empty one.
     fn seal(&mut self, group: ConsumerGroupMetadata) -> Sealed {
-        let done = std::mem::replace(self, Batch::new(*self.pre.config()));
+        let done = std::mem::replace(self, Batch::new(*self.pre.config(), self.rules));
         Sealed {
             pre: done.pre,
             dead_letters: done.dead_letters,
@@ -90,7 +103,13 @@ impl Batch {
         entry.1 = offset + 1;
         self.records += 1;
         metrics.consumed.inc();
-        match parse_event(m.payload()) {
+        // The broker's clock: the record's log-append time if the topic
+        // keeps it, else ours (brokers and pods are NTP-synchronised).
+        let broker_now = match m.timestamp() {
+            Timestamp::LogAppendTime(t) => t,
+            _ => chrono::Utc::now().timestamp_millis(),
+        };
+        match read_event(m.payload(), &self.rules, broker_now) {
             Ok(event) => {
                 let threshold = self.pre.config().anomaly_threshold;
                 if let Some(a) = detect_anomaly(&event, threshold)
@@ -103,15 +122,13 @@ impl Batch {
             }
             Err(reason) => {
                 metrics.invalid.inc();
-                let dl = DeadLetter {
-                    reason,
-                    source_topic: m.topic().to_owned(),
-                    partition: p,
-                    offset,
-                    raw: String::from_utf8_lossy(m.payload().unwrap_or_default()).into_owned(),
-                };
+                metrics
+                    .invalid_by_reason
+                    .with_label_values(&[reason_class(&reason)])
+                    .inc();
+                let dl = DeadLetter::new(reason, m.topic(), p, offset, m.payload());
                 if let Ok(json) = serde_json::to_string(&dl) {
-                    self.dead_letters.push((format!("{p}:{offset}"), json));
+                    self.dead_letters.push((dl.key(), json));
                 }
             }
         }
@@ -162,7 +179,12 @@ impl Stage1<'_> {
     /// every partition to the first offset of the aborted batch (or, for a
     /// partition only in the newer batch, to that batch's first offset),
     /// i.e. to the last committed offsets.
-    fn rewind(&self, batch: &mut Batch, mut aborted: OffsetRanges) {
+    ///
+    /// A partition that cannot be rewound although still assigned would
+    /// skip the aborted records, so that stops the process (a restart
+    /// re-reads from the committed offsets); one revoked meanwhile is the
+    /// new owner's to re-read.
+    fn rewind(&self, batch: &mut Batch, mut aborted: OffsetRanges) -> Result<()> {
         for (&p, &range) in &batch.offsets {
             aborted.entry(p).or_insert(range);
         }
@@ -177,10 +199,73 @@ impl Stage1<'_> {
                 )
             });
             if let Err(e) = seek {
-                tracing::warn!(partition = p, error = %e, "rewinding after abort failed");
+                let assigned = self
+                    .consumer
+                    .assignment()
+                    .map(|a| a.find_partition(&self.args.input_topic, p).is_some())
+                    .unwrap_or(true);
+                if assigned {
+                    return Err(ProcessorError::kafka(format!(
+                        "rewinding input partition {p} after an abort"
+                    ))(e));
+                }
+                tracing::info!(partition = p, "not rewinding a partition revoked meanwhile");
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The partials routing count pinned in the group's committed offsets
+/// (`routing.rs`), or the one to pin now (blocking). Asked before the
+/// first transaction; the committed-offset fetch waits for transactions in
+/// flight (read_committed), so it sees what they commit.
+fn partials_routing(
+    consumer: &StreamConsumer<Stage1Context>,
+    input_topic: &str,
+    input_partitions: i32,
+    partials_partitions: i32,
+) -> Result<i32> {
+    let mut tpl = TopicPartitionList::new();
+    for p in 0..input_partitions {
+        tpl.add_partition(input_topic, p);
+    }
+    let mut last_error = None;
+    for attempt in 0..4u32 {
+        if attempt > 0 {
+            std::thread::sleep(Duration::from_secs(u64::from(attempt) * 2));
+        }
+        match consumer.committed_offsets(tpl.clone(), CALL_TIMEOUT) {
+            Ok(committed) => {
+                let elements = committed.elements();
+                let pinned = pinned_routing(elements.iter().map(|e| e.metadata()));
+                let routing = pinned.unwrap_or_else(|| initial_routing(partials_partitions));
+                if routing > partials_partitions {
+                    return Err(ProcessorError::Config(format!(
+                        "the group routes partials over {routing} partitions, but the partials \
+                         topic has {partials_partitions}: was it re-created smaller? Use a new \
+                         group id"
+                    )));
+                }
+                tracing::info!(
+                    routing,
+                    pinned = pinned.is_some(),
+                    partials_partitions,
+                    "partials routing"
+                );
+                return Ok(routing);
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "reading the group's committed offsets; retrying");
+                last_error = Some(e);
             }
         }
     }
+    Err(ProcessorError::kafka(
+        "reading the group's committed offsets",
+    )(
+        last_error.unwrap_or(rdkafka::error::KafkaError::NoMessageReceived),
+    ))
 }
 
 /// The writer's error once it has stopped (it only stops early on one).
@@ -201,6 +286,7 @@ pub async fn run(
     mut shutdown: watch::Receiver<bool>,
 ) -> Result<()> {
     let windows = args.window_config()?;
+    let rules = args.input_rules();
     let context = Stage1Context {
         metrics: Arc::clone(&metrics),
         ready,
@@ -213,15 +299,27 @@ pub async fn run(
             .create_with_context(context)
             .map_err(ProcessorError::kafka("creating the stage 1 consumer"))?;
     let transactional_id = format!("{}-stage1-{}", args.group_id, args.replica());
-    let producer = transactional_producer(&args.bootstrap_servers, &transactional_id)?;
+    let producer = transactional_producer(
+        &args.bootstrap_servers,
+        &transactional_id,
+        args.produce_timeout_ms,
+    )?;
     block_in_place(|| producer.init_transactions(CALL_TIMEOUT))
         .map_err(ProcessorError::kafka("initialising transactions"))?;
-    partition_count(consumer.client(), &args.input_topic)?;
+    let input_partitions = partition_count(consumer.client(), &args.input_topic)?;
     let partials_partitions = partition_count(producer.client(), &args.partials_topic)?;
+    let routing = block_in_place(|| {
+        partials_routing(
+            &consumer,
+            &args.input_topic,
+            input_partitions,
+            partials_partitions,
+        )
+    })?;
     consumer
         .subscribe(&[&args.input_topic])
         .map_err(ProcessorError::kafka("subscribing to the input topic"))?;
-    tracing::info!(%transactional_id, partials_partitions, "stage 1 running");
+    tracing::info!(%transactional_id, routing, "stage 1 running");
 
     let (batches, batches_rx) = mpsc::channel(1);
     let (outcomes_tx, mut outcomes) = mpsc::unbounded_channel();
@@ -229,7 +327,7 @@ pub async fn run(
         args: Arc::clone(&args),
         metrics: Arc::clone(&metrics),
         producer,
-        partials_partitions,
+        routing,
     };
     let writer = tokio::spawn(writer.run(batches_rx, outcomes_tx));
     let stage = Stage1 {
@@ -237,7 +335,7 @@ pub async fn run(
         consumer: &consumer,
         batches,
     };
-    let mut batch = Batch::new(windows);
+    let mut batch = Batch::new(windows, rules);
     // A batch is committing; the next one is only sealed after its outcome.
     let mut in_flight = false;
     // The flush interval has passed since the last seal.
@@ -256,7 +354,7 @@ pub async fn run(
                 in_flight = false;
                 match outcome {
                     Some(Outcome::Committed) => {}
-                    Some(Outcome::Aborted(aborted)) => stage.rewind(&mut batch, aborted),
+                    Some(Outcome::Aborted(aborted)) => stage.rewind(&mut batch, aborted)?,
                     None => return Err(writer_error(writer).await),
                 }
             }

@@ -1,17 +1,19 @@
 //! Stage 2, Kafka side: consume the partials topic as group `<group>-merge`
 //! (read_committed), merge per partials partition, emit final results when
 //! the watermark passes a window's end, and commit offsets only up to the
-//! earliest partial of a still-open window, with the watermarks as the
-//! commit's metadata.
+//! earliest partial of a still-open window, with the checkpoint
+//! (`checkpoint.rs`) as the commit's metadata. Every commit's outcome is
+//! checked per partition; results that cannot be delivered make it re-read
+//! from the committed offsets instead of stopping.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use futures::StreamExt;
 use rdkafka::consumer::{CommitMode, Consumer, StreamConsumer};
 use rdkafka::message::Message;
-use rdkafka::producer::{DeliveryFuture, FutureProducer};
+use rdkafka::producer::{DeliveryFuture, FutureProducer, Producer};
 use rdkafka::{Offset, TopicPartitionList};
 use tokio::sync::watch;
 use tokio::task::block_in_place;
@@ -21,15 +23,20 @@ use super::error::{ProcessorError, Result};
 use super::kafka::{
     AssignmentChange, CALL_TIMEOUT, Stage2Context, consumer_config, idempotent_producer, send,
 };
-use super::merge::{Applied, Checkpoint, MergeConfig, MergeState};
+use super::merge::{Applied, Checkpoint, Closed, MergeConfig, MergeState};
 use super::metrics::Metrics;
 use super::output::finalize;
 use super::partial::{Kind, PartialsRecord};
-use super::stage1::partition_count;
+use super::stage1::{partition_count, partition_count_within};
 
 fn now_ms() -> i64 {
     chrono::Utc::now().timestamp_millis()
 }
+
+/// How often the input topic's partition count is re-read. It must be well
+/// below the allowed lateness: events written to a new partition before
+/// stage 2 knows it could miss windows it closes meanwhile.
+const PARTITION_REFRESH: Duration = Duration::from_secs(1);
 
 struct Stage2<'a> {
     args: &'a Args,
@@ -40,6 +47,9 @@ struct Stage2<'a> {
     states: BTreeMap<i32, MergeState>,
     pending: Vec<DeliveryFuture>,
     committed: BTreeMap<i32, (i64, String)>,
+    /// Bound of the open windows' estimated size, bytes (`memory.rs`).
+    bound: usize,
+    refreshed: Instant,
 }
 
 impl Stage2<'_> {
@@ -50,6 +60,39 @@ impl Stage2<'_> {
             Kind::Hourly => &self.args.hourly_topic,
             Kind::TopProducts => &self.args.top_products_topic,
         }
+    }
+
+    /// Rebuilds the state of `partitions` from their committed checkpoints;
+    /// returns where each must be read from.
+    fn restore(&mut self, partitions: &[i32]) -> Result<Vec<(i32, Offset)>> {
+        let mut tpl = TopicPartitionList::new();
+        for &q in partitions {
+            tpl.add_partition(&self.args.partials_topic, q);
+        }
+        let committed = block_in_place(|| self.consumer.committed_offsets(tpl, CALL_TIMEOUT))
+            .map_err(ProcessorError::kafka("fetching committed offsets"))?;
+        let now = now_ms();
+        let mut positions = Vec::new();
+        for elem in committed.elements() {
+            let checkpoint = Checkpoint::decode(elem.metadata());
+            tracing::info!(
+                partition = elem.partition(),
+                offset = ?elem.offset(),
+                watermark = ?checkpoint.global,
+                "stage 2: partition restored"
+            );
+            self.states.insert(
+                elem.partition(),
+                MergeState::restore(self.config, &checkpoint, now),
+            );
+            self.committed.remove(&elem.partition());
+            let from = match elem.offset() {
+                Offset::Offset(o) => Offset::Offset(o),
+                _ => Offset::Beginning,
+            };
+            positions.push((elem.partition(), from));
+        }
+        Ok(positions)
     }
 
     /// Applies assignment changes: a newly assigned partition starts from
@@ -64,29 +107,29 @@ impl Stage2<'_> {
                     }
                 }
                 AssignmentChange::Assigned(partitions) => {
-                    let mut tpl = TopicPartitionList::new();
-                    for &q in &partitions {
-                        tpl.add_partition(&self.args.partials_topic, q);
-                    }
-                    let committed =
-                        block_in_place(|| self.consumer.committed_offsets(tpl, CALL_TIMEOUT))
-                            .map_err(ProcessorError::kafka("fetching committed offsets"))?;
-                    for elem in committed.elements() {
-                        let checkpoint: Checkpoint =
-                            serde_json::from_str(elem.metadata()).unwrap_or_default();
-                        tracing::info!(
-                            partition = elem.partition(),
-                            offset = ?elem.offset(),
-                            watermarks = ?checkpoint.watermarks,
-                            "stage 2: partition assigned"
-                        );
-                        self.states.insert(
-                            elem.partition(),
-                            MergeState::restore(self.config, &checkpoint, now_ms()),
-                        );
-                    }
+                    self.restore(&partitions)?;
                 }
             }
+        }
+        Ok(())
+    }
+
+    /// Results could not be delivered: forget everything since the last
+    /// commit and re-read from the committed offsets, exactly as a restart
+    /// would (re-emitted results are identical, on the same keys).
+    fn rewind(&mut self) -> Result<()> {
+        self.metrics.merge_rewinds.inc();
+        self.pending.clear();
+        let partitions: Vec<i32> = self.states.keys().copied().collect();
+        self.states.clear();
+        for (q, from) in self.restore(&partitions)? {
+            block_in_place(|| {
+                self.consumer
+                    .seek(&self.args.partials_topic, q, from, CALL_TIMEOUT)
+            })
+            .map_err(ProcessorError::kafka(format!(
+                "rewinding partials partition {q}"
+            )))?;
         }
         Ok(())
     }
@@ -115,7 +158,10 @@ impl Stage2<'_> {
                 .late
                 .with_label_values(&[kind.as_str()])
                 .inc_by(n),
-            Applied::Watermark => self.close(q, now).await?,
+            Applied::Watermark => {
+                self.close(q, now).await?;
+                self.enforce_bound(now).await?;
+            }
             Applied::Folded | Applied::Replayed => {}
         }
         Ok(())
@@ -127,11 +173,15 @@ impl Stage2<'_> {
             return Ok(());
         };
         let closed = state.close(now);
+        self.emit(&closed, now).await
+    }
+
+    async fn emit(&mut self, closed: &Closed, now: i64) -> Result<()> {
         if closed.is_empty() {
             return Ok(());
         }
         let lateness = self.config.lateness_ms;
-        for record in finalize(&closed) {
+        for record in finalize(closed) {
             let topic = self.topic(record.kind).to_owned();
             let delivery = send(self.producer, &topic, &record.key, &record.value, None).await?;
             self.pending.push(delivery);
@@ -148,29 +198,151 @@ impl Stage2<'_> {
         Ok(())
     }
 
-    /// Waits for every emitted result, then commits each partition's safe
-    /// offset with its checkpoint.
-    async fn commit(&mut self, mode: CommitMode) -> Result<()> {
-        if self.config.idle_timeout_ms.is_some() {
-            let partitions: Vec<i32> = self.states.keys().copied().collect();
-            for q in partitions {
-                self.close(q, now_ms()).await?;
-            }
+    /// Keeps the open windows under the memory bound: closes the oldest
+    /// windows of the largest state until 90 % of the bound.
+    async fn enforce_bound(&mut self, now: i64) -> Result<()> {
+        let total = |states: &BTreeMap<i32, MergeState>| -> usize {
+            states.values().map(MergeState::bytes).sum()
+        };
+        let mut bytes = total(&self.states);
+        self.metrics.merge_state_bytes.set(bytes as i64);
+        if bytes <= self.bound {
+            return Ok(());
         }
+        let target = self.bound / 10 * 9;
+        let before = bytes;
+        let mut windows = 0;
+        while bytes > target {
+            let largest = self
+                .states
+                .iter()
+                .max_by_key(|(_, s)| s.bytes())
+                .map(|(&q, _)| q);
+            let Some(q) = largest else { break };
+            let closed = match self.states.get_mut(&q) {
+                Some(state) => state.close_oldest(now),
+                None => break,
+            };
+            if closed.is_empty() {
+                break;
+            }
+            windows += closed.windows();
+            self.emit(&closed, now).await?;
+            bytes = total(&self.states);
+        }
+        self.metrics.windows_closed_early.inc_by(windows as u64);
+        self.metrics.merge_state_bytes.set(bytes as i64);
+        tracing::warn!(
+            before,
+            after = bytes,
+            bound = self.bound,
+            windows,
+            "stage 2 reached its memory bound: closed the oldest windows early (events for \
+             them arriving later count as late); see the partitions holding the watermark back"
+        );
+        Ok(())
+    }
+
+    /// Learns partitions added to the input topic.
+    fn refresh_input_partitions(&mut self) {
+        if self.refreshed.elapsed() < PARTITION_REFRESH {
+            return;
+        }
+        self.refreshed = Instant::now();
+        let count = partition_count_within(
+            self.consumer.client(),
+            &self.args.input_topic,
+            Duration::from_secs(5),
+        );
+        match count {
+            Ok(n) if n > self.config.input_partitions => {
+                tracing::info!(
+                    from = self.config.input_partitions,
+                    to = n,
+                    "the input topic grew: new partitions hold the watermark until they send data"
+                );
+                self.config.input_partitions = n;
+                let now = now_ms();
+                for state in self.states.values_mut() {
+                    state.ensure_input_partitions(n, now);
+                }
+            }
+            Ok(_) => {}
+            Err(e) => tracing::debug!(error = %e, "reading the input topic's partition count"),
+        }
+    }
+
+    /// Waits for every emitted result. False if one failed and the state
+    /// was rewound (nothing may be committed then).
+    async fn settle_deliveries(&mut self) -> Result<bool> {
+        let mut failure = None;
         for delivery in std::mem::take(&mut self.pending) {
             match delivery.await {
                 Ok(Ok(_)) => {}
-                Ok(Err((e, _))) => return Err(ProcessorError::Delivery(e.to_string())),
-                Err(_) => return Err(ProcessorError::Delivery("delivery canceled".into())),
+                Ok(Err((e, _))) => failure = Some(e.to_string()),
+                Err(_) => failure = Some("delivery canceled".into()),
             }
         }
+        let Some(reason) = failure else {
+            return Ok(true);
+        };
+        if let Some((code, fatal)) = self.producer.client().fatal_error() {
+            tracing::error!(?code, %fatal, "the output producer failed fatally");
+            return Err(ProcessorError::Delivery(reason));
+        }
+        tracing::warn!(error = %reason, "results could not be delivered; re-reading from the last commit");
+        self.rewind()?;
+        Ok(false)
+    }
+
+    /// Takes the outcomes the broker reported for earlier commits.
+    fn record_commit_outcomes(&mut self) {
+        for outcome in self.consumer.context().take_commits() {
+            match outcome.error {
+                None => {
+                    if self.states.contains_key(&outcome.partition) {
+                        self.committed
+                            .insert(outcome.partition, (outcome.offset, outcome.metadata));
+                    }
+                }
+                Some(error) => {
+                    self.metrics.commit_failures.inc();
+                    tracing::warn!(
+                        partition = outcome.partition,
+                        offset = outcome.offset,
+                        %error,
+                        "stage 2: offset commit rejected; retrying"
+                    );
+                }
+            }
+        }
+    }
+
+    /// Waits for every emitted result, then commits each partition's safe
+    /// offset with its checkpoint.
+    async fn commit(&mut self, mode: CommitMode) -> Result<()> {
+        let now = now_ms();
+        if self.config.idle_timeout_ms.is_some() {
+            let partitions: Vec<i32> = self.states.keys().copied().collect();
+            for q in partitions {
+                self.close(q, now).await?;
+            }
+        }
+        self.enforce_bound(now).await?;
+        if !self.settle_deliveries().await? {
+            return Ok(());
+        }
+        self.record_commit_outcomes();
         let mut tpl = TopicPartitionList::new();
         let mut changed = Vec::new();
+        let mut holding = 0;
         for (&q, state) in &self.states {
+            let checkpoint = state.checkpoint(now);
+            holding = holding.max(checkpoint.hold.holding_count);
             let Some(offset) = state.commit_offset() else {
                 continue;
             };
-            let metadata = serde_json::to_string(&state.checkpoint())?;
+            let metadata = checkpoint.encode();
             if self.committed.get(&q) == Some(&(offset, metadata.clone())) {
                 continue;
             }
@@ -181,18 +353,38 @@ impl Stage2<'_> {
             }
             changed.push((q, (offset, metadata)));
         }
-        let watermark = self.states.values().filter_map(MergeState::watermark).min();
-        if let Some(w) = watermark {
-            self.metrics.watermark.set(w as f64 / 1000.0);
+        let m = self.metrics;
+        if let Some(w) = self.states.values().filter_map(MergeState::watermark).min() {
+            m.watermark.set(w as f64 / 1000.0);
         }
         let open: usize = self.states.values().map(MergeState::open_windows).sum();
-        self.metrics.open_windows.set(open as i64);
+        m.open_windows.set(open as i64);
+        m.input_partitions
+            .set(i64::from(self.config.input_partitions));
+        m.watermark_holding.set(holding as i64);
+        m.merge_state_bound_bytes.set(self.bound as i64);
         if changed.is_empty() {
             return Ok(());
         }
-        match block_in_place(|| self.consumer.commit(&tpl, mode)) {
-            Ok(()) => self.committed.extend(changed),
-            Err(e) => tracing::warn!(error = %e, "stage 2: offset commit failed; will retry"),
+        match mode {
+            // Outcomes arrive in the consumer context's commit callback.
+            CommitMode::Async => {
+                if let Err(e) = block_in_place(|| self.consumer.commit(&tpl, CommitMode::Async)) {
+                    m.commit_failures.inc();
+                    tracing::warn!(error = %e, "stage 2: offset commit failed; will retry");
+                }
+            }
+            CommitMode::Sync => match block_in_place(|| self.consumer.commit(&tpl, mode)) {
+                Ok(()) => self.committed.extend(changed),
+                Err(e) => {
+                    m.commit_failures.inc();
+                    tracing::error!(
+                        error = %e,
+                        "stage 2: final offset commit failed; the next owner re-reads from the \
+                         previous commit"
+                    );
+                }
+            },
         }
         Ok(())
     }
@@ -205,17 +397,24 @@ pub async fn run(
     mut shutdown: watch::Receiver<bool>,
 ) -> Result<()> {
     let group = format!("{}-merge", args.group_id);
+    let context = Stage2Context {
+        metrics: Some(Arc::clone(&metrics)),
+        partials_topic: args.partials_topic.clone(),
+        ..Stage2Context::new()
+    };
     let consumer: StreamConsumer<Stage2Context> = consumer_config(&args.bootstrap_servers, &group)
-        .create_with_context(Stage2Context::new())
+        .set("statistics.interval.ms", "5000")
+        .create_with_context(context)
         .map_err(ProcessorError::kafka("creating the stage 2 consumer"))?;
-    let producer = idempotent_producer(&args.bootstrap_servers)?;
+    let producer = idempotent_producer(&args.bootstrap_servers, args.produce_timeout_ms)?;
     let input_partitions = partition_count(consumer.client(), &args.input_topic)?;
     partition_count(consumer.client(), &args.partials_topic)?;
     let config = args.merge_config(input_partitions)?;
+    let bound = args.merge_state_bound();
     consumer
         .subscribe(&[&args.partials_topic])
         .map_err(ProcessorError::kafka("subscribing to the partials topic"))?;
-    tracing::info!(%group, input_partitions, "stage 2 running");
+    tracing::info!(%group, input_partitions, bound, "stage 2 running");
 
     let mut stage = Stage2 {
         args: &args,
@@ -226,6 +425,8 @@ pub async fn run(
         states: BTreeMap::new(),
         pending: Vec::new(),
         committed: BTreeMap::new(),
+        bound,
+        refreshed: Instant::now(),
     };
     let mut ticker = tokio::time::interval(Duration::from_millis(args.flush_interval_ms.max(1)));
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -236,6 +437,7 @@ pub async fn run(
             _ = shutdown.changed() => break,
             _ = ticker.tick() => {
                 stage.handle_changes()?;
+                stage.refresh_input_partitions();
                 stage.commit(CommitMode::Async).await?;
             }
             next = stream.next() => match next {

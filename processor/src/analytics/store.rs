@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 
 use super::agg::Aggregate;
+use super::memory::ApproxBytes;
 use super::window::Millis;
 
 /// One open (or just closed) window and its merged groups.
@@ -15,22 +16,26 @@ pub struct Window<K, A> {
     /// Smallest partials-topic offset merged into this window: stage 2 may
     /// commit only below it while the window is open.
     pub first_offset: i64,
+    /// Estimated heap bytes of the groups (`memory.rs`).
+    pub bytes: usize,
 }
 
 #[derive(Debug)]
 pub struct WindowStore<K, A> {
     windows: BTreeMap<Millis, Window<K, A>>,
+    bytes: usize,
 }
 
 impl<K, A> Default for WindowStore<K, A> {
     fn default() -> Self {
         WindowStore {
             windows: BTreeMap::new(),
+            bytes: 0,
         }
     }
 }
 
-impl<K: Ord, A: Aggregate> WindowStore<K, A> {
+impl<K: Ord + ApproxBytes, A: Aggregate + ApproxBytes> WindowStore<K, A> {
     /// Merges `agg` into group `key` of window `[start, end)`.
     pub fn merge(&mut self, start: Millis, end: Millis, offset: i64, key: K, agg: A) {
         let window = self.windows.entry(end).or_insert_with(|| Window {
@@ -38,14 +43,23 @@ impl<K: Ord, A: Aggregate> WindowStore<K, A> {
             end,
             groups: BTreeMap::new(),
             first_offset: offset,
+            bytes: 0,
         });
         window.first_offset = window.first_offset.min(offset);
-        match window.groups.get_mut(&key) {
-            Some(existing) => existing.merge(agg),
-            None => {
-                window.groups.insert(key, agg);
+        let (before, after) = match window.groups.get_mut(&key) {
+            Some(existing) => {
+                let before = existing.approx_bytes();
+                existing.merge(agg);
+                (before, existing.approx_bytes())
             }
-        }
+            None => {
+                let after = key.approx_bytes() + agg.approx_bytes();
+                window.groups.insert(key, agg);
+                (0, after)
+            }
+        };
+        window.bytes = (window.bytes + after).saturating_sub(before);
+        self.bytes = (self.bytes + after).saturating_sub(before);
     }
 
     /// Whether group `key` of the window ending at `end` is kept as a group
@@ -64,13 +78,28 @@ impl<K: Ord, A: Aggregate> WindowStore<K, A> {
 
     /// Removes and returns the windows with `end <= watermark`, oldest first.
     pub fn pop_closed(&mut self, watermark: Millis) -> Vec<Window<K, A>> {
-        let Some(bound) = watermark.checked_add(1) else {
-            return std::mem::take(&mut self.windows).into_values().collect();
+        let closed: Vec<Window<K, A>> = match watermark.checked_add(1) {
+            None => std::mem::take(&mut self.windows).into_values().collect(),
+            Some(bound) => {
+                let open = self.windows.split_off(&bound);
+                std::mem::replace(&mut self.windows, open)
+                    .into_values()
+                    .collect()
+            }
         };
-        let open = self.windows.split_off(&bound);
-        std::mem::replace(&mut self.windows, open)
-            .into_values()
-            .collect()
+        let freed: usize = closed.iter().map(|w| w.bytes).sum();
+        self.bytes = self.bytes.saturating_sub(freed);
+        closed
+    }
+
+    /// End of the oldest open window.
+    pub fn oldest_end(&self) -> Option<Millis> {
+        self.windows.keys().next().copied()
+    }
+
+    /// Estimated heap bytes of the open windows.
+    pub fn bytes(&self) -> usize {
+        self.bytes
     }
 
     /// Smallest offset merged into a still-open window.
@@ -92,6 +121,12 @@ mod tests {
     use super::*;
     use crate::analytics::agg::SegmentAgg;
 
+    impl ApproxBytes for &str {
+        fn approx_bytes(&self) -> usize {
+            self.len()
+        }
+    }
+
     fn agg(orders: u64) -> SegmentAgg {
         SegmentAgg {
             orders,
@@ -106,13 +141,18 @@ mod tests {
         store.merge(0, 10, 3, "a", agg(2));
         store.merge(10, 20, 7, "a", agg(1));
         assert_eq!(store.first_offset(), Some(3));
+        assert_eq!(store.oldest_end(), Some(10));
+        let two = store.bytes();
+        assert!(two > 0);
         assert!(store.pop_closed(9).is_empty());
         let closed = store.pop_closed(10);
         assert_eq!(closed.len(), 1);
         assert_eq!(closed[0].groups["a"].orders, 3);
         assert_eq!(store.first_offset(), Some(7));
+        assert!(store.bytes() < two);
         assert_eq!(store.pop_closed(Millis::MAX).len(), 1);
         assert!(store.is_empty());
+        assert_eq!(store.bytes(), 0);
     }
 
     #[test]

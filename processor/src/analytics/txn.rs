@@ -7,6 +7,7 @@
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
+use std::time::Duration;
 
 use rdkafka::consumer::ConsumerGroupMetadata;
 use rdkafka::error::KafkaError;
@@ -19,8 +20,9 @@ use super::config::Args;
 use super::error::{ProcessorError, Result};
 use super::kafka::{CALL_TIMEOUT, send};
 use super::metrics::Metrics;
-use super::partial::PartialsRecord;
+use super::partial::{PARTIAL_BUDGET_BYTES, PartialsRecord, encode_partial};
 use super::preagg::PreAggregator;
+use super::routing::{Stage1OffsetMetadata, partials_partition};
 
 /// Per input partition: first offset of the batch, next offset to read.
 pub type OffsetRanges = BTreeMap<i32, (i64, i64)>;
@@ -53,13 +55,32 @@ pub struct Writer {
     pub args: Arc<Args>,
     pub metrics: Arc<Metrics>,
     pub producer: FutureProducer,
-    pub partials_partitions: i32,
+    /// Partials are routed over partitions `0..routing` (`routing.rs`).
+    pub routing: i32,
 }
+
+/// How a failed transaction is handled.
+#[derive(Debug, PartialEq, Eq)]
+enum Failure {
+    /// Abort, re-read the batch.
+    Abortable,
+    /// Stop the process: this producer can no longer be used (fenced by a
+    /// newer instance with the same transactional id, or librdkafka raised
+    /// a fatal error).
+    Fatal,
+}
+
+/// Attempts of a retriable transaction call (a timeout while the broker
+/// is unreachable) before the transaction is aborted instead.
+const RETRIES: u32 = 3;
+/// Attempts to abort before giving up (the process then exits; a restart
+/// aborts the transaction in `init_transactions`).
+const ABORT_ATTEMPTS: u32 = 10;
 
 impl Writer {
     /// Commits batches until the loop closes the channel. Returns early with
-    /// the error on a fatal (not abortable) transaction error; the loop sees
-    /// the outcome channel close and stops the process.
+    /// the error only on a fatal error; every other failure aborts the
+    /// transaction, and the loop re-reads the batch.
     pub async fn run(
         self,
         mut batches: mpsc::Receiver<Sealed>,
@@ -68,18 +89,20 @@ impl Writer {
         while let Some(mut batch) = batches.recv().await {
             let outcome = match self.transact(&mut batch).await {
                 Ok(()) => Outcome::Committed,
-                Err(ProcessorError::Kafka {
-                    source: KafkaError::Transaction(e),
-                    context,
-                }) if e.txn_requires_abort() => {
-                    tracing::warn!(%context, error = %e, "aborting the transaction; re-reading the batch");
-                    self.metrics.aborted.inc();
-                    block_in_place(|| self.producer.abort_transaction(CALL_TIMEOUT))
-                        .map_err(ProcessorError::kafka("aborting a transaction"))?;
-                    Outcome::Aborted(std::mem::take(&mut batch.offsets))
-                }
-                Err(e) => return Err(e),
+                Err(e) => match self.classify(&e) {
+                    Failure::Fatal => {
+                        self.metrics.transaction_open.set(0);
+                        return Err(e);
+                    }
+                    Failure::Abortable => {
+                        tracing::warn!(error = %e, "aborting the transaction; re-reading the batch");
+                        self.metrics.aborted.inc();
+                        self.abort().await?;
+                        Outcome::Aborted(std::mem::take(&mut batch.offsets))
+                    }
+                },
             };
+            self.metrics.transaction_open.set(0);
             if outcomes.send(outcome).is_err() {
                 break;
             }
@@ -87,19 +110,87 @@ impl Writer {
         Ok(())
     }
 
+    /// Fatal only when librdkafka says so; any other error — a record the
+    /// producer refused because the transaction is already in an abortable
+    /// state, a timed-out delivery, a fenced offset commit after a
+    /// rebalance — is abortable.
+    fn classify(&self, e: &ProcessorError) -> Failure {
+        if let Some((code, reason)) = self.producer.client().fatal_error() {
+            tracing::error!(?code, %reason, "the transactional producer failed fatally");
+            return Failure::Fatal;
+        }
+        match e {
+            ProcessorError::Kafka {
+                source: KafkaError::Transaction(t),
+                ..
+            } if t.is_fatal() => Failure::Fatal,
+            ProcessorError::Kafka { .. } | ProcessorError::Delivery(_) => Failure::Abortable,
+            _ => Failure::Fatal,
+        }
+    }
+
+    async fn abort(&self) -> Result<()> {
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            match block_in_place(|| self.producer.abort_transaction(CALL_TIMEOUT)) {
+                Ok(()) => return Ok(()),
+                Err(e) => {
+                    let fatal = self.producer.client().fatal_error().is_some()
+                        || matches!(&e, KafkaError::Transaction(t) if t.is_fatal());
+                    if fatal || attempt >= ABORT_ATTEMPTS {
+                        return Err(ProcessorError::kafka("aborting a transaction")(e));
+                    }
+                    tracing::warn!(error = %e, attempt, "aborting the transaction failed; retrying");
+                    tokio::time::sleep(Duration::from_millis(500 * u64::from(attempt))).await;
+                }
+            }
+        }
+    }
+
+    /// Runs a transaction call, repeating it while it fails with a
+    /// retriable error (librdkafka's contract for these calls).
+    fn retrying(
+        &self,
+        context: &str,
+        mut call: impl FnMut() -> std::result::Result<(), KafkaError>,
+    ) -> Result<()> {
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            match block_in_place(&mut call) {
+                Ok(()) => return Ok(()),
+                Err(KafkaError::Transaction(t)) if t.is_retriable() && attempt < RETRIES => {
+                    tracing::warn!(error = %t, attempt, "{context}: retrying");
+                }
+                Err(e) => return Err(ProcessorError::kafka(context)(e)),
+            }
+        }
+    }
+
     async fn transact(&self, batch: &mut Sealed) -> Result<()> {
         let a = &*self.args;
         let started = std::time::Instant::now();
         let drained = batch.pre.drain();
+        let metadata = Stage1OffsetMetadata {
+            partials_routing: self.routing,
+        }
+        .encode();
         let mut tpl = TopicPartitionList::new();
         for (&p, &(_, next)) in &batch.offsets {
             tpl.add_partition_offset(&a.input_topic, p, Offset::Offset(next))
                 .map_err(ProcessorError::kafka("building the offset list"))?;
+            if let Some(mut elem) = tpl.find_partition(&a.input_topic, p) {
+                elem.set_metadata(&metadata);
+            }
         }
         let producer = &self.producer;
+        // Every failed transaction was aborted, so this only fails in a
+        // state the writer cannot reason about: stop (classified fatal).
         producer
             .begin_transaction()
-            .map_err(ProcessorError::kafka("beginning a transaction"))?;
+            .map_err(|e| ProcessorError::Task(format!("beginning a transaction: {e}")))?;
+        self.metrics.transaction_open.set(1);
         for (key, value) in &batch.dead_letters {
             send(producer, &a.dead_letter_topic, key, value, None)
                 .await
@@ -110,34 +201,41 @@ impl Writer {
                 .await
                 .map(drop)?;
         }
-        let partials = drained.partials.len();
+        let mut partials = 0;
         for partial in drained.partials {
             let key = partial.key();
-            let value = serde_json::to_string(&PartialsRecord::Partial(partial))?;
-            send(producer, &a.partials_topic, &key, &value, None)
-                .await
-                .map(drop)?;
-        }
-        // Markers after the partials of the same transaction: stage 2 relies
-        // on seeing a flush's partials before its watermark.
-        for (&input_partition, &watermark) in &drained.watermarks {
-            let value = serde_json::to_string(&PartialsRecord::Watermark {
-                input_partition,
-                watermark,
-            })?;
-            let key = format!("watermark|{input_partition}");
-            for q in 0..self.partials_partitions {
+            let q = partials_partition(&key, self.routing);
+            for value in encode_partial(partial, PARTIAL_BUDGET_BYTES)? {
                 send(producer, &a.partials_topic, &key, &value, Some(q))
                     .await
                     .map(drop)?;
+                partials += 1;
             }
         }
+        // Markers after the partials of the same transaction: stage 2 relies
+        // on seeing a flush's partials before its watermark. One record per
+        // routing partition carries every input partition of the batch.
+        let markers = if drained.watermarks.is_empty() {
+            0
+        } else {
+            let value = serde_json::to_string(&PartialsRecord::Watermarks {
+                watermarks: drained.watermarks.into_iter().collect(),
+            })?;
+            for q in 0..self.routing {
+                send(producer, &a.partials_topic, "watermarks", &value, Some(q))
+                    .await
+                    .map(drop)?;
+            }
+            self.routing as usize
+        };
         let queued = started.elapsed();
-        block_in_place(|| producer.send_offsets_to_transaction(&tpl, &batch.group, CALL_TIMEOUT))
-            .map_err(ProcessorError::kafka("adding offsets to the transaction"))?;
+        self.retrying("adding offsets to the transaction", || {
+            producer.send_offsets_to_transaction(&tpl, &batch.group, CALL_TIMEOUT)
+        })?;
         let offsets = started.elapsed();
-        block_in_place(|| producer.commit_transaction(CALL_TIMEOUT))
-            .map_err(ProcessorError::kafka("committing a transaction"))?;
+        self.retrying("committing a transaction", || {
+            producer.commit_transaction(CALL_TIMEOUT)
+        })?;
 
         let m = &self.metrics;
         m.produced
@@ -146,7 +244,6 @@ impl Writer {
         m.produced
             .with_label_values(&["anomalies"])
             .inc_by(batch.anomalies.len() as u64);
-        let markers = drained.watermarks.len() * self.partials_partitions as usize;
         m.produced
             .with_label_values(&["partials"])
             .inc_by((partials + markers) as u64);
