@@ -189,7 +189,6 @@ fn measure(name: &str, input: &[InputRecord]) {
         windows: config,
         input_partitions: 3,
         lateness_ms: 10_000,
-        idle_timeout_ms: None,
         max_segments_per_window: 100,
     };
     let started = start();

@@ -19,7 +19,6 @@ fn config() -> MergeConfig {
         windows: WindowConfig::default(),
         input_partitions: 3,
         lateness_ms: 10_000,
-        idle_timeout_ms: None,
         max_segments_per_window: 100,
     }
 }

@@ -115,11 +115,11 @@ pub struct Args {
     /// (bounds memory to two batches).
     #[arg(long, env = "PROCESSOR_MAX_BATCH_RECORDS", default_value_t = 100_000)]
     pub max_batch_records: usize,
-    /// An input partition whose watermark has not advanced for this many
-    /// seconds (wall clock) stops holding the watermark back, so windows
-    /// close without it; when it sends data again it counts again. 0: a
-    /// partition without new data holds every window open (deterministic
-    /// results, but one idle partition stops all output).
+    /// An input partition read to its end that got no new record for this
+    /// many seconds is idle: it stops holding the watermark back, so
+    /// windows close without it, until its next record. 0: a partition
+    /// without new data holds every window open (one idle partition then
+    /// stops all output).
     #[arg(
         long,
         env = "PROCESSOR_IDLE_PARTITION_TIMEOUT_SECONDS",
@@ -183,12 +183,16 @@ impl Args {
             windows: self.window_config()?,
             input_partitions,
             lateness_ms: (self.allowed_lateness_seconds.min(i64::MAX as u64 / 1000) * 1000) as i64,
-            idle_timeout_ms: match self.idle_partition_timeout_seconds {
-                0 => None,
-                s => Some((s.min(i64::MAX as u64 / 1000) * 1000) as i64),
-            },
             max_segments_per_window: self.max_segments_per_window as usize,
         })
+    }
+
+    /// Stage 1's idle timeout (`idleness.rs`); `None`: never idle.
+    pub fn idle_timeout_ms(&self) -> Option<i64> {
+        match self.idle_partition_timeout_seconds {
+            0 => None,
+            s => Some((s.min(i64::MAX as u64 / 1000) * 1000) as i64),
+        }
     }
 
     pub fn input_rules(&self) -> InputRules {

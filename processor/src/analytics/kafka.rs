@@ -1,5 +1,6 @@
 //! Kafka client settings and the consumer contexts of both stages.
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -105,12 +106,37 @@ pub fn idempotent_producer(bootstrap: &str, timeout_ms: u64) -> Result<FuturePro
 
 /// Context of the stage 1 consumer: readiness, lag gauges, and a flag that
 /// tells the loop its partitions were revoked (the in-flight batch must be
-/// dropped; it is re-read from the committed offsets).
+/// dropped; it is re-read from the committed offsets); the assignment and
+/// the per-partition lag for idleness (`idleness.rs`).
 pub struct Stage1Context {
     pub metrics: Arc<Metrics>,
     pub ready: Arc<AtomicBool>,
     pub revoked: AtomicBool,
     pub input_topic: String,
+    pub assigned: Mutex<BTreeSet<i32>>,
+    /// Consumer lag per assigned partition, from the last statistics.
+    pub lags: Mutex<BTreeMap<i32, i64>>,
+}
+
+impl Stage1Context {
+    pub fn new(metrics: Arc<Metrics>, ready: Arc<AtomicBool>, input_topic: String) -> Self {
+        Stage1Context {
+            metrics,
+            ready,
+            revoked: AtomicBool::new(false),
+            input_topic,
+            assigned: Mutex::new(BTreeSet::new()),
+            lags: Mutex::new(BTreeMap::new()),
+        }
+    }
+
+    pub fn assignment(&self) -> BTreeSet<i32> {
+        self.assigned.lock().map(|a| a.clone()).unwrap_or_default()
+    }
+
+    pub fn lag_snapshot(&self) -> BTreeMap<i32, i64> {
+        self.lags.lock().map(|l| l.clone()).unwrap_or_default()
+    }
 }
 
 impl ClientContext for Stage1Context {
@@ -118,13 +144,22 @@ impl ClientContext for Stage1Context {
         let Some(topic) = statistics.topics.get(&self.input_topic) else {
             return;
         };
+        let mut lags = BTreeMap::new();
         for (id, p) in &topic.partitions {
             if *id >= 0 && p.consumer_lag >= 0 {
                 self.metrics
                     .partition_lag
                     .with_label_values(&[&id.to_string()])
                     .set(p.consumer_lag);
+                lags.insert(*id, p.consumer_lag);
+            } else if *id >= 0 && p.lo_offset >= 0 && p.lo_offset == p.hi_offset {
+                // Never consumed nor committed, so librdkafka has no lag
+                // for it, but there is nothing to read: an empty partition.
+                lags.insert(*id, 0);
             }
+        }
+        if let Ok(mut current) = self.lags.lock() {
+            *current = lags;
         }
     }
 }
@@ -135,6 +170,12 @@ impl ConsumerContext for Stage1Context {
             tracing::info!(partitions = tpl.count(), "stage 1: partitions revoked");
             self.revoked.store(true, Ordering::Release);
             self.metrics.partition_lag.reset();
+            if let Ok(mut assigned) = self.assigned.lock() {
+                assigned.clear();
+            }
+            if let Ok(mut lags) = self.lags.lock() {
+                lags.clear();
+            }
         }
     }
 
@@ -143,6 +184,9 @@ impl ConsumerContext for Stage1Context {
             Rebalance::Assign(tpl) => {
                 let partitions: Vec<i32> = tpl.elements().iter().map(|e| e.partition()).collect();
                 tracing::info!(?partitions, "stage 1: partitions assigned");
+                if let Ok(mut assigned) = self.assigned.lock() {
+                    *assigned = partitions.iter().copied().collect();
+                }
                 self.ready.store(true, Ordering::Release);
             }
             Rebalance::Revoke(_) => {}

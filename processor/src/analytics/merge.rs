@@ -24,7 +24,6 @@ pub struct MergeConfig {
     /// Partition count of the input topic (at start; it may grow).
     pub input_partitions: i32,
     pub lateness_ms: Millis,
-    pub idle_timeout_ms: Option<Millis>,
     /// Distinct user segments one partials partition keeps per segment
     /// window; the segments arriving after that go into [`OTHER_SEGMENT`].
     /// `user_segment` is an open string, and this bounds the state (and the
@@ -95,15 +94,10 @@ pub struct MergeState {
 }
 
 impl MergeState {
-    pub fn new(config: MergeConfig, now: Millis) -> Self {
+    pub fn new(config: MergeConfig) -> Self {
         MergeState {
             config,
-            tracker: WatermarkTracker::new(
-                config.input_partitions,
-                config.lateness_ms,
-                config.idle_timeout_ms,
-                now,
-            ),
+            tracker: WatermarkTracker::new(config.input_partitions, config.lateness_ms),
             sales: WindowStore::default(),
             segments: WindowStore::default(),
             hourly: WindowStore::default(),
@@ -116,11 +110,11 @@ impl MergeState {
     }
 
     /// The state after a restart from a committed checkpoint.
-    pub fn restore(config: MergeConfig, checkpoint: &Checkpoint, now: Millis) -> Self {
-        let mut state = MergeState::new(config, now);
+    pub fn restore(config: MergeConfig, checkpoint: &Checkpoint) -> Self {
+        let mut state = MergeState::new(config);
         state
             .tracker
-            .restore(&checkpoint.watermarks, checkpoint.global, now);
+            .restore(&checkpoint.watermarks, checkpoint.global);
         state.replay_until = checkpoint.position;
         state.forced_close_at = checkpoint.forced_close_at;
         state
@@ -137,19 +131,22 @@ impl MergeState {
 
     /// Applies the record at `offset`. Watermark markers only record the
     /// partition's progress: call [`MergeState::close`] to emit.
-    pub fn apply(&mut self, offset: i64, record: PartialsRecord, now: Millis) -> Applied {
+    pub fn apply(&mut self, offset: i64, record: PartialsRecord) -> Applied {
         self.next_offset = Some(self.next_offset.map_or(offset + 1, |n| n.max(offset + 1)));
         match record {
             PartialsRecord::Watermark {
                 input_partition,
                 watermark,
             } => {
-                self.tracker.observe(input_partition, watermark, now);
+                self.tracker.observe(input_partition, watermark);
                 Applied::Watermark
             }
-            PartialsRecord::Watermarks { watermarks } => {
+            PartialsRecord::Watermarks { watermarks, idle } => {
                 for (input_partition, watermark) in watermarks {
-                    self.tracker.observe(input_partition, watermark, now);
+                    self.tracker.observe(input_partition, watermark);
+                }
+                for input_partition in idle {
+                    self.tracker.mark_idle(input_partition);
                 }
                 Applied::Watermark
             }
@@ -217,13 +214,13 @@ impl MergeState {
     }
 
     /// Learns the input topic's current partition count (it only grows).
-    pub fn ensure_input_partitions(&mut self, partitions: i32, now: Millis) {
-        self.tracker.ensure_partitions(partitions, now);
+    pub fn ensure_input_partitions(&mut self, partitions: i32) {
+        self.tracker.ensure_partitions(partitions);
     }
 
     /// Advances the watermark and pops every window it closes.
-    pub fn close(&mut self, now: Millis) -> Closed {
-        let Some(g) = self.tracker.recompute(now) else {
+    pub fn close(&mut self) -> Closed {
+        let Some(g) = self.tracker.recompute() else {
             return Closed::default();
         };
         self.pop_closed(g)
@@ -265,8 +262,8 @@ impl MergeState {
     }
 
     /// Which input partitions hold the watermark back.
-    pub fn holding(&self, now: Millis) -> HoldReport {
-        self.tracker.holding(now, HOLDING_LISTED)
+    pub fn holding(&self) -> HoldReport {
+        self.tracker.holding(HOLDING_LISTED)
     }
 
     /// The offset stage 2 may commit: the earliest offset of a still-open
@@ -284,12 +281,12 @@ impl MergeState {
         .or(self.next_offset)
     }
 
-    pub fn checkpoint(&self, now: Millis) -> Checkpoint {
+    pub fn checkpoint(&self) -> Checkpoint {
         Checkpoint {
             position: self.next_offset.unwrap_or(self.replay_until),
             global: self.tracker.global(),
             watermarks: self.tracker.snapshot(),
-            hold: self.holding(now),
+            hold: self.holding(),
             forced_close_at: self.forced_close_at,
         }
     }
@@ -303,6 +300,16 @@ impl MergeState {
     /// Offset after the last record applied, if any.
     pub fn position(&self) -> Option<i64> {
         self.next_offset
+    }
+
+    /// The consumer's position: past the last record applied and past the
+    /// transaction markers after it (which are never delivered), so the
+    /// checkpoint's position reaches the end of a partition that was read
+    /// to its end.
+    pub fn advance_position(&mut self, position: i64) {
+        if self.next_offset.is_some_and(|n| position > n) {
+            self.next_offset = Some(position);
+        }
     }
 
     /// Open windows over all kinds.

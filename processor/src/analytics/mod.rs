@@ -4,7 +4,8 @@
 //! [`agg`] (mergeable aggregates; [`user_id`] their compact, exact user
 //! ids), [`partial`] (partials-topic records, split to a bounded size),
 //! [`preagg`] (stage 1: parse, anomalies, partial aggregation),
-//! [`validate`] (the ranges an event must fall in), [`dead_letter`]
+//! [`validate`] (the ranges an event must fall in), [`idleness`] (which
+//! input partitions are idle), [`dead_letter`]
 //! (bounded dead-letter records), [`routing`] (the pinned partials
 //! routing), [`store`] and [`watermark`] and [`merge`] (stage 2: window
 //! store, event-time watermark, merge state), [`checkpoint`] (stage 2's
@@ -22,6 +23,7 @@ pub mod checkpoint;
 pub mod config;
 pub mod dead_letter;
 pub mod error;
+pub mod idleness;
 pub mod kafka;
 pub mod memory;
 pub mod merge;

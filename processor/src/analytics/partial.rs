@@ -46,9 +46,12 @@ pub enum PartialsRecord {
     },
     /// The markers of one flush: (input partition, largest event time)
     /// pairs, written to every routing partition after the partials of the
-    /// same flush (one record instead of one per input partition).
+    /// same flush (one record instead of one per input partition), and the
+    /// input partitions stage 1 found idle (`idleness.rs`).
     Watermarks {
         watermarks: Vec<(i32, Millis)>,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        idle: Vec<i32>,
     },
 }
 
@@ -437,12 +440,22 @@ mod tests {
     fn multi_partition_markers_round_trip() {
         let record = PartialsRecord::Watermarks {
             watermarks: vec![(0, 5), (7, 9)],
+            idle: vec![],
         };
         let json = serde_json::to_string(&record).expect("serialises");
         assert_eq!(json, r#"{"type":"watermarks","watermarks":[[0,5],[7,9]]}"#);
         assert_eq!(
             serde_json::from_str::<PartialsRecord>(&json).expect("parses"),
             record
+        );
+        let idle = r#"{"type":"watermarks","watermarks":[],"idle":[2]}"#;
+        let record = serde_json::from_str::<PartialsRecord>(idle).expect("parses");
+        assert_eq!(
+            record,
+            PartialsRecord::Watermarks {
+                watermarks: vec![],
+                idle: vec![2]
+            }
         );
     }
 }

@@ -43,7 +43,7 @@ pub fn simulate(
     let mut out = SimOutput::default();
     let mut pre = PreAggregator::new(config.windows);
     let mut merges: Vec<MergeState> = (0..partials_partitions)
-        .map(|_| MergeState::new(config, 0))
+        .map(|_| MergeState::new(config))
         .collect();
     let mut offsets = vec![0i64; partials_partitions];
     let mut emitted: Vec<OutputRecord> = Vec::new();
@@ -86,6 +86,7 @@ pub fn simulate(
             if !drained.watermarks.is_empty() {
                 let marker = PartialsRecord::Watermarks {
                     watermarks: drained.watermarks.into_iter().collect(),
+                    idle: Vec::new(),
                 };
                 let wire = serde_json::to_string(&marker).unwrap_or_default();
                 logs.iter_mut().for_each(|log| log.push(wire.clone()));
@@ -99,12 +100,12 @@ pub fn simulate(
                         record,
                         PartialsRecord::Watermark { .. } | PartialsRecord::Watermarks { .. }
                     );
-                    if let Applied::Late(kind, n) = merges[q].apply(offsets[q], record, 0) {
+                    if let Applied::Late(kind, n) = merges[q].apply(offsets[q], record) {
                         *out.late_events.entry(kind.as_str().to_owned()).or_default() += n;
                     }
                     offsets[q] += 1;
                     if is_marker {
-                        emitted.extend(finalize(&merges[q].close(0)));
+                        emitted.extend(finalize(&merges[q].close()));
                     }
                 }
             }

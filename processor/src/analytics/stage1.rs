@@ -21,6 +21,7 @@ use tokio::task::{JoinHandle, block_in_place};
 
 use super::config::Args;
 use super::error::{ProcessorError, Result};
+use super::idleness::IdleTracker;
 use super::kafka::{CALL_TIMEOUT, Stage1Context, consumer_config, transactional_producer};
 use super::metrics::Metrics;
 use super::preagg::{DeadLetter, PreAggregator, WindowConfig, detect_anomaly};
@@ -62,6 +63,8 @@ pub fn partition_count_within<C: rdkafka::client::ClientContext>(
 struct Batch {
     pre: PreAggregator,
     rules: InputRules,
+    /// Input partitions found idle when the batch was sealed.
+    idle: Vec<i32>,
     dead_letters: Vec<(String, String)>,
     anomalies: Vec<(String, String, i64)>,
     offsets: OffsetRanges,
@@ -73,6 +76,7 @@ impl Batch {
         Batch {
             pre: PreAggregator::new(config),
             rules,
+            idle: Vec::new(),
             dead_letters: Vec::new(),
             anomalies: Vec::new(),
             offsets: OffsetRanges::new(),
@@ -89,6 +93,7 @@ impl Batch {
         let done = std::mem::replace(self, Batch::new(*self.pre.config(), self.rules));
         Sealed {
             pre: done.pre,
+            idle: done.idle,
             dead_letters: done.dead_letters,
             anomalies: done.anomalies,
             offsets: done.offsets,
@@ -159,9 +164,19 @@ impl Stage1<'_> {
     }
 
     /// Hands the batch to the writer; false if there was nothing to hand
-    /// over.
-    async fn seal(&self, batch: &mut Batch) -> Result<bool> {
-        if self.drop_if_revoked(batch) || batch.records == 0 {
+    /// over. Also reports the assigned partitions that are idle now.
+    async fn seal(&self, batch: &mut Batch, idle: &mut IdleTracker) -> Result<bool> {
+        if self.drop_if_revoked(batch) {
+            return Ok(false);
+        }
+        let now = chrono::Utc::now().timestamp_millis();
+        let context = self.consumer.context();
+        idle.assigned(&context.assignment(), now);
+        for &p in batch.offsets.keys() {
+            idle.record(p, now);
+        }
+        batch.idle = idle.due(&context.lag_snapshot(), now);
+        if batch.records == 0 && batch.idle.is_empty() {
             return Ok(false);
         }
         let group = self
@@ -189,6 +204,7 @@ impl Stage1<'_> {
             aborted.entry(p).or_insert(range);
         }
         batch.clear();
+        tracing::info!(?aborted, "rewinding to the aborted batch's first offsets");
         for (p, (start, _)) in aborted {
             let seek = block_in_place(|| {
                 self.consumer.seek(
@@ -287,12 +303,8 @@ pub async fn run(
 ) -> Result<()> {
     let windows = args.window_config()?;
     let rules = args.input_rules();
-    let context = Stage1Context {
-        metrics: Arc::clone(&metrics),
-        ready,
-        revoked: AtomicBool::new(false),
-        input_topic: args.input_topic.clone(),
-    };
+    let context = Stage1Context::new(Arc::clone(&metrics), ready, args.input_topic.clone());
+    let mut idle = IdleTracker::new(args.idle_timeout_ms());
     let consumer: StreamConsumer<Stage1Context> =
         consumer_config(&args.bootstrap_servers, &args.group_id)
             .set("statistics.interval.ms", "5000")
@@ -370,7 +382,7 @@ pub async fn run(
         }
         if !in_flight && (due || batch.records >= args.max_batch_records) {
             due = false;
-            in_flight = stage.seal(&mut batch).await?;
+            in_flight = stage.seal(&mut batch, &mut idle).await?;
         }
     }
     // Shutdown: let the committing batch finish, then commit the rest.
@@ -380,7 +392,7 @@ pub async fn run(
     }
     match last {
         Some(Outcome::Committed) => {
-            if stage.seal(&mut batch).await? {
+            if stage.seal(&mut batch, &mut idle).await? {
                 match outcomes.recv().await {
                     Some(Outcome::Committed) => {}
                     Some(Outcome::Aborted(_)) => {

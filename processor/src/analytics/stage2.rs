@@ -71,7 +71,6 @@ impl Stage2<'_> {
         }
         let committed = block_in_place(|| self.consumer.committed_offsets(tpl, CALL_TIMEOUT))
             .map_err(ProcessorError::kafka("fetching committed offsets"))?;
-        let now = now_ms();
         let mut positions = Vec::new();
         for elem in committed.elements() {
             let checkpoint = Checkpoint::decode(elem.metadata());
@@ -83,7 +82,7 @@ impl Stage2<'_> {
             );
             self.states.insert(
                 elem.partition(),
-                MergeState::restore(self.config, &checkpoint, now),
+                MergeState::restore(self.config, &checkpoint),
             );
             self.committed.remove(&elem.partition());
             let from = match elem.offset() {
@@ -147,8 +146,8 @@ impl Stage2<'_> {
         let state = self
             .states
             .entry(q)
-            .or_insert_with(|| MergeState::new(config, now));
-        let applied = state.apply(offset, record, now);
+            .or_insert_with(|| MergeState::new(config));
+        let applied = state.apply(offset, record);
         self.metrics
             .segment_overflow
             .inc_by(state.take_overflowed_events());
@@ -172,7 +171,7 @@ impl Stage2<'_> {
         let Some(state) = self.states.get_mut(&q) else {
             return Ok(());
         };
-        let closed = state.close(now);
+        let closed = state.close();
         self.emit(&closed, now).await
     }
 
@@ -262,9 +261,8 @@ impl Stage2<'_> {
                     "the input topic grew: new partitions hold the watermark until they send data"
                 );
                 self.config.input_partitions = n;
-                let now = now_ms();
                 for state in self.states.values_mut() {
-                    state.ensure_input_partitions(n, now);
+                    state.ensure_input_partitions(n);
                 }
             }
             Ok(_) => {}
@@ -322,22 +320,25 @@ impl Stage2<'_> {
     /// offset with its checkpoint.
     async fn commit(&mut self, mode: CommitMode) -> Result<()> {
         let now = now_ms();
-        if self.config.idle_timeout_ms.is_some() {
-            let partitions: Vec<i32> = self.states.keys().copied().collect();
-            for q in partitions {
-                self.close(q, now).await?;
-            }
-        }
         self.enforce_bound(now).await?;
         if !self.settle_deliveries().await? {
             return Ok(());
         }
         self.record_commit_outcomes();
+        if let Ok(positions) = self.consumer.position() {
+            for elem in positions.elements() {
+                if let (Offset::Offset(o), Some(state)) =
+                    (elem.offset(), self.states.get_mut(&elem.partition()))
+                {
+                    state.advance_position(o);
+                }
+            }
+        }
         let mut tpl = TopicPartitionList::new();
         let mut changed = Vec::new();
         let mut holding = 0;
         for (&q, state) in &self.states {
-            let checkpoint = state.checkpoint(now);
+            let checkpoint = state.checkpoint();
             holding = holding.max(checkpoint.hold.holding_count);
             let Some(offset) = state.commit_offset() else {
                 continue;

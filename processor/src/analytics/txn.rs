@@ -30,6 +30,8 @@ pub type OffsetRanges = BTreeMap<i32, (i64, i64)>;
 /// A finished batch, handed from the consumer loop to the writer.
 pub struct Sealed {
     pub pre: PreAggregator,
+    /// Input partitions stage 1 found idle (`idleness.rs`).
+    pub idle: Vec<i32>,
     pub dead_letters: Vec<(String, String)>,
     /// (event id, serialised anomaly, event time ms).
     pub anomalies: Vec<(String, String, i64)>,
@@ -61,7 +63,7 @@ pub struct Writer {
 
 /// How a failed transaction is handled.
 #[derive(Debug, PartialEq, Eq)]
-enum Failure {
+pub enum Failure {
     /// Abort, re-read the batch.
     Abortable,
     /// Stop the process: this producer can no longer be used (fenced by a
@@ -76,6 +78,26 @@ const RETRIES: u32 = 3;
 /// Attempts to abort before giving up (the process then exits; a restart
 /// aborts the transaction in `init_transactions`).
 const ABORT_ATTEMPTS: u32 = 10;
+
+/// Fatal only when librdkafka says so (`producer_fatal`, or a fatal
+/// transaction error); any other Kafka error — a record the producer
+/// refused because the transaction already failed (librdkafka's `_STATE`
+/// "Producing not allowed in transactional state", which arrives as a
+/// production error), a timed-out delivery, a fenced offset commit after a
+/// rebalance — is abortable. Other errors are the writer's own and stop it.
+pub fn classify(e: &ProcessorError, producer_fatal: bool) -> Failure {
+    if producer_fatal {
+        return Failure::Fatal;
+    }
+    match e {
+        ProcessorError::Kafka {
+            source: KafkaError::Transaction(t),
+            ..
+        } if t.is_fatal() => Failure::Fatal,
+        ProcessorError::Kafka { .. } | ProcessorError::Delivery(_) => Failure::Abortable,
+        _ => Failure::Fatal,
+    }
+}
 
 impl Writer {
     /// Commits batches until the loop closes the channel. Returns early with
@@ -110,23 +132,12 @@ impl Writer {
         Ok(())
     }
 
-    /// Fatal only when librdkafka says so; any other error — a record the
-    /// producer refused because the transaction is already in an abortable
-    /// state, a timed-out delivery, a fenced offset commit after a
-    /// rebalance — is abortable.
     fn classify(&self, e: &ProcessorError) -> Failure {
-        if let Some((code, reason)) = self.producer.client().fatal_error() {
+        let fatal = self.producer.client().fatal_error();
+        if let Some((code, reason)) = &fatal {
             tracing::error!(?code, %reason, "the transactional producer failed fatally");
-            return Failure::Fatal;
         }
-        match e {
-            ProcessorError::Kafka {
-                source: KafkaError::Transaction(t),
-                ..
-            } if t.is_fatal() => Failure::Fatal,
-            ProcessorError::Kafka { .. } | ProcessorError::Delivery(_) => Failure::Abortable,
-            _ => Failure::Fatal,
-        }
+        classify(e, fatal.is_some())
     }
 
     async fn abort(&self) -> Result<()> {
@@ -215,11 +226,12 @@ impl Writer {
         // Markers after the partials of the same transaction: stage 2 relies
         // on seeing a flush's partials before its watermark. One record per
         // routing partition carries every input partition of the batch.
-        let markers = if drained.watermarks.is_empty() {
+        let markers = if drained.watermarks.is_empty() && batch.idle.is_empty() {
             0
         } else {
             let value = serde_json::to_string(&PartialsRecord::Watermarks {
                 watermarks: drained.watermarks.into_iter().collect(),
+                idle: batch.idle.clone(),
             })?;
             for q in 0..self.routing {
                 send(producer, &a.partials_topic, "watermarks", &value, Some(q))
@@ -229,9 +241,12 @@ impl Writer {
             self.routing as usize
         };
         let queued = started.elapsed();
-        self.retrying("adding offsets to the transaction", || {
-            producer.send_offsets_to_transaction(&tpl, &batch.group, CALL_TIMEOUT)
-        })?;
+        // A batch of idle reports only has no offsets to commit.
+        if tpl.count() > 0 {
+            self.retrying("adding offsets to the transaction", || {
+                producer.send_offsets_to_transaction(&tpl, &batch.group, CALL_TIMEOUT)
+            })?;
+        }
         let offsets = started.elapsed();
         self.retrying("committing a transaction", || {
             producer.commit_transaction(CALL_TIMEOUT)
@@ -253,6 +268,7 @@ impl Writer {
             latency.observe((now - ts).max(0) as f64 / 1000.0);
         }
         tracing::debug!(
+            offsets = ?batch.offsets,
             records = batch.records,
             partials,
             queued_ms = queued.as_millis() as u64,
@@ -261,5 +277,38 @@ impl Writer {
             "stage 1 flush committed"
         );
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::analytics::kafka::transactional_producer;
+
+    /// What librdkafka answers a send once the transaction has failed
+    /// (here: before `init_transactions`, which needs no broker) is the
+    /// same `_STATE` production error: abortable, not a reason to exit.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 1)]
+    async fn a_send_refused_by_the_transaction_state_is_abortable() {
+        let producer = transactional_producer("127.0.0.1:1", "classify-test", 1_000)
+            .expect("producer without a broker");
+        let e = send(&producer, "topic", "key", "value", Some(0))
+            .await
+            .err()
+            .expect("producing outside a transaction is refused");
+        assert!(
+            matches!(
+                &e,
+                ProcessorError::Kafka {
+                    source: KafkaError::MessageProduction(rdkafka::types::RDKafkaErrorCode::State),
+                    ..
+                }
+            ),
+            "{e:?}"
+        );
+        assert_eq!(classify(&e, false), Failure::Abortable);
+        assert_eq!(classify(&e, true), Failure::Fatal);
+        let own = ProcessorError::Task("beginning a transaction: x".into());
+        assert_eq!(classify(&own, false), Failure::Fatal);
     }
 }

@@ -12,7 +12,7 @@ use std::process::Output;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use futures::StreamExt;
-use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+use rdkafka::admin::{AdminClient, AdminOptions, NewPartitions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;
 use rdkafka::consumer::{Consumer, StreamConsumer};
 use rdkafka::message::Message;
@@ -73,6 +73,34 @@ async fn create(topics: &[NewTopic<'_>]) {
     {
         result.unwrap_or_else(|(name, code)| panic!("creating {name} failed: {code}"));
     }
+}
+
+/// Grows `topic` to `total` partitions.
+pub async fn grow_topic(topic: &str, total: usize) {
+    let options = AdminOptions::new().operation_timeout(Some(Duration::from_secs(10)));
+    for result in admin()
+        .create_partitions(&[NewPartitions::new(topic, total)], &options)
+        .await
+        .expect("CreatePartitions request reaches the broker")
+    {
+        result.unwrap_or_else(|(name, code)| panic!("growing {name} failed: {code}"));
+    }
+}
+
+/// High watermark (end offset) of every partition of `topic`.
+pub fn partition_ends(topic: &str, partitions: i32) -> BTreeMap<i32, i64> {
+    let consumer: rdkafka::consumer::BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", bootstrap())
+        .create()
+        .expect("consumer");
+    (0..partitions)
+        .map(|p| {
+            let (_, high) = consumer
+                .fetch_watermarks(topic, p, Duration::from_secs(10))
+                .expect("watermarks");
+            (p, high)
+        })
+        .collect()
 }
 
 /// Creates a topic named `<prefix>-<unique suffix>` and returns its name.
