@@ -201,3 +201,62 @@ fn malformed_records_are_dead_lettered_with_reasons() {
             .is_some_and(|r| r.contains("expected a product id"))
     );
 }
+
+/// One valid event of the first minute, with `edit` applied.
+fn edited(id: &str, edit: impl FnOnce(&mut Value)) -> InputRecord {
+    let mut e = json!({"event_id": id, "timestamp": "2026-11-25T00:00:10Z", "user_id": "user_1",
+        "user_segment": "new", "product_id": format!("X-{id}"), "product_name": "Pen",
+        "category": "office", "quantity": 1, "unit_price": 10.0, "base_amount": 10.0,
+        "discount_rate": 0.0, "discount_amount": 0.0, "final_amount": 10.0, "region": "Tokyo",
+        "device": "web", "payment_method": "credit_card"});
+    edit(&mut e);
+    (0, Some(e.to_string().into_bytes()))
+}
+
+#[test]
+fn out_of_range_values_are_dead_lettered_and_keys_stay_apart() {
+    let mut batch = vec![
+        edited("neg", |e| e["final_amount"] = json!(-5.0)),
+        edited("huge", |e| e["final_amount"] = json!(1e17)),
+        edited("rate", |e| e["discount_rate"] = json!(1.5)),
+        edited("qty", |e| e["quantity"] = json!(0)),
+        edited("pipe-1", |e| {
+            e["category"] = json!("a|b");
+            e["region"] = json!("c");
+        }),
+        edited("pipe-2", |e| {
+            e["category"] = json!("a");
+            e["region"] = json!("b|c");
+        }),
+    ];
+    // Moves the watermark of every input partition past the first minute.
+    for p in 0..3 {
+        let (_, value) = edited(&format!("close-{p}"), |e| {
+            e["timestamp"] = json!("2026-11-25T02:00:00Z")
+        });
+        batch.push((p, value));
+    }
+    let out = to_json(&simulate(&[batch], config(), 3));
+    let reasons: Vec<&str> = out["dead_letters"]
+        .as_array()
+        .expect("dead letters")
+        .iter()
+        .filter_map(|d| d["reason"].as_str())
+        .collect();
+    assert_eq!(reasons.len(), 4, "{reasons:?}");
+    assert!(reasons.iter().all(|r| r.starts_with("value out of range")));
+    let sales = &out["outputs"]["sales"];
+    let a = &sales["2026-11-25T00:00:00Z|a\\|b|c"];
+    let b = &sales["2026-11-25T00:00:00Z|a|b\\|c"];
+    assert_eq!(
+        (a["category"].as_str(), a["region"].as_str()),
+        (Some("a|b"), Some("c"))
+    );
+    assert_eq!(
+        (b["category"].as_str(), b["region"].as_str()),
+        (Some("a"), Some("b|c"))
+    );
+    assert_eq!(a["order_count"], 1);
+    assert_eq!(b["order_count"], 1);
+    assert_eq!(out["events"], 5, "only the valid events are counted");
+}
