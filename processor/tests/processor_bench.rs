@@ -20,6 +20,7 @@ use shopstream_processor::analytics::preagg::{
     PreAggregator, WindowConfig, detect_anomaly, parse_event,
 };
 use shopstream_processor::analytics::simulate::{InputRecord, simulate};
+use shopstream_processor::analytics::validate::{InputRules, read_event};
 use shopstream_processor::generator::catalogue::{Catalogue, CatalogueSpec};
 use shopstream_processor::generator::clock::EventClock;
 use shopstream_processor::generator::config::Schema;
@@ -144,6 +145,15 @@ fn measure(name: &str, input: &[InputRecord]) {
         .count();
     rate("parse only", started, parsed, "");
 
+    let rules = InputRules::default();
+    let now = chrono::Utc::now().timestamp_millis();
+    let started = start();
+    let valid = input
+        .iter()
+        .filter(|(_, p)| read_event(p.as_deref(), &rules, now).is_ok())
+        .count();
+    rate("parse + validate", started, valid, "");
+
     let config = WindowConfig::default();
     let started = start();
     let mut pre = PreAggregator::new(config);
@@ -163,12 +173,12 @@ fn measure(name: &str, input: &[InputRecord]) {
     rate("parse + anomaly check + pre-aggregate", started, N, &detail);
 
     // What stage 1's consumer loop does per record (`stage1.rs`): the same,
-    // plus each anomaly serialised to its output JSON.
+    // with validation, plus each anomaly serialised to its output JSON.
     let started = start();
     let mut pre = PreAggregator::new(config);
     let mut anomaly_bytes = 0usize;
     for (i, (p, payload)) in input.iter().enumerate() {
-        if let Ok(event) = parse_event(payload.as_deref()) {
+        if let Ok(event) = read_event(payload.as_deref(), &rules, now) {
             if let Some(a) = detect_anomaly(&event, config.anomaly_threshold)
                 && let Ok(json) = serde_json::to_string(&a)
             {
@@ -182,7 +192,7 @@ fn measure(name: &str, input: &[InputRecord]) {
     }
     pre.drain();
     let detail = format!(" ({anomaly_bytes} bytes of anomalies)");
-    rate("+ anomalies serialised (stage 1 loop)", started, N, &detail);
+    rate("+ validation, anomalies serialised (stage 1 loop)", started, N, &detail);
 
     let batches: Vec<Vec<InputRecord>> = input.chunks(100_000).map(<[_]>::to_vec).collect();
     let merge = MergeConfig {
