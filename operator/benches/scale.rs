@@ -19,7 +19,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use futures::{StreamExt, stream};
-use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::apps::v1::StatefulSet;
 use k8s_openapi::api::core::v1::Namespace;
 use kube::api::{DeleteParams, ListParams, Patch, PatchParams, PostParams};
 use kube::{Api, Client};
@@ -204,7 +204,8 @@ async fn main() -> anyhow::Result<()> {
         .await;
     let created = start.elapsed();
 
-    let deployments: Api<Deployment> = Api::namespaced(client.clone(), &ns);
+    // Generators are disabled: the processor StatefulSets are the workloads.
+    let deployments: Api<StatefulSet> = Api::namespaced(client.clone(), &ns);
     let mut peak_rss = 0;
     let all_ready = loop {
         let list = api.list(&ListParams::default()).await?;
@@ -226,7 +227,7 @@ async fn main() -> anyhow::Result<()> {
             .len() as u64;
         peak_rss = peak_rss.max(proc_stat(pid).1);
         eprintln!(
-            "{:>6.1}s  topics ready {ready}/{pipelines}  deployments {deployed}/{pipelines}",
+            "{:>6.1}s  topics ready {ready}/{pipelines}  processors {deployed}/{pipelines}",
             start.elapsed().as_secs_f64()
         );
         if ready == pipelines && deployed >= pipelines {

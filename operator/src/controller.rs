@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use futures::StreamExt;
-use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
 use k8s_openapi::api::core::v1::{ConfigMap, Service};
 use kube::core::PartialObjectMeta;
 use kube::runtime::controller::{self, Controller};
@@ -118,6 +118,9 @@ pub async fn run(
         // timeouts. Keys still never reconcile concurrently with themselves.
         .with_config(controller::Config::default().concurrency(concurrency))
         .owns_stream(owned_changes::<Deployment>(
+            &client, &namespace, &owned, &ctx,
+        ))
+        .owns_stream(owned_changes::<StatefulSet>(
             &client, &namespace, &owned, &ctx,
         ))
         .owns_stream(owned_changes::<ConfigMap>(

@@ -7,7 +7,8 @@ use std::path::PathBuf;
 use operator::crd::AnalyticsPipeline;
 use operator::reconcile::validate::{DefaultImages, ValidatedPipeline, validate};
 use operator::workloads::{
-    build_config_map, build_generator_deployment, build_metrics_service, build_processor_deployment,
+    build_config_map, build_generator_deployment, build_metrics_service,
+    build_processor_statefulset,
 };
 use serde::Serialize;
 
@@ -68,13 +69,37 @@ fn config_map_matches_fixture() {
 }
 
 #[test]
-fn processor_deployment_matches_fixture() {
+fn processor_statefulset_matches_fixture() {
     let p = validated(EXAMPLE);
     let config = build_config_map(&p).data.unwrap_or_default();
     assert_matches_fixture(
-        "processor-deployment.yaml",
-        &build_processor_deployment(&p, &config),
+        "processor-statefulset.yaml",
+        &build_processor_statefulset(&p, &config),
     );
+}
+
+/// Each processor pod carries its own stable name as its replica id, so a
+/// replaced pod reuses its predecessor's transactional id.
+#[test]
+fn processor_replicas_have_stable_identities() {
+    let p = validated(EXAMPLE);
+    let config = build_config_map(&p).data.unwrap_or_default();
+    let sts = build_processor_statefulset(&p, &config);
+    let spec = sts.spec.expect("spec");
+    assert_eq!(spec.pod_management_policy.as_deref(), Some("Parallel"));
+    let container = &spec.template.spec.expect("pod spec").containers[0];
+    let replica_id = container
+        .env
+        .iter()
+        .flatten()
+        .find(|e| e.name == "PROCESSOR_REPLICA_ID")
+        .expect("PROCESSOR_REPLICA_ID is set");
+    let field = replica_id
+        .value_from
+        .as_ref()
+        .and_then(|v| v.field_ref.as_ref())
+        .map(|f| f.field_path.as_str());
+    assert_eq!(field, Some("metadata.name"));
 }
 
 #[test]
@@ -121,14 +146,19 @@ fn metrics_service_matches_fixture() {
 /// generator rate rolls the generator only.
 #[test]
 fn a_spec_change_rolls_exactly_what_it_affects() {
-    let hash = |d: &k8s_openapi::api::apps::v1::Deployment| {
-        d.spec
-            .as_ref()
-            .and_then(|s| s.template.metadata.as_ref())
+    let of_template = |t: Option<&k8s_openapi::api::core::v1::PodTemplateSpec>| {
+        t.and_then(|t| t.metadata.as_ref())
             .and_then(|m| m.annotations.as_ref())
             .and_then(|a| a.get("analytics.shopstream.dev/config-hash"))
             .cloned()
             .expect("config hash annotation")
+    };
+    let hash = |d: &k8s_openapi::api::apps::v1::Deployment| {
+        of_template(d.spec.as_ref().map(|s| &s.template))
+    };
+    let processor_hash = |p: &ValidatedPipeline, config| {
+        let sts = build_processor_statefulset(p, config);
+        of_template(sts.spec.as_ref().map(|s| &s.template))
     };
     let base = validated(EXAMPLE);
     let base_config = build_config_map(&base).data.unwrap_or_default();
@@ -136,8 +166,8 @@ fn a_spec_change_rolls_exactly_what_it_affects() {
     let faster = validated(&EXAMPLE.replace("eventsPerSecond: 10", "eventsPerSecond: 20"));
     let faster_config = build_config_map(&faster).data.unwrap_or_default();
     assert_eq!(
-        hash(&build_processor_deployment(&base, &base_config)),
-        hash(&build_processor_deployment(&faster, &faster_config))
+        processor_hash(&base, &base_config),
+        processor_hash(&faster, &faster_config)
     );
     assert_ne!(
         hash(&build_generator_deployment(&base, &base_config).expect("enabled")),
@@ -148,8 +178,8 @@ fn a_spec_change_rolls_exactly_what_it_affects() {
         validated(&EXAMPLE.replace("replicas: 3", "replicas: 3\n    anomalyThreshold: 90000"));
     let threshold_config = build_config_map(&threshold).data.unwrap_or_default();
     assert_ne!(
-        hash(&build_processor_deployment(&base, &base_config)),
-        hash(&build_processor_deployment(&threshold, &threshold_config))
+        processor_hash(&base, &base_config),
+        processor_hash(&threshold, &threshold_config)
     );
     assert_eq!(
         hash(&build_generator_deployment(&base, &base_config).expect("enabled")),

@@ -19,7 +19,7 @@ use std::process::{Child, Command};
 use std::time::Duration;
 
 use chart_common::{apply, documents, kind, name, template, to_yaml};
-use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
 use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::api::core::v1::{ConfigMap, Service};
 use k8s_openapi::api::events::v1::Event;
@@ -57,6 +57,11 @@ fn expected_operator_rules() -> BTreeMap<(String, String), BTreeSet<String>> {
             "apps",
             "deployments",
             &["get", "list", "watch", "create", "patch", "delete"],
+        ),
+        (
+            "apps",
+            "statefulsets",
+            &["get", "list", "watch", "create", "patch"],
         ),
         (
             "",
@@ -419,6 +424,7 @@ async fn run_with_chart_rbac(cluster_wide: bool) {
 
     let pipelines: Api<AnalyticsPipeline> = Api::namespaced(client.clone(), &ns);
     let deployments: Api<Deployment> = Api::namespaced(client.clone(), &ns);
+    let statefulsets: Api<StatefulSet> = Api::namespaced(client.clone(), &ns);
     let config_maps: Api<ConfigMap> = Api::namespaced(client.clone(), &ns);
     let services: Api<Service> = Api::namespaced(client.clone(), &ns);
     let leases: Api<Lease> = Api::namespaced(client.clone(), &ns);
@@ -460,7 +466,7 @@ async fn run_with_chart_rbac(cluster_wide: bool) {
     wait_until("TopicsReady=True and the owned objects", WAIT, || async {
         let p = pipelines.get(&direct).await.map_err(|e| e.to_string())?;
         let topics = condition(&p, "TopicsReady");
-        let processor = exists(&deployments, &format!("{direct}-processor")).await;
+        let processor = exists(&statefulsets, &format!("{direct}-processor")).await;
         let generator = exists(&deployments, &format!("{direct}-generator")).await;
         let cm = !config_maps
             .list(&ListParams::default().labels(&format!("app.kubernetes.io/instance={direct}")))
@@ -543,11 +549,11 @@ async fn run_with_chart_rbac(cluster_wide: bool) {
     }
     for name in [&strimzi_delete, &strimzi_retain] {
         wait_until(
-            "the pipeline's KafkaTopics and Deployments",
+            "the pipeline's KafkaTopics and processor StatefulSet",
             WAIT,
             || async {
                 let input = exists(&kafka_topics, &format!("{name}-input")).await;
-                let processor = exists(&deployments, &format!("{name}-processor")).await;
+                let processor = exists(&statefulsets, &format!("{name}-processor")).await;
                 if input && processor {
                     Ok(())
                 } else {

@@ -1,10 +1,10 @@
 //! The Docker-free `make demo` path end to end: the local cluster
 //! (hack/local/up.sh: kube-controller-manager, kube-scheduler and kwok's
 //! simulated nodes on the test API server), the operator binary, and the local
-//! runner running the operator's Deployments (the real `generator` and
+//! runner running the operator's workloads (the real `generator` and
 //! `processor` binaries) against the local Kafka. Asserts what `make demo`
 //! shows: phase Running, events/s > 0, lag bounded or shrinking; and that the
-//! runner follows the Deployments (scale-up, deletion).
+//! runner follows the workloads (scale-up, deletion).
 //!
 //! Needs the workspace's binaries (`cargo build --workspace`, which
 //! hack/test.sh runs first); a missing one fails the test and names it.
@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command};
 use std::time::Duration;
 
-use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
 use kube::api::DeleteParams;
 use kube::{Api, Client};
 use operator::crd::{AnalyticsPipeline, Phase, ProcessorStatus};
@@ -138,12 +138,42 @@ fn pipeline_spec(processor_replicas: i32) -> serde_json::Value {
     })
 }
 
-/// Waits until the Deployment's Pods (on kwok's simulated nodes) are all
+/// The desired and ready replicas of a Deployment or StatefulSet.
+trait Replicas {
+    fn replicas(&self) -> (Option<i32>, Option<i32>);
+}
+
+impl Replicas for Deployment {
+    fn replicas(&self) -> (Option<i32>, Option<i32>) {
+        (
+            self.spec.as_ref().and_then(|s| s.replicas),
+            self.status.as_ref().and_then(|s| s.ready_replicas),
+        )
+    }
+}
+
+impl Replicas for StatefulSet {
+    fn replicas(&self) -> (Option<i32>, Option<i32>) {
+        (
+            self.spec.as_ref().and_then(|s| s.replicas),
+            self.status.as_ref().and_then(|s| s.ready_replicas),
+        )
+    }
+}
+
+/// Waits until the workload's Pods (on kwok's simulated nodes) are all
 /// ready, as kube-controller-manager reports them.
-async fn wait_deployment_ready(client: &Client, ns: &str, name: &str, replicas: i32) {
-    let api: Api<Deployment> = Api::namespaced(client.clone(), ns);
+async fn wait_workload_ready<K>(client: &Client, ns: &str, name: &str, replicas: i32)
+where
+    K: kube::Resource<Scope = k8s_openapi::NamespaceResourceScope, DynamicType = ()>
+        + Clone
+        + serde::de::DeserializeOwned
+        + std::fmt::Debug
+        + Replicas,
+{
+    let api: Api<K> = Api::namespaced(client.clone(), ns);
     wait_until(
-        &format!("deployment {name} with {replicas} ready pods"),
+        &format!("{name} with {replicas} ready pods"),
         Duration::from_secs(90),
         || async {
             let d = api
@@ -151,8 +181,7 @@ async fn wait_deployment_ready(client: &Client, ns: &str, name: &str, replicas: 
                 .await
                 .map_err(|e| e.to_string())?
                 .ok_or_else(|| format!("{name} missing"))?;
-            let spec = d.spec.as_ref().and_then(|s| s.replicas);
-            let ready = d.status.as_ref().and_then(|s| s.ready_replicas);
+            let (spec, ready) = d.replicas();
             if spec == Some(replicas) && ready == Some(replicas) {
                 Ok(())
             } else {
@@ -188,8 +217,8 @@ async fn local_demo_runs_the_pipeline_with_live_lag_and_throughput() {
 
     // Pods scheduled onto the simulated nodes and Ready: the controller-manager,
     // scheduler and kwok did their part.
-    wait_deployment_ready(&client, &ns, &format!("{name}-generator"), 1).await;
-    wait_deployment_ready(&client, &ns, &format!("{name}-processor"), 1).await;
+    wait_workload_ready::<Deployment>(&client, &ns, &format!("{name}-generator"), 1).await;
+    wait_workload_ready::<StatefulSet>(&client, &ns, &format!("{name}-processor"), 1).await;
 
     let running = wait_until("phase Running", Duration::from_secs(180), || async {
         let p = pipelines.get(&name).await.map_err(|e| e.to_string())?;
@@ -270,7 +299,7 @@ async fn local_demo_runs_the_pipeline_with_live_lag_and_throughput() {
 
     // Scale-up: a second processor Pod, and a second local process.
     apply_pipeline(&client, &ns, &name, pipeline_spec(2)).await;
-    wait_deployment_ready(&client, &ns, &format!("{name}-processor"), 2).await;
+    wait_workload_ready::<StatefulSet>(&client, &ns, &format!("{name}-processor"), 2).await;
     let second = log_dir()
         .join("local-runner")
         .join(format!("{ns}.{name}-processor-1.log"));
@@ -287,7 +316,8 @@ async fn local_demo_runs_the_pipeline_with_live_lag_and_throughput() {
     )
     .await;
 
-    // Deletion: the operator removes the Deployments, the runner its processes.
+    // Deletion: the operator's workloads go, and the runner stops their
+    // processes.
     pipelines
         .delete(&name, &DeleteParams::default())
         .await
@@ -301,13 +331,14 @@ async fn local_demo_runs_the_pipeline_with_live_lag_and_throughput() {
     })
     .await;
     wait_until(
-        "the runner stopping the deleted Deployments' processes",
+        "the runner stopping the deleted workloads' processes",
         Duration::from_secs(60),
         || async {
             let text = runner.log_text();
             // "stopped" after SIGTERM, "killing" after the grace period,
             // "removed" for one waiting to be restarted.
-            let stopping = text.matches("its Deployment is gone").count();
+            let stopping = text.matches("its Deployment is gone").count()
+                + text.matches("its StatefulSet is gone").count();
             let ended = text.matches("stopped").count()
                 + text.matches("killing").count()
                 + text.matches("removed (not running)").count();

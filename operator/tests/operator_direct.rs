@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
 use k8s_openapi::api::core::v1::{ConfigMap, Service};
 use kube::api::{Patch, PatchParams};
 use kube::{Api, Client, ResourceExt};
@@ -140,14 +140,20 @@ fn summary(p: &AnalyticsPipeline) -> String {
     format!("{:?}", p.status)
 }
 
-async fn mark_ready(client: &Client, ns: &str, deployment: &str, ready: i32) {
+async fn mark_ready<K>(client: &Client, ns: &str, workload: &str, ready: i32)
+where
+    K: kube::Resource<Scope = k8s_openapi::NamespaceResourceScope, DynamicType = ()>
+        + Clone
+        + serde::de::DeserializeOwned
+        + std::fmt::Debug,
+{
     // Stands in for kube-controller-manager, which this API server runs without.
-    let api: Api<Deployment> = Api::namespaced(client.clone(), ns);
+    let api: Api<K> = Api::namespaced(client.clone(), ns);
     let status =
         json!({"status": {"replicas": ready, "readyReplicas": ready, "availableReplicas": ready}});
-    api.patch_status(deployment, &PatchParams::default(), &Patch::Merge(&status))
+    api.patch_status(workload, &PatchParams::default(), &Patch::Merge(&status))
         .await
-        .expect("deployment status patched");
+        .expect("workload status patched");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -198,17 +204,54 @@ async fn provisions_topics_workloads_and_reports_lag_and_throughput() {
     let pipeline = pipelines.get(&name).await.expect("pipeline");
     let uid = pipeline.uid().expect("uid");
     let deployments: Api<Deployment> = Api::namespaced(client.clone(), &ns);
-    for deployment in [format!("{name}-processor"), format!("{name}-generator")] {
-        let d = wait_until("owned deployment", Duration::from_secs(30), || async {
-            deployments
-                .get_opt(&deployment)
+    let statefulsets: Api<StatefulSet> = Api::namespaced(client.clone(), &ns);
+    let processor = format!("{name}-processor");
+    let sts = wait_until(
+        "the processor StatefulSet",
+        Duration::from_secs(30),
+        || async {
+            statefulsets
+                .get_opt(&processor)
                 .await
                 .map_err(|e| e.to_string())?
-                .ok_or_else(|| format!("{deployment} missing"))
-        })
-        .await;
-        assert_eq!(d.owner_references()[0].uid, uid);
-        let pod = d.spec.and_then(|s| s.template.spec).expect("pod spec");
+                .ok_or_else(|| format!("{processor} missing"))
+        },
+    )
+    .await;
+    let generator = format!("{name}-generator");
+    let d = wait_until(
+        "the generator Deployment",
+        Duration::from_secs(30),
+        || async {
+            deployments
+                .get_opt(&generator)
+                .await
+                .map_err(|e| e.to_string())?
+                .ok_or_else(|| format!("{generator} missing"))
+        },
+    )
+    .await;
+    assert!(
+        deployments
+            .get_opt(&processor)
+            .await
+            .expect("get")
+            .is_none(),
+        "the processor runs as a StatefulSet only"
+    );
+    let pods = [
+        (
+            sts.owner_references()[0].uid.clone(),
+            sts.spec.map(|s| s.template),
+        ),
+        (
+            d.owner_references()[0].uid.clone(),
+            d.spec.map(|s| s.template),
+        ),
+    ];
+    for (owner, template) in pods {
+        assert_eq!(owner, uid);
+        let pod = template.and_then(|t| t.spec).expect("pod spec");
         let security = pod.containers[0]
             .security_context
             .clone()
@@ -275,8 +318,8 @@ async fn provisions_topics_workloads_and_reports_lag_and_throughput() {
     assert_eq!(status.observed_generation, p.metadata.generation);
 
     // The processor comes up and consumes: Running, lag 0.
-    mark_ready(&client, &ns, &format!("{name}-processor"), 1).await;
-    mark_ready(&client, &ns, &format!("{name}-generator"), 1).await;
+    mark_ready::<StatefulSet>(&client, &ns, &format!("{name}-processor"), 1).await;
+    mark_ready::<Deployment>(&client, &ns, &format!("{name}-generator"), 1).await;
     let group = processor.consumer_group.expect("consumer group");
     let mut member = GroupMember::join(&group, &names[0]);
     wait_until("Running with lag 0", Duration::from_secs(60), || async {
@@ -608,7 +651,7 @@ async fn hand_edits_to_owned_objects_are_undone() {
     )
     .await;
     let pipelines: Api<AnalyticsPipeline> = Api::namespaced(client.clone(), &ns);
-    let deployments: Api<Deployment> = Api::namespaced(client.clone(), &ns);
+    let statefulsets: Api<StatefulSet> = Api::namespaced(client.clone(), &ns);
     let config_maps: Api<ConfigMap> = Api::namespaced(client.clone(), &ns);
     let services: Api<Service> = Api::namespaced(client.clone(), &ns);
     let processor = format!("{name}-processor");
@@ -636,14 +679,14 @@ async fn hand_edits_to_owned_objects_are_undone() {
         }
     })
     .await;
-    let d = deployments
+    let d = statefulsets
         .get(&processor)
         .await
-        .expect("processor deployment");
+        .expect("processor statefulset");
     assert_eq!(d.spec.and_then(|s| s.replicas), Some(2));
 
     // Someone scales the processor by hand (another field manager).
-    deployments
+    statefulsets
         .patch(
             &processor,
             &PatchParams::default(),
@@ -651,7 +694,7 @@ async fn hand_edits_to_owned_objects_are_undone() {
         )
         .await
         .expect("scale by hand");
-    wait_for_replicas(&deployments, &processor, 2, "replicas restored").await;
+    wait_for_replicas(&statefulsets, &processor, 2, "replicas restored").await;
 
     // Someone deletes the ConfigMap and the Service.
     let config_map = format!("{name}-config");
@@ -701,7 +744,7 @@ async fn hand_edits_to_owned_objects_are_undone() {
         }),
     )
     .await;
-    wait_for_replicas(&deployments, &processor, 3, "spec change applied").await;
+    wait_for_replicas(&statefulsets, &processor, 3, "spec change applied").await;
 
     support::delete_pipeline(
         &pipelines,
@@ -713,9 +756,9 @@ async fn hand_edits_to_owned_objects_are_undone() {
     support::delete_namespace(&client, &ns).await;
 }
 
-async fn wait_for_replicas(deployments: &Api<Deployment>, name: &str, replicas: i32, what: &str) {
+async fn wait_for_replicas(statefulsets: &Api<StatefulSet>, name: &str, replicas: i32, what: &str) {
     wait_until(what, Duration::from_secs(30), || async {
-        let d = deployments.get(name).await.map_err(|e| e.to_string())?;
+        let d = statefulsets.get(name).await.map_err(|e| e.to_string())?;
         match d.spec.and_then(|s| s.replicas) {
             Some(n) if n == replicas => Ok(()),
             other => Err(format!("replicas {other:?}, want {replicas}")),

@@ -6,7 +6,7 @@ mod support;
 
 use std::time::Duration;
 
-use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::apps::v1::StatefulSet;
 use k8s_openapi::api::core::v1::ConfigMap;
 use kube::api::PostParams;
 use kube::{Api, ResourceExt};
@@ -25,9 +25,9 @@ async fn objects_of_someone_else_are_never_taken_over() {
     let _operator = OperatorProcess::start(&ns, "op-1", "shopstream-operator");
     let name = unique("shop");
     let config_maps: Api<ConfigMap> = Api::namespaced(client.clone(), &ns);
-    let deployments: Api<Deployment> = Api::namespaced(client.clone(), &ns);
+    let statefulsets: Api<StatefulSet> = Api::namespaced(client.clone(), &ns);
 
-    // A team's own ConfigMap and Deployment happen to have the names the
+    // A team's own ConfigMap and StatefulSet happen to have the names the
     // pipeline would use.
     let theirs_cm: ConfigMap = serde_json::from_value(json!({
         "metadata": {"name": format!("{name}-config")},
@@ -38,10 +38,11 @@ async fn objects_of_someone_else_are_never_taken_over() {
         .create(&PostParams::default(), &theirs_cm)
         .await
         .expect("create their config map");
-    let theirs_deploy: Deployment = serde_json::from_value(json!({
+    let theirs_deploy: StatefulSet = serde_json::from_value(json!({
         "metadata": {"name": format!("{name}-processor")},
         "spec": {
             "replicas": 0,
+            "serviceName": "theirs",
             "selector": {"matchLabels": {"app": "theirs"}},
             "template": {
                 "metadata": {"labels": {"app": "theirs"}},
@@ -49,11 +50,11 @@ async fn objects_of_someone_else_are_never_taken_over() {
             },
         },
     }))
-    .expect("deployment");
-    let theirs_deploy = deployments
+    .expect("statefulset");
+    let theirs_deploy = statefulsets
         .create(&PostParams::default(), &theirs_deploy)
         .await
-        .expect("create their deployment");
+        .expect("create their statefulset");
 
     let spec = json!({
         "kafka": {"bootstrapServers": kafka_bootstrap()},
@@ -76,7 +77,7 @@ async fn objects_of_someone_else_are_never_taken_over() {
         "{message}"
     );
     assert!(
-        message.contains(&format!("Deployment {ns}/{name}-processor already exists")),
+        message.contains(&format!("StatefulSet {ns}/{name}-processor already exists")),
         "{message}"
     );
     assert!(
@@ -116,12 +117,12 @@ async fn objects_of_someone_else_are_never_taken_over() {
         "config map written"
     );
     assert!(cm.owner_references().is_empty());
-    // A Deployment's status is written by kube-controller-manager where it
+    // A StatefulSet's status is written by kube-controller-manager where it
     // runs: what matters is that the operator never wrote it.
-    let d = deployments
+    let d = statefulsets
         .get(&format!("{name}-processor"))
         .await
-        .expect("their deployment");
+        .expect("their statefulset");
     assert!(d.owner_references().is_empty());
     assert_eq!(d.spec, theirs_deploy.spec, "deployment spec written");
     assert_eq!(
@@ -144,10 +145,10 @@ async fn objects_of_someone_else_are_never_taken_over() {
         .delete(&format!("{name}-config"), &Default::default())
         .await
         .expect("delete their config map");
-    deployments
+    statefulsets
         .delete(&format!("{name}-processor"), &Default::default())
         .await
-        .expect("delete their deployment");
+        .expect("delete their statefulset");
     let uid = p.uid().expect("uid");
     wait_until(
         "the pipeline's own objects",
@@ -157,7 +158,7 @@ async fn objects_of_someone_else_are_never_taken_over() {
                 .get_opt(&format!("{name}-config"))
                 .await
                 .map_err(|e| e.to_string())?;
-            let d = deployments
+            let d = statefulsets
                 .get_opt(&format!("{name}-processor"))
                 .await
                 .map_err(|e| e.to_string())?;

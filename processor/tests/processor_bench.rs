@@ -192,7 +192,12 @@ fn measure(name: &str, input: &[InputRecord]) {
     }
     pre.drain();
     let detail = format!(" ({anomaly_bytes} bytes of anomalies)");
-    rate("+ validation, anomalies serialised (stage 1 loop)", started, N, &detail);
+    rate(
+        "+ validation, anomalies serialised (stage 1 loop)",
+        started,
+        N,
+        &detail,
+    );
 
     let batches: Vec<Vec<InputRecord>> = input.chunks(100_000).map(<[_]>::to_vec).collect();
     let merge = MergeConfig {

@@ -118,6 +118,25 @@ pub struct ProcessorSpec {
     #[schemars(range(min = 0.0))]
     pub anomaly_threshold: f64,
 
+    /// An input partition that has been read to its end and has received
+    /// no new event for this many seconds stops holding the event-time
+    /// watermark back, so windows close without it until its next event
+    /// (default 30). Events that then arrive on it with an event time older
+    /// than the watermark are counted as late; with uneven keys a quiet
+    /// partition delays results by at most this long. 0: never, so one
+    /// partition without data stops all windowed results.
+    #[serde(default = "default_idle_partition_timeout")]
+    #[schemars(range(min = 0, max = 86400))]
+    pub idle_partition_timeout_seconds: i32,
+
+    /// Events whose time is more than this many seconds ahead of the Kafka
+    /// broker's clock go to the dead-letter topic (reason `event time too
+    /// far ahead`) instead of closing windows early (default 300). 0: no
+    /// check.
+    #[serde(default = "default_max_event_time_skew")]
+    #[schemars(range(min = 0, max = 2592000))]
+    pub max_event_time_skew_seconds: i32,
+
     /// CPU and memory requests and limits of each processor container.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resources: Option<ResourceRequirements>,
@@ -133,6 +152,8 @@ impl Default for ProcessorSpec {
             hourly_window_seconds: default_hourly_window(),
             allowed_lateness_seconds: default_lateness(),
             anomaly_threshold: default_anomaly_threshold(),
+            idle_partition_timeout_seconds: default_idle_partition_timeout(),
+            max_event_time_skew_seconds: default_max_event_time_skew(),
             resources: None,
         }
     }
@@ -161,4 +182,10 @@ fn default_lateness() -> i32 {
 }
 fn default_anomaly_threshold() -> f64 {
     50_000.0
+}
+fn default_idle_partition_timeout() -> i32 {
+    30
+}
+fn default_max_event_time_skew() -> i32 {
+    300
 }

@@ -1,11 +1,14 @@
 //! Step 4: server-side apply of the owned objects, in a fixed order
-//! (ConfigMap before the Deployments that read it), after checking that
-//! none of them is someone else's (see `ownership.rs`).
+//! (ConfigMap before the workloads that read it), after checking that none
+//! of them is someone else's (see `ownership.rs`). The processor is a
+//! StatefulSet (stable replica identities, `workloads/statefulset.rs`); a
+//! processor Deployment left by an earlier version is deleted once the
+//! StatefulSet is applied.
 
 use std::collections::HashMap;
 
 use k8s_openapi::NamespaceResourceScope;
-use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
 use k8s_openapi::api::core::v1::{ConfigMap, Service};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::api::{Patch, PatchParams};
@@ -22,7 +25,7 @@ use crate::crd::AnalyticsPipeline;
 use crate::error::{Error, Result};
 use crate::workloads::{
     build_config_map, build_generator_deployment, build_metrics_service,
-    build_processor_deployment, config_map_name, generator_name, metrics_service_name,
+    build_processor_statefulset, config_map_name, generator_name, metrics_service_name,
     processor_name,
 };
 
@@ -57,7 +60,7 @@ pub async fn apply_workloads(
     let mut config_map = build_config_map(p);
     let config = config_map.data.clone().unwrap_or_default();
     config_map.metadata = owned(config_map.metadata);
-    let mut processor = build_processor_deployment(p, &config);
+    let mut processor = build_processor_statefulset(p, &config);
     processor.metadata = owned(processor.metadata);
     let generator = build_generator_deployment(p, &config).map(|mut g| {
         g.metadata = owned(g.metadata);
@@ -84,13 +87,14 @@ pub async fn apply_workloads(
     let config_map = apply(ctx, &p.namespace, config_map).await?;
     remember(&mut versions, "ConfigMap", config_map.meta());
     let processor = apply(ctx, &p.namespace, processor).await?;
-    remember(&mut versions, "Deployment", processor.meta());
+    remember(&mut versions, "StatefulSet", processor.meta());
+    delete_own_deployment(ctx, owner, p, &processor_name(&p.name)).await?;
     match generator {
         Some(generator) => {
             let generator = apply(ctx, &p.namespace, generator).await?;
             remember(&mut versions, "Deployment", generator.meta());
         }
-        None => delete_own_generator(ctx, owner, p).await?,
+        None => delete_own_deployment(ctx, owner, p, &generator_name(&p.name)).await?,
     }
     let service = apply(ctx, &p.namespace, service).await?;
     remember(&mut versions, "Service", service.meta());
@@ -129,11 +133,16 @@ async fn foreign_children(
         let meta = read_meta::<ConfigMap>(ctx, &p.namespace, &name).await?;
         check("ConfigMap", name, meta);
     }
-    let mut deployments = vec![processor_name(&p.name)];
-    if with_generator {
-        deployments.push(generator_name(&p.name));
+    let name = processor_name(&p.name);
+    if !ctx
+        .applied
+        .is_verified_owned(&key, &("StatefulSet", name.clone()))
+    {
+        let meta = read_meta::<StatefulSet>(ctx, &p.namespace, &name).await?;
+        check("StatefulSet", name, meta);
     }
-    for name in deployments {
+    if with_generator {
+        let name = generator_name(&p.name);
         if !ctx
             .applied
             .is_verified_owned(&key, &("Deployment", name.clone()))
@@ -165,24 +174,25 @@ where
         .map(|partial| partial.metadata))
 }
 
-/// A disabled generator's Deployment goes, if it is the pipeline's: one of
-/// that name that belongs to someone else is none of the operator's
-/// business while the generator is off.
-async fn delete_own_generator(
+/// A Deployment the pipeline no longer wants goes, if it is the
+/// pipeline's: a disabled generator's, or the processor Deployment of an
+/// earlier version (the processor is a StatefulSet now). One of that name
+/// that belongs to someone else is none of the operator's business.
+async fn delete_own_deployment(
     ctx: &Context,
     owner: &AnalyticsPipeline,
     p: &ValidatedPipeline,
+    name: &str,
 ) -> Result<()> {
     let uid = owner.uid().unwrap_or_default();
     let api: Api<Deployment> = Api::namespaced(ctx.client.clone(), &p.namespace);
-    let name = generator_name(&p.name);
-    let Some(current) = api.get_metadata_opt(&name).await? else {
+    let Some(current) = api.get_metadata_opt(name).await? else {
         return Ok(());
     };
     if ownership(Some(&current.metadata), &uid) != Ownership::Owned {
         return Ok(());
     }
-    match api.delete(&name, &delete_exactly(&current.metadata)).await {
+    match api.delete(name, &delete_exactly(&current.metadata)).await {
         Ok(_) => Ok(()),
         // Gone already, or replaced since the read: not ours to delete.
         Err(kube::Error::Api(e)) if e.code == 404 || e.code == 409 => Ok(()),

@@ -1,7 +1,7 @@
 //! One reconcile of one pipeline, in fixed steps:
 //! read (the object the controller hands us) → validate (pure) → topics →
 //! build desired workloads (pure builders) → apply (server-side apply, one
-//! field manager, fixed order) → observe (Deployments, Kafka lag) → status.
+//! field manager, fixed order) → observe (StatefulSet, Deployment, Kafka lag) → status.
 
 mod apply;
 mod cleanup;

@@ -1,6 +1,6 @@
 //! Step 5a: observe what the cluster and Kafka say right now.
 
-use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
 use kube::Api;
 
 use super::validate::{PARTIALS_ROLE, ValidatedPipeline};
@@ -23,23 +23,27 @@ pub async fn observe(
     p: &ValidatedPipeline,
     topics: &TopicsState,
 ) -> Result<Observed> {
-    let deployments: Api<Deployment> = Api::namespaced(ctx.client.clone(), &p.namespace);
-    let replicas = |d: Option<Deployment>, desired: i32| WorkloadObservation {
-        ready: d
-            .and_then(|d| d.status)
+    let statefulsets: Api<StatefulSet> = Api::namespaced(ctx.client.clone(), &p.namespace);
+    let processor = WorkloadObservation {
+        ready: statefulsets
+            .get_opt(&processor_name(&p.name))
+            .await?
+            .and_then(|s| s.status)
             .and_then(|s| s.ready_replicas)
             .unwrap_or(0),
-        desired,
+        desired: p.processor.spec.replicas,
     };
-    let processor = replicas(
-        deployments.get_opt(&processor_name(&p.name)).await?,
-        p.processor.spec.replicas,
-    );
+    let deployments: Api<Deployment> = Api::namespaced(ctx.client.clone(), &p.namespace);
     let generator = match &p.generator {
-        Some(g) => Some(replicas(
-            deployments.get_opt(&generator_name(&p.name)).await?,
-            g.replicas,
-        )),
+        Some(g) => Some(WorkloadObservation {
+            ready: deployments
+                .get_opt(&generator_name(&p.name))
+                .await?
+                .and_then(|d| d.status)
+                .and_then(|s| s.ready_replicas)
+                .unwrap_or(0),
+            desired: g.replicas,
+        }),
         None => None,
     };
 

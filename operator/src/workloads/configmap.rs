@@ -57,6 +57,14 @@ pub fn build_config_map(p: &ValidatedPipeline) -> ConfigMap {
         "PROCESSOR_ANOMALY_THRESHOLD".into(),
         spec.anomaly_threshold.to_string(),
     );
+    data.insert(
+        "PROCESSOR_IDLE_PARTITION_TIMEOUT_SECONDS".into(),
+        spec.idle_partition_timeout_seconds.to_string(),
+    );
+    data.insert(
+        "PROCESSOR_MAX_EVENT_TIME_SKEW_SECONDS".into(),
+        spec.max_event_time_skew_seconds.to_string(),
+    );
     if let Some(generator) = &p.generator {
         data.insert(
             "GENERATOR_TOPIC".into(),
@@ -93,6 +101,8 @@ pub fn processor_env_keys() -> Vec<&'static str> {
         "PROCESSOR_HOURLY_WINDOW_SECONDS",
         "PROCESSOR_ALLOWED_LATENESS_SECONDS",
         "PROCESSOR_ANOMALY_THRESHOLD",
+        "PROCESSOR_IDLE_PARTITION_TIMEOUT_SECONDS",
+        "PROCESSOR_MAX_EVENT_TIME_SKEW_SECONDS",
     ]);
     keys
 }

@@ -10,7 +10,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use kube::api::ObjectMeta;
 
-use super::configmap::{config_map_name, generator_env_keys, processor_env_keys};
+use super::configmap::{config_map_name, generator_env_keys};
 use super::labels::{Component, labels, selector_labels};
 use crate::reconcile::validate::ValidatedPipeline;
 
@@ -21,43 +21,13 @@ pub const METRICS_PORT: i32 = 9090;
 /// ConfigMap change rolls exactly the Deployments whose settings changed.
 const CONFIG_HASH_ANNOTATION: &str = "analytics.shopstream.dev/config-hash";
 
+/// The processor's StatefulSet (and, before it, its Deployment).
 pub fn processor_name(pipeline: &str) -> String {
     format!("{pipeline}-processor")
 }
 
 pub fn generator_name(pipeline: &str) -> String {
     format!("{pipeline}-generator")
-}
-
-pub fn build_processor_deployment(
-    p: &ValidatedPipeline,
-    config: &BTreeMap<String, String>,
-) -> Deployment {
-    let resources = p.processor.spec.resources.clone().unwrap_or_else(|| {
-        // Sized for the default 5 events/s demo; the benchmark in
-        // docs/benchmarks.md gives the memory needed at higher rates.
-        ResourceRequirements {
-            requests: Some(BTreeMap::from([
-                ("cpu".into(), quantity("100m")),
-                ("memory".into(), quantity("64Mi")),
-            ])),
-            limits: Some(BTreeMap::from([("memory".into(), quantity("256Mi"))])),
-            ..ResourceRequirements::default()
-        }
-    });
-    build_deployment(
-        p,
-        Component::Processor,
-        WorkloadSettings {
-            name: processor_name(&p.name),
-            image: &p.processor.image,
-            command: "processor",
-            replicas: p.processor.spec.replicas,
-            env_keys: processor_env_keys(),
-            resources,
-            config,
-        },
-    )
 }
 
 /// `None` when the spec disables the generator.
@@ -75,6 +45,7 @@ pub fn build_generator_deployment(
             command: "generator",
             replicas: generator.replicas,
             env_keys: generator_env_keys(),
+            pod_name_env: &[],
             resources: ResourceRequirements {
                 requests: Some(BTreeMap::from([
                     ("cpu".into(), quantity("50m")),
@@ -88,14 +59,16 @@ pub fn build_generator_deployment(
     ))
 }
 
-struct WorkloadSettings<'a> {
-    name: String,
-    image: &'a str,
-    command: &'a str,
-    replicas: i32,
-    env_keys: Vec<&'static str>,
-    resources: ResourceRequirements,
-    config: &'a BTreeMap<String, String>,
+pub(super) struct WorkloadSettings<'a> {
+    pub name: String,
+    pub image: &'a str,
+    pub command: &'a str,
+    pub replicas: i32,
+    pub env_keys: Vec<&'static str>,
+    /// Environment variables set to the pod's name.
+    pub pod_name_env: &'a [&'static str],
+    pub resources: ResourceRequirements,
+    pub config: &'a BTreeMap<String, String>,
 }
 
 fn build_deployment(
@@ -103,6 +76,39 @@ fn build_deployment(
     component: Component,
     w: WorkloadSettings,
 ) -> Deployment {
+    let replicas = w.replicas;
+    let name = w.name.clone();
+    Deployment {
+        metadata: ObjectMeta {
+            name: Some(name),
+            namespace: Some(p.namespace.clone()),
+            labels: Some(labels(&p.name, component)),
+            ..ObjectMeta::default()
+        },
+        spec: Some(DeploymentSpec {
+            replicas: Some(replicas),
+            selector: LabelSelector {
+                match_labels: Some(selector_labels(&p.name, component)),
+                ..LabelSelector::default()
+            },
+            strategy: Some(DeploymentStrategy {
+                type_: Some("RollingUpdate".into()),
+                ..DeploymentStrategy::default()
+            }),
+            template: pod_template(p, component, w),
+            ..DeploymentSpec::default()
+        }),
+        ..Deployment::default()
+    }
+}
+
+/// The pod template of a workload: the container reads its settings from
+/// the pipeline's ConfigMap, runs non-root and read-only, exposes metrics.
+pub(super) fn pod_template(
+    p: &ValidatedPipeline,
+    component: Component,
+    w: WorkloadSettings,
+) -> PodTemplateSpec {
     let config_map = config_map_name(&p.name);
     let mut env: Vec<EnvVar> = w
         .env_keys
@@ -120,17 +126,19 @@ fn build_deployment(
             ..EnvVar::default()
         })
         .collect();
-    env.push(EnvVar {
-        name: "POD_NAME".into(),
-        value_from: Some(EnvVarSource {
-            field_ref: Some(ObjectFieldSelector {
-                field_path: "metadata.name".into(),
-                ..ObjectFieldSelector::default()
+    for name in std::iter::once(&"POD_NAME").chain(w.pod_name_env) {
+        env.push(EnvVar {
+            name: (*name).into(),
+            value_from: Some(EnvVarSource {
+                field_ref: Some(ObjectFieldSelector {
+                    field_path: "metadata.name".into(),
+                    ..ObjectFieldSelector::default()
+                }),
+                ..EnvVarSource::default()
             }),
-            ..EnvVarSource::default()
-        }),
-        ..EnvVar::default()
-    });
+            ..EnvVar::default()
+        });
+    }
     env.push(literal_env(
         "METRICS_ADDR",
         &format!("0.0.0.0:{METRICS_PORT}"),
@@ -175,51 +183,30 @@ fn build_deployment(
         ..Container::default()
     };
 
-    Deployment {
-        metadata: ObjectMeta {
-            name: Some(w.name),
-            namespace: Some(p.namespace.clone()),
+    PodTemplateSpec {
+        metadata: Some(ObjectMeta {
             labels: Some(labels(&p.name, component)),
+            annotations: Some(pod_annotations),
             ..ObjectMeta::default()
-        },
-        spec: Some(DeploymentSpec {
-            replicas: Some(w.replicas),
-            selector: LabelSelector {
-                match_labels: Some(selector_labels(&p.name, component)),
-                ..LabelSelector::default()
-            },
-            strategy: Some(DeploymentStrategy {
-                type_: Some("RollingUpdate".into()),
-                ..DeploymentStrategy::default()
-            }),
-            template: PodTemplateSpec {
-                metadata: Some(ObjectMeta {
-                    labels: Some(labels(&p.name, component)),
-                    annotations: Some(pod_annotations),
-                    ..ObjectMeta::default()
-                }),
-                spec: Some(PodSpec {
-                    containers: vec![container],
-                    automount_service_account_token: Some(false),
-                    // Lets the processor finish its batch, commit and leave
-                    // the consumer group on a rolling update.
-                    termination_grace_period_seconds: Some(30),
-                    security_context: Some(PodSecurityContext {
-                        run_as_non_root: Some(true),
-                        run_as_user: Some(65532),
-                        run_as_group: Some(65532),
-                        seccomp_profile: Some(SeccompProfile {
-                            type_: "RuntimeDefault".into(),
-                            ..SeccompProfile::default()
-                        }),
-                        ..PodSecurityContext::default()
-                    }),
-                    ..PodSpec::default()
-                }),
-            },
-            ..DeploymentSpec::default()
         }),
-        ..Deployment::default()
+        spec: Some(PodSpec {
+            containers: vec![container],
+            automount_service_account_token: Some(false),
+            // Lets the processor finish its batch, commit and leave
+            // the consumer group on a rolling update.
+            termination_grace_period_seconds: Some(30),
+            security_context: Some(PodSecurityContext {
+                run_as_non_root: Some(true),
+                run_as_user: Some(65532),
+                run_as_group: Some(65532),
+                seccomp_profile: Some(SeccompProfile {
+                    type_: "RuntimeDefault".into(),
+                    ..SeccompProfile::default()
+                }),
+                ..PodSecurityContext::default()
+            }),
+            ..PodSpec::default()
+        }),
     }
 }
 
@@ -248,7 +235,7 @@ fn literal_env(name: &str, value: &str) -> EnvVar {
     }
 }
 
-fn quantity(q: &str) -> k8s_openapi::apimachinery::pkg::api::resource::Quantity {
+pub(super) fn quantity(q: &str) -> k8s_openapi::apimachinery::pkg::api::resource::Quantity {
     k8s_openapi::apimachinery::pkg::api::resource::Quantity(q.into())
 }
 
