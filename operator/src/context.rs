@@ -2,7 +2,7 @@
 
 use std::collections::HashMap;
 use std::sync::{Mutex, OnceLock};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use kube::Client;
 use kube::runtime::events::{Recorder, Reporter};
@@ -14,6 +14,7 @@ use crate::kafka::{KafkaConnections, OffsetObservation, RateTracker};
 use crate::metrics::Metrics;
 use crate::reconcile::validate::DefaultImages;
 use crate::refresh_pacer::RefreshPacer;
+use crate::status::merge::{MergeSummary, StallTracker};
 use crate::written_topics::WrittenTopics;
 
 /// Settings from the operator's command line.
@@ -22,6 +23,9 @@ pub struct Settings {
     pub images: DefaultImages,
     /// How often lag and throughput are refreshed when nothing changes.
     pub status_interval: Duration,
+    /// How long the merge stage may make no progress, with partials
+    /// waiting, before it counts as stalled.
+    pub merge_stall_timeout: Duration,
     /// Reconciles running at once (`--concurrency`).
     pub concurrency: u16,
 }
@@ -39,6 +43,8 @@ pub struct Context {
     pub cleanup_failures: Mutex<HashMap<String, u32>>,
     /// Per pipeline: offset observations, for rates.
     pub rates: Mutex<HashMap<String, RateTracker>>,
+    /// Per pipeline: since when the merge stage has not moved.
+    pub merge_stalls: Mutex<HashMap<String, StallTracker>>,
     /// Per pipeline: last phase, for the phase gauge.
     pub phases: Mutex<HashMap<String, Phase>>,
     /// Paces the periodic status refreshes.
@@ -68,6 +74,7 @@ impl Context {
             failures: Mutex::default(),
             cleanup_failures: Mutex::default(),
             rates: Mutex::default(),
+            merge_stalls: Mutex::default(),
             phases: Mutex::default(),
             applied: AppliedWorkloads::default(),
             written_topics: WrittenTopics::default(),
@@ -152,6 +159,20 @@ impl Context {
         }
     }
 
+    /// Records the merge stage's progress; returns how long it has made
+    /// none while partials waited (`None`: it moves, or is caught up).
+    pub fn observe_merge(&self, key: &str, summary: &MergeSummary) -> Option<Duration> {
+        let now = Instant::now();
+        let mut stalls = self.merge_stalls.lock().unwrap_or_else(|p| p.into_inner());
+        match stalls.get_mut(key) {
+            Some(tracker) => tracker.observe(summary, now),
+            None => {
+                stalls.insert(key.to_string(), StallTracker::new(summary.progress, now));
+                None
+            }
+        }
+    }
+
     pub fn set_phase(&self, key: &str, phase: Option<Phase>) {
         let mut phases = self.phases.lock().unwrap_or_else(|p| p.into_inner());
         match phase {
@@ -190,6 +211,10 @@ impl Context {
             .unwrap_or_else(|p| p.into_inner())
             .remove(key);
         self.rates
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(key);
+        self.merge_stalls
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .remove(key);

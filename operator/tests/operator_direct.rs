@@ -5,8 +5,6 @@
 
 mod support;
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
@@ -17,9 +15,9 @@ use operator::crd::AnalyticsPipeline;
 use rdkafka::ClientConfig;
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, ResourceSpecifier, TopicReplication};
 use rdkafka::client::DefaultClientContext;
-use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
 use rdkafka::producer::{BaseRecord, DefaultProducerContext, Producer, ThreadedProducer};
 use serde_json::json;
+use support::kafka::GroupMember;
 use support::{
     OperatorProcess, apply_pipeline, condition, kafka_bootstrap, kubectl, unique, wait_until,
 };
@@ -87,53 +85,6 @@ fn produce(topic: &str, count: usize) {
             .expect("enqueue record");
     }
     producer.flush(Duration::from_secs(10)).expect("flush");
-}
-
-/// A member of the processor's consumer group that consumes and commits
-/// everything, standing in for the processor until it is stopped.
-struct GroupMember {
-    stop: Arc<AtomicBool>,
-    thread: Option<std::thread::JoinHandle<()>>,
-}
-
-impl GroupMember {
-    fn join(group: &str, topic: &str) -> Self {
-        let consumer: BaseConsumer = ClientConfig::new()
-            .set("bootstrap.servers", kafka_bootstrap())
-            .set("group.id", group)
-            .set("auto.offset.reset", "earliest")
-            .set("enable.auto.commit", "false")
-            .create()
-            .expect("consumer");
-        consumer.subscribe(&[topic]).expect("subscribe");
-        let stop = Arc::new(AtomicBool::new(false));
-        let flag = stop.clone();
-        let thread = std::thread::spawn(move || {
-            while !flag.load(Ordering::SeqCst) {
-                if let Some(Ok(_)) = consumer.poll(Duration::from_millis(200)) {
-                    let _ = consumer.commit_consumer_state(CommitMode::Sync);
-                }
-            }
-            // Dropping the consumer closes it: it leaves the group.
-        });
-        Self {
-            stop,
-            thread: Some(thread),
-        }
-    }
-
-    fn leave(&mut self) {
-        self.stop.store(true, Ordering::SeqCst);
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
-    }
-}
-
-impl Drop for GroupMember {
-    fn drop(&mut self) {
-        self.leave();
-    }
 }
 
 fn summary(p: &AnalyticsPipeline) -> String {

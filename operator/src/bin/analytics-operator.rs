@@ -29,6 +29,10 @@ struct Args {
     /// How often lag and throughput are refreshed, e.g. 15s.
     #[arg(long, env = "STATUS_INTERVAL", default_value = "15s", value_parser = humantime::parse_duration)]
     status_interval: Duration,
+    /// How long the processor's merge stage may make no progress, with
+    /// partials waiting, before MergeReady turns False (MergeStalled).
+    #[arg(long, env = "MERGE_STALL_TIMEOUT", default_value = "60s", value_parser = humantime::parse_duration)]
+    merge_stall_timeout: Duration,
     /// Generator image for pipelines that do not name one.
     #[arg(long, env = "GENERATOR_IMAGE", default_value = concat!("shopstream/generator:", env!("CARGO_PKG_VERSION")))]
     generator_image: String,
@@ -79,6 +83,7 @@ async fn run(args: Args) -> anyhow::Result<ExitCode> {
                 processor: args.processor_image.clone(),
             },
             status_interval: args.status_interval,
+            merge_stall_timeout: args.merge_stall_timeout,
             concurrency: args.concurrency,
         },
     ));

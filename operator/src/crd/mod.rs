@@ -16,7 +16,7 @@ pub use definition::{CRD_FILE, crd_yaml};
 pub use spec::{AnalyticsPipeline, AnalyticsPipelineSpec, DeletionPolicy, KafkaConnection};
 pub use status::{
     AnalyticsPipelineStatus, GeneratorStatus, PartitionLag, Phase, ProcessorStatus, RetiredTopic,
-    TopicOrigin, TopicStatus,
+    TopicOrigin, TopicStatus, WatermarkHold,
 };
 pub use topics::{TopicRole, TopicSpec, TopicsSpec};
 pub use workloads::{GeneratorSchema, GeneratorSpec, ProcessorSpec};

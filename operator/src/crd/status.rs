@@ -172,9 +172,40 @@ pub struct ProcessorStatus {
     /// Records appended to the output topics per second, measured the same way.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub output_records_per_second: Option<f64>,
+    /// Partials records the processor's merge stage (consumer group
+    /// `<consumerGroup>-merge`) has not processed yet. Grows while the merge
+    /// is stalled even when `totalLag` is 0.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub merge_lag: Option<i64>,
+    /// Event time up to which windowed results are final (the merge
+    /// stage's watermark).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub watermark: Option<Time>,
+    /// Input partitions holding the watermark back (at most 8 listed):
+    /// those without any data yet, else those furthest behind. A partition
+    /// without data holds every window open until it is idle for
+    /// `idlePartitionTimeoutSeconds`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["partition"]))]
+    pub watermark_held_by: Vec<WatermarkHold>,
+    /// Input partitions left out of the watermark as idle.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub idle_partitions: Option<i32>,
     /// When lag and throughput were last measured.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_updated: Option<Time>,
+}
+
+/// An input partition that holds the event-time watermark back.
+#[derive(JsonSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct WatermarkHold {
+    /// Input partition number.
+    pub partition: i32,
+    /// The largest event time read from it; absent when it has not had any
+    /// data yet.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub event_time: Option<Time>,
 }
 
 /// Lag of one input partition.

@@ -96,7 +96,71 @@ pub struct LagQuery {
     pub output_topics: Vec<(String, i32)>,
 }
 
+/// The processor's merge stage: its consumer group on the partials topic.
+#[derive(Clone, Debug)]
+pub struct MergeQuery {
+    /// `<processor group>-merge`.
+    pub group: String,
+    pub partials_topic: String,
+    pub partitions: i32,
+}
+
+/// One partials partition: its end offset (read-committed) and the merge
+/// group's commit there (offset and metadata: the processor's checkpoint).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MergeCommit {
+    pub partition: i32,
+    pub end_offset: i64,
+    pub committed: Option<(i64, String)>,
+}
+
 impl LagSampler {
+    /// The merge group's commits, with their metadata, and the partials
+    /// topic's end offsets. Partitions without an end offset (not created
+    /// yet) are left out.
+    pub async fn merge(&self, query: &MergeQuery) -> Result<Vec<MergeCommit>> {
+        let partitions: Vec<TopicPartition> = (0..query.partitions)
+            .map(|p| (query.partials_topic.clone(), p))
+            .collect();
+        let ends: HashMap<TopicPartition, i64> = self
+            .client
+            .list_offsets(
+                &partitions,
+                OffsetSpec::Latest,
+                IsolationLevel::ReadCommitted,
+                REQUEST_TIMEOUT,
+            )
+            .await
+            .map_err(from_client)?
+            .into_iter()
+            .filter_map(|(partition, offset)| Some((partition, offset.ok()?)))
+            .collect();
+        let commits = self
+            .client
+            .committed_offsets(&query.group, &partitions, REQUEST_TIMEOUT)
+            .await
+            .map_err(from_client)?;
+        let mut out = Vec::new();
+        for (key, result) in commits {
+            let commit = result.map_err(|e| {
+                Error::Kafka(format!(
+                    "cannot read the committed offset of {}[{}] for group {}: {e}",
+                    key.0, key.1, query.group
+                ))
+            })?;
+            let Some(&end_offset) = ends.get(&key) else {
+                continue;
+            };
+            out.push(MergeCommit {
+                partition: key.1,
+                end_offset,
+                committed: commit.map(|c| (c.offset, c.metadata)),
+            });
+        }
+        out.sort_by_key(|c| c.partition);
+        Ok(out)
+    }
+
     /// A sampler with its own client.
     pub fn connect(bootstrap_servers: &str) -> Result<Self> {
         Ok(Self::sharing(&KafkaAdmin::connect(bootstrap_servers)?))

@@ -10,4 +10,7 @@ mod lag;
 
 pub use admin::{ExistingTopic, KafkaAdmin};
 pub use connections::{ClientUse, KafkaConnections};
-pub use lag::{LagQuery, LagSample, LagSampler, OffsetObservation, RateTracker, rate_between};
+pub use lag::{
+    LagQuery, LagSample, LagSampler, MergeCommit, MergeQuery, OffsetObservation, RateTracker,
+    rate_between,
+};

@@ -274,6 +274,7 @@ async fn block_on_conflict(
             },
             group_members: None,
         },
+        merge: None,
         warnings: Vec::new(),
         previous_phase: previous.phase,
         conflict: Some(message.clone()),

@@ -5,17 +5,25 @@ use kube::Api;
 
 use super::validate::{PARTIALS_ROLE, ValidatedPipeline};
 use crate::context::Context;
-use crate::crd::{GeneratorStatus, Phase, ProcessorStatus, TopicRole};
+use crate::crd::{GeneratorStatus, Phase, ProcessorStatus, TopicRole, WatermarkHold};
 use crate::error::Result;
-use crate::kafka::{ClientUse, LagQuery, LagSample};
-use crate::status::{Observations, ProcessorObservation, TopicsState, WorkloadObservation};
+use crate::kafka::{ClientUse, LagQuery, LagSample, MergeCommit, MergeQuery};
+use crate::status::merge::{
+    Checkpoint, PartialsPartition, describe_holding, health, rfc3339, summarize,
+};
+use crate::status::{
+    MergeObservation, Observations, ProcessorObservation, TopicsState, WorkloadObservation,
+};
 use crate::workloads::{generator_name, processor_name};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 
 pub struct Observed {
     pub processor: WorkloadObservation,
     pub generator: Option<WorkloadObservation>,
     /// `Err(message)` when Kafka could not be asked.
     pub lag: std::result::Result<LagSample, String>,
+    /// The merge stage's commits; `Err(message)` when they could not be read.
+    pub merge: std::result::Result<Vec<MergeCommit>, String>,
 }
 
 pub async fn observe(
@@ -48,7 +56,7 @@ pub async fn observe(
     };
 
     let lag = match topics {
-        TopicsState::KafkaUnreachable(m) => Err(m.clone()),
+        TopicsState::KafkaUnreachable(m) => (Err(m.clone()), Err(m.clone())),
         _ => {
             let query = LagQuery {
                 group: p.consumer_group.clone(),
@@ -60,20 +68,37 @@ pub async fn observe(
                     .map(|t| (t.name.clone(), t.partitions))
                     .collect(),
             };
+            let merge_query = MergeQuery {
+                group: format!("{}-merge", p.consumer_group),
+                partials_topic: p.topic_name(PARTIALS_ROLE).to_string(),
+                partitions: p
+                    .topics
+                    .iter()
+                    .find(|t| t.role == PARTIALS_ROLE)
+                    .map_or(0, |t| t.partitions),
+            };
             let key = format!("{}/{}", p.namespace, p.name);
             match ctx
                 .kafka
                 .lag_sampler(ClientUse::Pipeline(&key), &p.bootstrap_servers)
             {
-                Ok(sampler) => sampler.sample(query).await.map_err(|e| e.to_string()),
-                Err(e) => Err(e.to_string()),
+                Ok(sampler) => match sampler.sample(query).await {
+                    Ok(sample) => {
+                        let merge = sampler.merge(&merge_query).await.map_err(|e| e.to_string());
+                        (Ok(sample), merge)
+                    }
+                    Err(e) => (Err(e.to_string()), Err("lag not measured".to_string())),
+                },
+                Err(e) => (Err(e.to_string()), Err(e.to_string())),
             }
         }
     };
+    let (lag, merge) = lag;
     Ok(Observed {
         processor,
         generator,
         lag,
+        merge,
     })
 }
 
@@ -122,6 +147,16 @@ pub fn summarise(
             }
         }
     }
+    let merge = match (&observed.lag, &observed.merge) {
+        (Ok(_), Ok(commits)) => Some(merge_observation(
+            ctx,
+            key,
+            p,
+            commits,
+            &mut processor_status,
+        )),
+        _ => None,
+    };
     let generator_status = observed.generator.map(|g| GeneratorStatus {
         ready_replicas: g.ready,
         desired_replicas: g.desired,
@@ -134,11 +169,66 @@ pub fn summarise(
             workload: observed.processor,
             group_members,
         },
+        merge,
         warnings: p.warnings.clone(),
         previous_phase,
         conflict: None,
     };
     (observations, processor_status, generator_status)
+}
+
+/// The merge stage's summary into the status fields, and its health.
+fn merge_observation(
+    ctx: &Context,
+    key: &str,
+    p: &ValidatedPipeline,
+    commits: &[MergeCommit],
+    status: &mut ProcessorStatus,
+) -> MergeObservation {
+    let partitions: Vec<PartialsPartition> = commits
+        .iter()
+        .map(|c| PartialsPartition {
+            partition: c.partition,
+            end_offset: c.end_offset,
+            committed: c.committed.as_ref().map(|(offset, _)| *offset),
+            checkpoint: c
+                .committed
+                .as_ref()
+                .and_then(|(_, metadata)| Checkpoint::decode(metadata)),
+        })
+        .collect();
+    let summary = summarize(&partitions);
+    let stalled_for = ctx.observe_merge(key, &summary);
+    let now_ms = k8s_openapi::jiff::Timestamp::now().as_millisecond();
+    let health = health(
+        &summary,
+        stalled_for,
+        ctx.settings.merge_stall_timeout,
+        now_ms,
+    );
+    let time = |ms: i64| {
+        k8s_openapi::jiff::Timestamp::from_millisecond(ms)
+            .ok()
+            .map(Time)
+    };
+    status.merge_lag = Some(summary.lag);
+    status.watermark = summary.watermark.and_then(time);
+    status.watermark_held_by = summary
+        .holding
+        .iter()
+        .map(|&(partition, event_time)| WatermarkHold {
+            partition,
+            event_time: event_time.and_then(time),
+        })
+        .collect();
+    status.idle_partitions = Some(i32::try_from(summary.idle).unwrap_or(i32::MAX));
+    MergeObservation {
+        group: format!("{}-merge", p.consumer_group),
+        health,
+        watermark: summary.watermark.and_then(rfc3339),
+        holding: describe_holding(&summary),
+        idle: summary.idle,
+    }
 }
 
 fn round2(v: f64) -> f64 {

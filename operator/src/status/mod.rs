@@ -2,16 +2,20 @@
 //! phase. Pure, so every transition is unit-tested.
 
 mod conditions;
+pub mod merge;
 mod phase;
 
 pub use conditions::{ConditionBuilder, merge_conditions};
 pub use phase::{
-    Observations, ProcessorObservation, TopicsState, WorkloadObservation, derive_conditions,
-    derive_phase,
+    MergeObservation, Observations, ProcessorObservation, TopicsState, WorkloadObservation,
+    derive_conditions, derive_phase,
 };
 
 /// Condition types, as Kubernetes conventions want them: positive polarity.
 pub const TOPICS_READY: &str = "TopicsReady";
 pub const GENERATOR_READY: &str = "GeneratorReady";
 pub const PROCESSOR_READY: &str = "ProcessorReady";
+/// Stage 2 of the processor (the merge) makes progress and closes windows
+/// normally.
+pub const MERGE_READY: &str = "MergeReady";
 pub const READY: &str = "Ready";

@@ -1,5 +1,6 @@
 use super::conditions::ConditionBuilder;
-use super::{GENERATOR_READY, PROCESSOR_READY, READY, TOPICS_READY};
+use super::merge::MergeHealth;
+use super::{GENERATOR_READY, MERGE_READY, PROCESSOR_READY, READY, TOPICS_READY};
 use crate::crd::Phase;
 
 /// What a reconcile saw, in the terms the status speaks.
@@ -9,6 +10,8 @@ pub struct Observations {
     /// `None` when the generator is disabled.
     pub generator: Option<WorkloadObservation>,
     pub processor: ProcessorObservation,
+    /// The processor's merge stage; `None` when it could not be read.
+    pub merge: Option<MergeObservation>,
     /// Non-fatal findings, appended to the ProcessorReady message.
     pub warnings: Vec<String>,
     /// Objects of the pipeline's names that belong to someone else: the
@@ -33,6 +36,19 @@ pub enum TopicsState {
 pub struct WorkloadObservation {
     pub ready: i32,
     pub desired: i32,
+}
+
+/// The processor's stage 2, from its commits on the partials topic.
+#[derive(Clone, Debug, PartialEq)]
+pub struct MergeObservation {
+    pub group: String,
+    pub health: MergeHealth,
+    /// RFC 3339 event time up to which windows are final.
+    pub watermark: Option<String>,
+    /// Which input partitions hold the watermark back, in words; empty
+    /// when none do.
+    pub holding: String,
+    pub idle: usize,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -139,7 +155,8 @@ pub fn derive_conditions(o: &Observations) -> Vec<ConditionBuilder> {
         ];
     }
 
-    let parts = [&topics, &generator, &processor];
+    let merge = merge_condition(o.merge.as_ref());
+    let parts = [&topics, &generator, &processor, &merge];
     let ready = match parts.iter().find(|c| !c.status) {
         None => ConditionBuilder::new(
             READY,
@@ -154,7 +171,64 @@ pub fn derive_conditions(o: &Observations) -> Vec<ConditionBuilder> {
             format!("{}: {}", first.type_, first.message),
         ),
     };
-    vec![topics, generator, processor, ready]
+    vec![topics, generator, processor, merge, ready]
+}
+
+fn merge_condition(merge: Option<&MergeObservation>) -> ConditionBuilder {
+    let Some(m) = merge else {
+        return ConditionBuilder::new(
+            MERGE_READY,
+            false,
+            "MergeUnknown",
+            "the merge stage's progress could not be read from Kafka",
+        );
+    };
+    let mut context = Vec::new();
+    if let Some(w) = &m.watermark {
+        context.push(format!("windows final up to {w}"));
+    }
+    if !m.holding.is_empty() {
+        context.push(format!("watermark held back by {}", m.holding));
+    }
+    if m.idle > 0 {
+        context.push(format!("{} idle input partitions left out", m.idle));
+    }
+    let context = if context.is_empty() {
+        String::new()
+    } else {
+        format!("; {}", context.join("; "))
+    };
+    match &m.health {
+        MergeHealth::Merging { lag } => ConditionBuilder::new(
+            MERGE_READY,
+            true,
+            "Merging",
+            format!("merge lag {lag} records{context}"),
+        ),
+        MergeHealth::Stalled { lag, stalled_for } => ConditionBuilder::new(
+            MERGE_READY,
+            false,
+            "MergeStalled",
+            format!(
+                "the merge stage (consumer group {}) made no progress for {} s while {lag} \
+                 partials records waited{context}",
+                m.group,
+                stalled_for.as_secs()
+            ),
+        ),
+        MergeHealth::MemoryBound { ago } => ConditionBuilder::new(
+            MERGE_READY,
+            false,
+            "MemoryBoundReached",
+            format!(
+                "the merge stage closed windows early {} s ago at its memory bound: their \
+                 results lack events that arrived later (counted as late); raise the \
+                 processor's memory limit, or let idle partitions time out \
+                 (idlePartitionTimeoutSeconds){context}",
+                ago.as_secs()
+            ),
+        ),
+    }
 }
 
 /// The phase summarises the conditions for `kubectl get`.
@@ -180,6 +254,7 @@ pub fn derive_phase(o: &Observations, conditions: &[ConditionBuilder]) -> Phase 
 
 #[cfg(test)]
 mod tests {
+    use super::super::merge::MergeHealth;
     use super::*;
 
     fn healthy() -> Observations {
@@ -196,10 +271,89 @@ mod tests {
                 },
                 group_members: Some(2),
             },
+            merge: Some(MergeObservation {
+                group: "g-merge".into(),
+                health: MergeHealth::Merging { lag: 0 },
+                watermark: None,
+                holding: String::new(),
+                idle: 0,
+            }),
             warnings: vec![],
             previous_phase: Some(Phase::Provisioning),
             conflict: None,
         }
+    }
+
+    #[test]
+    fn a_stalled_merge_degrades_a_running_pipeline() {
+        let mut o = healthy();
+        o.previous_phase = Some(Phase::Running);
+        o.merge = Some(MergeObservation {
+            group: "g-merge".into(),
+            health: MergeHealth::Stalled {
+                lag: 500,
+                stalled_for: std::time::Duration::from_secs(75),
+            },
+            watermark: Some("2026-01-01T00:00:00Z".into()),
+            holding: "input partition 4 (no data yet)".into(),
+            idle: 0,
+        });
+        let c = derive_conditions(&o);
+        let merge = find(&c, MERGE_READY);
+        assert_eq!((merge.status, merge.reason), (false, "MergeStalled"));
+        assert!(
+            merge.message.contains("75 s while 500"),
+            "{}",
+            merge.message
+        );
+        assert!(
+            merge.message.contains("input partition 4"),
+            "{}",
+            merge.message
+        );
+        assert_eq!(find(&c, READY).reason, "MergeStalled");
+        assert_eq!(derive_phase(&o, &c), Phase::Degraded);
+    }
+
+    #[test]
+    fn windows_closed_at_the_memory_bound_degrade_and_say_what_to_do() {
+        let mut o = healthy();
+        o.previous_phase = Some(Phase::Running);
+        o.merge = Some(MergeObservation {
+            group: "g-merge".into(),
+            health: MergeHealth::MemoryBound {
+                ago: std::time::Duration::from_secs(30),
+            },
+            watermark: None,
+            holding: String::new(),
+            idle: 0,
+        });
+        let c = derive_conditions(&o);
+        let merge = find(&c, MERGE_READY);
+        assert_eq!((merge.status, merge.reason), (false, "MemoryBoundReached"));
+        assert!(merge.message.contains("memory limit"));
+        assert_eq!(derive_phase(&o, &c), Phase::Degraded);
+    }
+
+    #[test]
+    fn a_merging_pipeline_names_what_holds_its_watermark() {
+        let mut o = healthy();
+        o.merge = Some(MergeObservation {
+            group: "g-merge".into(),
+            health: MergeHealth::Merging { lag: 3 },
+            watermark: Some("2026-01-01T00:00:00Z".into()),
+            holding: "input partition 2 (no data yet)".into(),
+            idle: 1,
+        });
+        let c = derive_conditions(&o);
+        let merge = find(&c, MERGE_READY);
+        assert!(merge.status);
+        assert_eq!(
+            merge.message,
+            "merge lag 3 records; windows final up to 2026-01-01T00:00:00Z; watermark held back \
+             by input partition 2 (no data yet); 1 idle input partitions left out"
+        );
+        assert_eq!(derive_phase(&o, &c), Phase::Running);
     }
 
     fn find<'a>(c: &'a [ConditionBuilder], t: &str) -> &'a ConditionBuilder {
