@@ -42,11 +42,15 @@ impl ProductId<'_> {
 
     /// The id as one component of a record key: integers as their digits,
     /// text as it is — except text that reads as an integer, which is
-    /// quoted (`"5"`), so that `5` and `"5"` never share a key.
+    /// quoted (`"5"`), so that `5` and `"5"` never share a key, and text
+    /// that starts with a quote, quoted too, so that the id `"5"` (quotes
+    /// included) does not share the key of the id `5`.
     pub fn key_text(&self) -> Cow<'_, str> {
         match self {
             ProductId::Integer(n) => Cow::Owned(n.to_string()),
-            ProductId::Text(text) if looks_like_integer(text) => Cow::Owned(format!("\"{text}\"")),
+            ProductId::Text(text) if looks_like_integer(text) || text.starts_with('"') => {
+                Cow::Owned(format!("\"{text}\""))
+            }
             ProductId::Text(text) => Cow::Borrowed(text),
         }
     }
@@ -205,5 +209,10 @@ mod tests {
         assert_eq!(ProductId::from("P001").key_text(), "P001");
         assert_eq!(ProductId::from("5a").key_text(), "5a");
         assert_eq!(ProductId::from("").key_text(), "");
+        assert_eq!(ProductId::from("\"5\"").key_text(), "\"\"5\"\"");
+        assert_ne!(
+            ProductId::from("\"5\"").key_text(),
+            ProductId::from("5").key_text()
+        );
     }
 }

@@ -11,7 +11,9 @@ mod support;
 
 use std::time::{Duration, Instant};
 
+use support::dataset::*;
 use support::pipeline::*;
+use support::recompute::assert_matches;
 use support::{create_topics, unique};
 
 /// The local broker's pid, checked to be a Kafka broker.
@@ -76,6 +78,7 @@ async fn a_broker_stall_longer_than_the_request_timeout_aborts_and_rewinds() {
         &topics,
         &group,
         "0",
+        &SETTINGS,
         &[("PROCESSOR_PRODUCE_TIMEOUT_MS", "1000")],
     )];
     // Stall the broker inside a transaction, for 6x the produce timeout.
@@ -97,14 +100,14 @@ async fn a_broker_stall_longer_than_the_request_timeout_aborts_and_rewinds() {
     let closing = closing_events(91);
     produce(&input, &closing).await;
     records.extend(closing);
-    let want = recompute(&records);
-    let got = read_outputs(&topics, &want, Duration::from_secs(120)).await;
+    let want = expected(&records);
+    let got = read_results(&topics, &want, Duration::from_secs(120)).await;
     assert!(
         replicas[0].alive(),
         "the processor exited:\n{}",
         logs(&replicas)
     );
-    assert_matches_recompute(&got, &want);
+    assert_matches(&got, &want);
     let aborted = replicas[0].metric("processor_transactions_aborted_total");
     let rewinds = replicas[0].metric("processor_merge_rewinds_total");
     assert!(

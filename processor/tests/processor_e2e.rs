@@ -1,122 +1,43 @@
 //! End-to-end tests of the `processor` binary against the real local broker:
-//! a seeded data set processed by 1 replica and by 3 replicas gives the same
-//! final outputs, equal to a deliberately simple recomputation
-//! (`support/recompute.rs`); malformed records are dead-lettered; late
-//! events are counted and change nothing; replicas killed with SIGKILL and
-//! restarted change nothing.
-//!
-//! Window results are idempotent per key (a re-emission after a restart
-//! writes the identical record on the same key), so every read of them
-//! dedupes by key, last value wins; anomalies are read whole.
+//! a seeded data set processed by 1 replica and by 3 replicas (each of which
+//! must have consumed part of it) gives the same final outputs, equal to a
+//! deliberately simple recomputation (`support/recompute.rs`); malformed
+//! records are dead-lettered; late events are counted and change nothing;
+//! replicas killed with SIGKILL while a transaction is open, and restarted,
+//! change nothing.
 
 mod support;
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use serde_json::{Value, json};
-use support::pipeline::{
-    Replica, Results, Settings, Topics, logs, metric_sum, produce, read_results, read_topic,
-    scrape, sigterm, spawn,
-};
-use support::recompute::{assert_matches, is_valid, recompute};
-use support::{create_topics, unique};
-
-const SETTINGS: Settings = Settings {
-    sales_s: 10,
-    segment_s: 20,
-    hourly_s: 60,
-    lateness_s: 2,
-    threshold: 50_000.0,
-};
-/// 2026-01-01T00:00:00Z: simulated event time starts here.
-const T0_MS: i64 = 1_767_225_600_000;
-const FUTURE_MS: i64 = T0_MS + 86_400_000;
-
-// ---------------------------------------------------------------- data set
-
-struct Lcg(u64);
-impl Lcg {
-    fn next(&mut self, n: u64) -> u64 {
-        self.0 = self
-            .0
-            .wrapping_mul(6_364_136_223_846_793_005)
-            .wrapping_add(1_442_695_040_888_963_407);
-        (self.0 >> 33) % n
-    }
-}
-
-const CATEGORIES: [&str; 4] = ["electronics", "books", "food", "fashion"];
-const REGIONS: [&str; 3] = ["Tokyo", "Osaka", "Nagoya"];
-const SEGMENTS: [&str; 3] = ["premium", "regular", "new"];
-
-fn event(id: &str, ts_ms: i64, rng: &mut Lcg) -> Value {
-    let product = rng.next(8);
-    let category = CATEGORIES[(product % 4) as usize];
-    let quantity = 1 + rng.next(4);
-    let percent = rng.next(4) * 5;
-    let final_cents = 100 + rng.next(8_000_000) as i64;
-    let final_amount = final_cents as f64 / 100.0;
-    // Write some timestamps with a +09:00 offset: they must normalise.
-    let ts = chrono::DateTime::from_timestamp_millis(ts_ms).expect("valid time");
-    let ts = if rng.next(3) == 0 {
-        let tokyo = chrono::FixedOffset::east_opt(9 * 3600).expect("offset");
-        ts.with_timezone(&tokyo).to_rfc3339()
-    } else {
-        ts.to_rfc3339()
-    };
-    json!({
-        "event_id": id, "timestamp": ts,
-        "user_id": format!("user_{}", rng.next(40)),
-        "user_segment": SEGMENTS[rng.next(3) as usize],
-        "product_id": format!("P{product}"), "product_name": format!("Product {product}"),
-        "category": category, "quantity": quantity,
-        "unit_price": final_amount, "base_amount": final_amount,
-        "discount_rate": percent as f64 / 100.0, "discount_amount": 0.0,
-        "final_amount": final_amount,
-        "region": REGIONS[rng.next(3) as usize], "device": "web", "payment_method": "credit_card",
-    })
-}
-
-/// `n` records per input partition over `span_s` seconds of event time,
-/// each partition out of order by at most 1 s (< the allowed lateness), with
-/// roughly 1 % malformed records. Returns (partition, value) in send order.
-fn data_set(seed: u64, n: usize, span_s: i64) -> Vec<(i32, String)> {
-    let mut rng = Lcg(seed);
-    let mut out = Vec::new();
-    for i in 0..n {
-        for p in 0..3 {
-            let base = T0_MS + (i as i64 * span_s * 1000) / n as i64;
-            let ts = base - rng.next(1000) as i64;
-            let value = match rng.next(100) {
-                0 => "{\"event_id\": broken".to_owned(),
-                1 => json!({"event_id": format!("s{seed}-{p}-{i}"), "timestamp": "x"}).to_string(),
-                _ => event(&format!("s{seed}-{p}-{i}"), ts.max(T0_MS), &mut rng).to_string(),
-            };
-            out.push((p, value));
-        }
-    }
-    out
-}
-
-fn closing_events(seed: u64) -> Vec<(i32, String)> {
-    let mut rng = Lcg(seed);
-    (0..3)
-        .map(|p| {
-            let mut e = event(&format!("close-{seed}-{p}"), FUTURE_MS, &mut rng);
-            e["final_amount"] = json!(1.0);
-            (p, e.to_string())
-        })
-        .collect()
-}
-
-/// The results the processor must emit for `records`.
-fn expected(records: &[(i32, String)]) -> Results {
-    let values: Vec<&str> = records.iter().map(|(_, v)| v.as_str()).collect();
-    recompute(&values, &SETTINGS, FUTURE_MS)
-}
+use futures::StreamExt;
+use rdkafka::ClientConfig;
+use rdkafka::consumer::{Consumer, StreamConsumer};
+use serde_json::json;
+use support::dataset::*;
+use support::pipeline::*;
+use support::recompute::{assert_matches, is_valid};
+use support::{bootstrap, create_topics, unique};
 
 // ------------------------------------------------------------------- tests
+
+/// Until every replica answers /readyz with 200, i.e. received its first
+/// assignment. The last one to join can only get one once the group has
+/// rebalanced over all of them, so afterwards each holds a share.
+async fn wait_ready(replicas: &[Replica]) {
+    wait_until(
+        "every replica ready",
+        Duration::from_secs(60),
+        replicas,
+        || {
+            replicas
+                .iter()
+                .all(|r| scrape(r.metrics, "/readyz").contains("200 OK"))
+        },
+    )
+    .await;
+}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn one_and_three_replicas_equal_the_recompute() {
@@ -124,19 +45,24 @@ async fn one_and_three_replicas_equal_the_recompute() {
     create_topics(&[(&input, 3)]).await;
     let single = Topics::create(&input, "e2e-one").await;
     let triple = Topics::create(&input, "e2e-three").await;
-    let mut records = data_set(7, 600, 150);
-    produce(&input, &records).await;
-    let closing = closing_events(7);
-    produce(&input, &closing).await;
-    records.extend(closing);
-    let want = expected(&records);
 
+    // Replicas first, input afterwards: with the input already there, the
+    // first replica to join could process all of it alone.
     let group_one = unique("e2e-g1");
     let group_three = unique("e2e-g3");
     let mut one = vec![spawn(&single, &group_one, "0", &SETTINGS)];
     let mut three: Vec<Replica> = (0..3)
         .map(|i| spawn(&triple, &group_three, &i.to_string(), &SETTINGS))
         .collect();
+    wait_ready(&three).await;
+    wait_ready(&one).await;
+
+    let mut records = data_set(7, 600, 150);
+    produce(&input, &records).await;
+    let closing = closing_events(7);
+    produce(&input, &closing).await;
+    records.extend(closing);
+    let want = expected(&records);
 
     let got_one = read_results(&single, &want, Duration::from_secs(60)).await;
     let got_three = read_results(&triple, &want, Duration::from_secs(30)).await;
@@ -147,6 +73,16 @@ async fn one_and_three_replicas_equal_the_recompute() {
         logs(&three)
     );
     assert_matches(&got_one, &want);
+    // Each of the three did part of the work.
+    let consumed: Vec<f64> = three
+        .iter()
+        .map(|r| r.metric("processor_events_consumed_total"))
+        .collect();
+    assert!(
+        consumed.iter().all(|&c| c > 0.0),
+        "a replica consumed nothing: {consumed:?}"
+    );
+    assert_eq!(consumed.iter().sum::<f64>(), records.len() as f64);
 
     // Dead letters: every malformed record, with a reason and its source.
     let malformed = records.iter().filter(|(_, v)| !is_valid(v)).count();
@@ -177,12 +113,7 @@ async fn one_and_three_replicas_equal_the_recompute() {
         .collect();
     produce(&input, &late).await;
     let deadline = Instant::now() + Duration::from_secs(20);
-    let late_sales = |r: &Replica| {
-        metric_sum(
-            &scrape(r.metrics, "/metrics"),
-            "processor_late_events_total{output=\"sales\"}",
-        )
-    };
+    let late_sales = |r: &Replica| r.metric("processor_late_events_total{output=\"sales\"}");
     while late_sales(&one[0]) < 3.0 || three.iter().map(late_sales).sum::<f64>() < 3.0 {
         assert!(
             Instant::now() < deadline,
@@ -199,13 +130,36 @@ async fn one_and_three_replicas_equal_the_recompute() {
     }
 }
 
+/// Data records in `topic` as a consumer with `isolation` sees them, read
+/// until nothing arrives for 2 s.
+async fn count_records(topic: &str, isolation: &str) -> usize {
+    let consumer: StreamConsumer = ClientConfig::new()
+        .set("bootstrap.servers", bootstrap())
+        .set("group.id", unique("e2e-count"))
+        .set("auto.offset.reset", "earliest")
+        .set("enable.auto.commit", "false")
+        .set("isolation.level", isolation)
+        .create()
+        .expect("consumer");
+    consumer.subscribe(&[topic]).expect("subscribe");
+    let mut stream = consumer.stream();
+    let mut n = 0;
+    let mut wait = Duration::from_secs(15);
+    while let Ok(Some(m)) = tokio::time::timeout(wait, stream.next()).await {
+        m.expect("consume");
+        n += 1;
+        wait = Duration::from_secs(2);
+    }
+    n
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn sigkill_and_restart_change_nothing() {
+async fn sigkill_mid_transaction_and_restart_change_nothing() {
     let input = unique("e2e-crash-input");
     create_topics(&[(&input, 3)]).await;
     let topics = Topics::create(&input, "e2e-crash").await;
     let group = unique("e2e-crash-g");
-    let mut records = data_set(11, 900, 150);
+    let mut records = data_set(11, 2_400, 150);
     let want_all = {
         let mut all = records.clone();
         all.extend(closing_events(11));
@@ -215,17 +169,24 @@ async fn sigkill_and_restart_change_nothing() {
     let mut replicas: Vec<Replica> = (0..3)
         .map(|i| spawn(&topics, &group, &i.to_string(), &SETTINGS))
         .collect();
-    // Feed the input in slices while replicas are killed and restarted.
-    let slices: Vec<Vec<(i32, String)>> = records.chunks(300).map(<[_]>::to_vec).collect();
+    wait_ready(&replicas).await;
+    // Feed the input in slices while replicas are killed inside a
+    // transaction and restarted with the same replica id.
+    let slices: Vec<Vec<(i32, String)>> = records.chunks(1_200).map(<[_]>::to_vec).collect();
+    let mut kills = 0;
+    let mut inside = 0;
     for (i, slice) in slices.iter().enumerate() {
-        produce(&input, slice).await;
-        tokio::time::sleep(Duration::from_millis(700)).await;
-        if i % 3 == 1 {
-            let victim = (i / 3) % 3;
-            replicas[victim].child.kill().expect("SIGKILL");
-            let _ = replicas[victim].child.wait();
-            tokio::time::sleep(Duration::from_millis(500)).await;
+        let feed = produce(&input, slice);
+        if i % 2 == 1 {
+            let victim = (i / 2) % 3;
+            let (_, open) = tokio::join!(feed, kill_mid_transaction(&mut replicas[victim]));
+            kills += 1;
+            inside += usize::from(open);
+            tokio::time::sleep(Duration::from_millis(300)).await;
             replicas[victim] = spawn(&topics, &group, &victim.to_string(), &SETTINGS);
+        } else {
+            feed.await;
+            tokio::time::sleep(Duration::from_millis(300)).await;
         }
     }
     let closing = closing_events(11);
@@ -236,6 +197,26 @@ async fn sigkill_and_restart_change_nothing() {
     let keys: usize = got.windowed.values().map(BTreeMap::len).sum();
     assert!(keys > 0, "no outputs\n{}", logs(&replicas));
     assert_matches(&got, &want_all);
+    // The kills landed inside transactions: the gauge showed one open, and
+    // the log holds records of transactions that were aborted (by the
+    // restarted replica's init_transactions), which read_committed readers
+    // never saw.
+    assert!(inside >= 1, "none of {kills} kills hit an open transaction");
+    let mut all = 0;
+    let mut committed = 0;
+    for topic in [&topics.outputs["anomalies"], &topics.partials] {
+        all += count_records(topic, "read_uncommitted").await;
+        committed += count_records(topic, "read_committed").await;
+    }
+    assert!(
+        all > committed,
+        "no aborted records: {all} read uncommitted, {committed} committed ({inside} of {kills} \
+         kills inside a transaction)"
+    );
+    eprintln!(
+        "{inside} of {kills} kills inside a transaction; {} aborted records",
+        all - committed
+    );
     for r in &mut replicas {
         sigterm(r);
     }

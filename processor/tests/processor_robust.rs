@@ -12,7 +12,9 @@ mod support;
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
+use support::dataset::*;
 use support::pipeline::*;
+use support::recompute::assert_matches;
 use support::{create_topics, grow_topic, unique};
 
 /// Every replica answered /readyz with 200.
@@ -54,7 +56,10 @@ async fn growing_partitions_while_events_flow_keeps_results_exact() {
     create_topics(&[(&input, 3)]).await;
     let topics = Topics::create_with(&input, "grow", 3).await;
     let group = unique("grow-g");
-    let mut replicas = vec![spawn(&topics, &group, "0"), spawn(&topics, &group, "1")];
+    let mut replicas = vec![
+        spawn(&topics, &group, "0", &SETTINGS),
+        spawn(&topics, &group, "1", &SETTINGS),
+    ];
     wait_ready(&replicas).await;
 
     // 40 s of event time on the 3 partitions.
@@ -86,7 +91,7 @@ async fn growing_partitions_while_events_flow_keeps_results_exact() {
         produce(&input, slice).await;
         if i == 1 {
             sigterm(&mut replicas[1]);
-            replicas[1] = spawn(&topics, &group, "1");
+            replicas[1] = spawn(&topics, &group, "1", &SETTINGS);
         }
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
@@ -95,9 +100,9 @@ async fn growing_partitions_while_events_flow_keeps_results_exact() {
     produce(&input, &closing).await;
     records.extend(closing);
 
-    let want = recompute(&records);
-    let got = read_outputs(&topics, &want, Duration::from_secs(90)).await;
-    assert_matches_recompute(&got, &want);
+    let want = expected(&records);
+    let got = read_results(&topics, &want, Duration::from_secs(90)).await;
+    assert_matches(&got, &want);
     // Nothing was lost to lateness on the new partitions.
     let late: f64 = replicas
         .iter()
@@ -124,7 +129,7 @@ async fn an_idle_partition_is_reported_and_times_out() {
     let mut records = data_set_on(31, 200, T0_MS, 40, 0..2);
     records.extend(closing_events_on(31, 0..2));
     produce(&input, &records).await;
-    let want = recompute(&records);
+    let want = expected(&records);
 
     // Without an idle timeout, partition 2 holds every window open, and the
     // checkpoint says so.
@@ -132,6 +137,7 @@ async fn an_idle_partition_is_reported_and_times_out() {
         &topics,
         &group,
         "0",
+        &SETTINGS,
         &[("PROCESSOR_IDLE_PARTITION_TIMEOUT_SECONDS", "0")],
     )];
     let held_by_2 = |c: &Value| c["h"] == json!([[2, null]]) && c["hn"] == json!(1);
@@ -163,10 +169,11 @@ async fn an_idle_partition_is_reported_and_times_out() {
         &topics,
         &group,
         "0",
+        &SETTINGS,
         &[("PROCESSOR_IDLE_PARTITION_TIMEOUT_SECONDS", "3")],
     )];
-    let got = read_outputs(&topics, &want, Duration::from_secs(60)).await;
-    assert_matches_recompute(&got, &want);
+    let got = read_results(&topics, &want, Duration::from_secs(60)).await;
+    assert_matches(&got, &want);
     wait_until(
         "the checkpoint counts an idle partition",
         Duration::from_secs(20),
@@ -203,6 +210,7 @@ async fn stage2_at_its_memory_bound_closes_windows_early_and_keeps_running() {
         &topics,
         &group,
         "0",
+        &SETTINGS,
         &[
             ("PROCESSOR_IDLE_PARTITION_TIMEOUT_SECONDS", "0"),
             ("PROCESSOR_MERGE_STATE_LIMIT_MB", "1"),
@@ -239,7 +247,7 @@ async fn far_future_event_times_are_dead_lettered_and_move_no_watermark() {
     create_topics(&[(&input, 3)]).await;
     let topics = Topics::create(&input, "future").await;
     let group = unique("future-g");
-    let mut replicas = vec![spawn(&topics, &group, "0")];
+    let mut replicas = vec![spawn(&topics, &group, "0", &SETTINGS)];
     wait_ready(&replicas).await;
     let data = data_set(51, 300, 60);
     let (first, rest) = data.split_at(data.len() / 3);
@@ -257,9 +265,9 @@ async fn far_future_event_times_are_dead_lettered_and_move_no_watermark() {
         produce(&input, part).await;
         records.extend_from_slice(part);
     }
-    let want = recompute(&records);
-    let got = read_outputs(&topics, &want, Duration::from_secs(60)).await;
-    assert_matches_recompute(&got, &want);
+    let want = expected(&records);
+    let got = read_results(&topics, &want, Duration::from_secs(60)).await;
+    assert_matches(&got, &want);
     let dead = read_topic(&topics.dead_letter, 1, Duration::from_secs(10)).await;
     let future_dead: Vec<&Value> = dead
         .values()
@@ -301,6 +309,7 @@ async fn hostile_records_never_stop_the_pipeline() {
                 &topics,
                 &group,
                 &i.to_string(),
+                &SETTINGS,
                 &[("PROCESSOR_FLUSH_INTERVAL_MS", "2000")],
             )
         })
@@ -362,15 +371,15 @@ async fn hostile_records_never_stop_the_pipeline() {
     produce(&input, &closing).await;
     records.extend(closing);
 
-    let want = recompute(&records);
-    let got = read_outputs(&topics, &want, Duration::from_secs(120)).await;
-    assert_matches_recompute(&got, &want);
+    let want = expected(&records);
+    let got = read_results(&topics, &want, Duration::from_secs(120)).await;
+    assert_matches(&got, &want);
     let first_hour = chrono::DateTime::from_timestamp_millis(T0_MS)
         .expect("time")
         .to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true);
-    assert!(got["sales"].contains_key(&format!("{first_hour}|a\\|b|c")));
-    assert!(got["sales"].contains_key(&format!("{first_hour}|a|b\\|c")));
-    assert!(got["top_products"].len() >= 8_000);
+    assert!(got.windowed["sales"].contains_key(&format!("{first_hour}|a\\|b|c")));
+    assert!(got.windowed["sales"].contains_key(&format!("{first_hour}|a|b\\|c")));
+    assert!(got.windowed["top_products"].len() >= 8_000);
 
     let dead = read_topic(&topics.dead_letter, 9, Duration::from_secs(20)).await;
     let reasons: Vec<&str> = dead.values().filter_map(|d| d["reason"].as_str()).collect();
@@ -414,10 +423,10 @@ async fn stage2_commits_its_checkpoint_with_hundreds_of_input_partitions() {
     let mut records = data_set_on(71, 3, T0_MS, 30, 0..300);
     records.extend(closing_events_on(71, 0..300));
     produce(&input, &records).await;
-    let mut replicas = vec![spawn(&topics, &group, "0")];
-    let want = recompute(&records);
-    let got = read_outputs(&topics, &want, Duration::from_secs(120)).await;
-    assert_matches_recompute(&got, &want);
+    let mut replicas = vec![spawn(&topics, &group, "0", &SETTINGS)];
+    let want = expected(&records);
+    let got = read_results(&topics, &want, Duration::from_secs(120)).await;
+    assert_matches(&got, &want);
     // Every partials partition's commit succeeded, within Kafka's default
     // 4,096-byte metadata limit, with the watermark at the closing events
     // and the position at the end of the partition (no merge lag).
@@ -457,7 +466,10 @@ async fn a_replica_replaced_under_load_with_its_identity_does_not_stall_the_merg
     create_topics(&[(&input, 3)]).await;
     let topics = Topics::create(&input, "replace").await;
     let group = unique("replace-g");
-    let mut replicas = vec![spawn(&topics, &group, "0"), spawn(&topics, &group, "1")];
+    let mut replicas = vec![
+        spawn(&topics, &group, "0", &SETTINGS),
+        spawn(&topics, &group, "1", &SETTINGS),
+    ];
     wait_ready(&replicas).await;
     let data = data_set(81, 3_000, 120);
     let mut records = Vec::new();
@@ -469,7 +481,7 @@ async fn a_replica_replaced_under_load_with_its_identity_does_not_stall_the_merg
             // Killed inside a transaction and replaced by a pod of the same
             // identity, as a StatefulSet does.
             assert!(kill_mid_transaction(&mut replicas[0]).await);
-            replicas[0] = spawn(&topics, &group, "0");
+            replicas[0] = spawn(&topics, &group, "0", &SETTINGS);
             replaced_at = Some(Instant::now());
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
@@ -477,9 +489,9 @@ async fn a_replica_replaced_under_load_with_its_identity_does_not_stall_the_merg
     let closing = closing_events(81);
     produce(&input, &closing).await;
     records.extend(closing);
-    let want = recompute(&records);
-    let got = read_outputs(&topics, &want, Duration::from_secs(60)).await;
-    assert_matches_recompute(&got, &want);
+    let want = expected(&records);
+    let got = read_results(&topics, &want, Duration::from_secs(60)).await;
+    assert_matches(&got, &want);
     // A predecessor's open transaction blocks read_committed readers until
     // it is aborted: by the successor's init_transactions when the identity
     // is the same, only by the 60 s transaction timeout otherwise.

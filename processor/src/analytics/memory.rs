@@ -17,7 +17,7 @@
 use std::path::Path;
 
 use super::agg::{ProductAgg, SalesAgg, SegmentAgg};
-use crate::event::UserSegment;
+use crate::event::{OwnedProductId, ProductId};
 
 /// Estimated heap bytes of a value held by stage 2.
 pub trait ApproxBytes {
@@ -41,9 +41,12 @@ impl ApproxBytes for (String, String) {
     }
 }
 
-impl ApproxBytes for UserSegment {
+impl ApproxBytes for OwnedProductId {
     fn approx_bytes(&self) -> usize {
-        8
+        match self {
+            ProductId::Integer(_) => 32,
+            ProductId::Text(text) => 32 + text.len(),
+        }
     }
 }
 

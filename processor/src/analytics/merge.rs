@@ -331,7 +331,7 @@ mod tests {
                 user_segment: name.to_owned(),
                 agg: SegmentAgg {
                     orders,
-                    revenue_cents: 100 * orders as i64,
+                    revenue_cents: 100 * i128::from(orders),
                     ..SegmentAgg::default()
                 },
             },
@@ -344,15 +344,14 @@ mod tests {
             windows: WindowConfig::default(),
             input_partitions: 1,
             lateness_ms: 0,
-            idle_timeout_ms: None,
             max_segments_per_window: 2,
         };
-        let mut state = MergeState::new(config, 0);
+        let mut state = MergeState::new(config);
         for (offset, (name, orders)) in [("a", 1), ("b", 2), ("c", 3), ("a", 4), ("d", 5)]
             .into_iter()
             .enumerate()
         {
-            state.apply(offset as i64, segment(name, orders), 0);
+            state.apply(offset as i64, segment(name, orders));
         }
         assert_eq!(state.take_overflowed_events(), 8);
         assert_eq!(state.take_overflowed_events(), 0);
@@ -362,10 +361,9 @@ mod tests {
                 input_partition: 0,
                 watermark: Millis::MAX / 2,
             },
-            0,
         );
-        let closed = state.close(0);
-        let groups: Vec<(&str, u64, i64)> = closed.segments[0]
+        let closed = state.close();
+        let groups: Vec<(&str, u64, i128)> = closed.segments[0]
             .groups
             .iter()
             .map(|(k, a)| (k.as_str(), a.orders, a.revenue_cents))

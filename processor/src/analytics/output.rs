@@ -186,7 +186,7 @@ pub fn rank(w: &Window<OwnedProductId, ProductAgg>) -> Vec<(usize, &OwnedProduct
             .then_with(|| a.0.cmp(b.0))
     });
     let mut ranked = Vec::with_capacity(ordered.len());
-    let mut previous: Option<(i64, usize)> = None;
+    let mut previous: Option<(i128, usize)> = None;
     for (i, (id, agg)) in ordered.into_iter().enumerate() {
         let rank = match previous {
             Some((cents, rank)) if cents == agg.revenue_cents => rank,
@@ -236,7 +236,7 @@ mod tests {
 
     use super::*;
 
-    fn product(cents: i64) -> ProductAgg {
+    fn product(cents: i128) -> ProductAgg {
         ProductAgg {
             product_name: "x".into(),
             category: "c".into(),
@@ -261,6 +261,7 @@ mod tests {
             end: 3_600_000,
             groups,
             first_offset: 0,
+            bytes: 0,
         };
         let ranked: Vec<(usize, String)> = rank(&w)
             .into_iter()
@@ -285,6 +286,7 @@ mod tests {
             end: 1_764_034_200_000,
             groups: BTreeMap::from([("food".to_owned(), SalesAgg::default())]),
             first_offset: 0,
+            bytes: 0,
         };
         let mut out = Vec::new();
         hourly(&w, &mut out);

@@ -242,8 +242,7 @@ impl Partial {
             } => {
                 // String ids and integer ids apart first, then the larger
                 // map in the middle: either way each product stays whole.
-                let (rest, integer_rest) = if !products.is_empty() && !integer_products.is_empty()
-                {
+                let (rest, integer_rest) = if !products.is_empty() && !integer_products.is_empty() {
                     (std::mem::take(&mut products), BTreeMap::new())
                 } else if products.len() >= 2 {
                     let middle = products.keys().nth(products.len() / 2).cloned()?;
@@ -389,8 +388,7 @@ mod tests {
         // String and integer ids (the original producer's) alike.
         let products: BTreeMap<String, ProductAgg> =
             (0..7_000).map(|i| (format!("P{i:05}"), agg(i))).collect();
-        let integer_products: BTreeMap<i64, ProductAgg> =
-            (0..7_000).map(|i| (i, agg(i))).collect();
+        let integer_products: BTreeMap<i64, ProductAgg> = (0..7_000).map(|i| (i, agg(i))).collect();
         let partial = Partial {
             window_start: 3_600_000,
             input_partition: 0,

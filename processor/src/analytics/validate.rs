@@ -17,7 +17,7 @@
 
 use super::preagg::parse_event;
 use super::window::Millis;
-use crate::event::PurchaseEventView;
+use crate::event::{ProductId, PurchaseEventView};
 
 /// Largest accepted text field (UTF-8 bytes).
 pub const MAX_TEXT_BYTES: usize = 1024;
@@ -94,6 +94,11 @@ fn text(name: &str, value: &str) -> Result<(), String> {
     if value.is_empty() {
         return Err(format!("{REASON_EMPTY}: {name}"));
     }
+    bounded(name, value)
+}
+
+/// Length only: for open strings where empty is a value like any other.
+fn bounded(name: &str, value: &str) -> Result<(), String> {
     if value.len() > MAX_TEXT_BYTES {
         return Err(format!(
             "{REASON_TOO_LONG}: {name} is {} bytes (max {MAX_TEXT_BYTES})",
@@ -125,10 +130,17 @@ pub fn check(
     }
     text("event_id", &event.event_id)?;
     text("user_id", &event.user_id)?;
-    text("product_id", &event.product_id)?;
+    // An integer id is bounded by its type; a string id becomes part of
+    // record keys like the other text fields.
+    if let ProductId::Text(id) = &event.product_id {
+        text("product_id", id)?;
+    }
     text("product_name", &event.product_name)?;
     text("category", &event.category)?;
     text("region", &event.region)?;
+    // Any segment string is a group of its own (part of a key and of the
+    // segments output); device and payment method are never written out.
+    bounded("user_segment", &event.user_segment)?;
     if !(1..=MAX_QUANTITY).contains(&event.quantity) {
         return Err(format!(
             "{REASON_RANGE}: quantity = {} (valid: 1 to {MAX_QUANTITY})",
@@ -198,6 +210,35 @@ mod tests {
     #[test]
     fn the_sample_is_valid() {
         assert_eq!(verdict(&sample()), Ok(()));
+    }
+
+    /// The original producer's dialect: integer product id and prices, a
+    /// 3-decimal discount rate, an `isoformat()` time.
+    #[test]
+    fn the_original_producers_events_are_valid() {
+        let original = crate::event::tests::ORIGINAL;
+        assert_eq!(verdict(original), Ok(()));
+        let rate = original.replace("\"discount_rate\": 0.1", "\"discount_rate\": 0.125");
+        assert_eq!(verdict(&rate), Ok(()));
+    }
+
+    #[test]
+    fn open_strings_are_bounded() {
+        let vip = sample().replace("\"premium\"", "\"vip\"");
+        assert_eq!(verdict(&vip), Ok(()));
+        let huge = "s".repeat(MAX_TEXT_BYTES + 1);
+        let long = sample().replace("\"premium\"", &format!("\"{huge}\""));
+        let e = verdict(&long).unwrap_err();
+        assert!(
+            e.starts_with(REASON_TOO_LONG) && e.contains("user_segment"),
+            "{e}"
+        );
+        let empty = sample().replace("\"premium\"", "\"\"");
+        assert_eq!(verdict(&empty), Ok(()), "an empty segment is a segment");
+        let long_id = crate::event::tests::ORIGINAL
+            .replace("\"product_id\": 1", &format!("\"product_id\": \"{huge}\""));
+        let e = verdict(&long_id).unwrap_err();
+        assert!(e.contains("product_id"), "{e}");
     }
 
     #[test]

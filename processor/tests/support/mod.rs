@@ -1,9 +1,10 @@
 //! Shared helpers of the processor crate's integration tests: the broker
 //! address, unique names, topics, running the generator, reading a topic
-//! back; running processor replicas ([`pipeline`]) and recomputing their
-//! results independently ([`recompute`]).
+//! back; running processor replicas ([`pipeline`]), the end-to-end data
+//! set ([`dataset`]) and recomputing results independently ([`recompute`]).
 #![allow(dead_code)] // each test crate uses a different subset
 
+pub mod dataset;
 pub mod pipeline;
 pub mod recompute;
 

@@ -9,10 +9,10 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use futures::StreamExt;
-use rdkafka::ClientConfig;
-use rdkafka::consumer::{Consumer, StreamConsumer};
+use rdkafka::consumer::{BaseConsumer, Consumer, StreamConsumer};
 use rdkafka::message::Message;
 use rdkafka::producer::{FutureProducer, FutureRecord};
+use rdkafka::{ClientConfig, Offset, TopicPartitionList};
 use serde_json::Value;
 
 use super::{bootstrap, create_topics, unique};
@@ -52,7 +52,12 @@ pub struct Topics {
 }
 
 impl Topics {
+    /// Partials topic of 3 partitions, outputs of 2, dead letters of 1.
     pub async fn create(input: &str, prefix: &str) -> Topics {
+        Topics::create_with(input, prefix, 3).await
+    }
+
+    pub async fn create_with(input: &str, prefix: &str, partials_partitions: i32) -> Topics {
         let outputs: BTreeMap<&'static str, String> = OUTPUTS
             .iter()
             .map(|o| (*o, unique(&format!("{prefix}-{o}"))))
@@ -63,7 +68,8 @@ impl Topics {
             outputs,
             dead_letter: unique(&format!("{prefix}-dlq")),
         };
-        let mut names: Vec<(&str, i32)> = vec![(&t.partials, 3), (&t.dead_letter, 1)];
+        let mut names: Vec<(&str, i32)> =
+            vec![(&t.partials, partials_partitions), (&t.dead_letter, 1)];
         names.extend(t.outputs.values().map(|n| (n.as_str(), 2)));
         create_topics(&names).await;
         t
@@ -84,16 +90,47 @@ impl Drop for Replica {
     }
 }
 
+impl Replica {
+    /// Still running (not exited).
+    pub fn alive(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
+    }
+
+    /// Sum of the samples of a metric (line prefix) on its /metrics.
+    pub fn metric(&self, prefix: &str) -> f64 {
+        metric_sum(&scrape(self.metrics, "/metrics"), prefix)
+    }
+
+    pub fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+}
+
 fn free_addr() -> SocketAddr {
     let l = TcpListener::bind("127.0.0.1:0").expect("bind a free port");
     l.local_addr().expect("local addr")
 }
 
 pub fn spawn(topics: &Topics, group: &str, replica: &str, settings: &Settings) -> Replica {
+    spawn_with(topics, group, replica, settings, &[])
+}
+
+/// A replica with `settings` and `env` on top.
+pub fn spawn_with(
+    topics: &Topics,
+    group: &str,
+    replica: &str,
+    settings: &Settings,
+    env: &[(&str, &str)],
+) -> Replica {
     let metrics = free_addr();
     let log = std::env::temp_dir().join(format!("{group}-{replica}-{}.log", unique("r")));
     let file = std::fs::File::create(&log).expect("log file");
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_processor"));
+    // SHOPSTREAM_PROCESSOR_BIN runs the scenarios against another build
+    // (e.g. to see a test fail without the change it covers).
+    let binary = std::env::var("SHOPSTREAM_PROCESSOR_BIN")
+        .unwrap_or_else(|_| env!("CARGO_BIN_EXE_processor").to_owned());
+    let mut cmd = Command::new(binary);
     cmd.env("KAFKA_BOOTSTRAP_SERVERS", bootstrap())
         .env("PROCESSOR_GROUP_ID", group)
         .env("PROCESSOR_REPLICA_ID", replica)
@@ -133,6 +170,9 @@ pub fn spawn(topics: &Topics, group: &str, replica: &str, settings: &Settings) -
         .env("RUST_LOG", "info")
         .stdout(Stdio::null())
         .stderr(file.try_clone().expect("log file handle"));
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
     let child = cmd.spawn().expect("starting the processor binary");
     Replica {
         child,
@@ -156,6 +196,47 @@ pub async fn wait_ready(replicas: &[Replica], within: Duration) {
         );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
+}
+
+/// Polls `check` every 100 ms until it holds; panics with `what` (and the
+/// replicas' logs) after `timeout`.
+pub async fn wait_until(
+    what: &str,
+    timeout: Duration,
+    replicas: &[Replica],
+    mut check: impl FnMut() -> bool,
+) {
+    let deadline = Instant::now() + timeout;
+    while !check() {
+        assert!(
+            Instant::now() < deadline,
+            "{what}: not within {timeout:?}\n{}",
+            logs(replicas)
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// SIGKILLs `victim` once its transaction gauge has shown an open
+/// transaction for ~20 ms (so its first records have reached the broker),
+/// or after 5 s; true if it was killed inside one.
+pub async fn kill_mid_transaction(victim: &mut Replica) -> bool {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let mut open = false;
+    let open_now = |r: &Replica| r.metric("processor_transaction_open") == 1.0;
+    while Instant::now() < deadline {
+        if open_now(victim) {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            if open_now(victim) {
+                open = true;
+                break;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+    victim.child.kill().expect("SIGKILL");
+    let _ = victim.child.wait();
+    open
 }
 
 pub fn sigterm(replica: &mut Replica) {
@@ -312,4 +393,50 @@ pub fn logs(replicas: &[Replica]) -> String {
         .map(|l| l.lines().rev().take(40).collect::<Vec<_>>().join("\n"))
         .collect::<Vec<_>>()
         .join("\n-----\n")
+}
+
+/// Produces raw byte values.
+pub async fn produce_bytes(topic: &str, records: &[(i32, Vec<u8>)]) {
+    let producer: FutureProducer = ClientConfig::new()
+        .set("bootstrap.servers", bootstrap())
+        .set("enable.idempotence", "true")
+        .create()
+        .expect("producer");
+    for (p, v) in records {
+        producer
+            .send(
+                FutureRecord::<(), _>::to(topic).partition(*p).payload(v),
+                Duration::from_secs(30),
+            )
+            .await
+            .unwrap_or_else(|(e, _)| panic!("producing test input failed: {e}"));
+    }
+}
+
+/// Committed (offset, metadata) of `group` on every partition of `topic`.
+pub fn committed(group: &str, topic: &str, partitions: i32) -> Vec<(i32, Option<i64>, String)> {
+    let consumer: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", bootstrap())
+        .set("group.id", group)
+        .set("enable.auto.commit", "false")
+        .create()
+        .expect("consumer");
+    let mut tpl = TopicPartitionList::new();
+    for p in 0..partitions {
+        tpl.add_partition(topic, p);
+    }
+    let committed = consumer
+        .committed_offsets(tpl, Duration::from_secs(10))
+        .expect("committed offsets");
+    committed
+        .elements()
+        .iter()
+        .map(|e| {
+            let offset = match e.offset() {
+                Offset::Offset(o) => Some(o),
+                _ => None,
+            };
+            (e.partition(), offset, e.metadata().to_owned())
+        })
+        .collect()
 }

@@ -30,13 +30,14 @@ impl Product {
     }
 
     /// The key component: digits for integers; strings as they are, quoted
-    /// when they read as an integer.
+    /// when they read as an integer or start with a quote.
     fn key(&self) -> String {
         match self {
             Product::Integer(n) => n.to_string(),
             Product::Text(s) => {
                 let digits = s.strip_prefix('-').unwrap_or(s);
-                if !digits.is_empty() && digits.bytes().all(|c| c.is_ascii_digit()) {
+                let integer = !digits.is_empty() && digits.bytes().all(|c| c.is_ascii_digit());
+                if integer || s.starts_with('"') {
                     format!("\"{s}\"")
                 } else {
                     s.clone()
@@ -64,8 +65,49 @@ struct Event {
 /// The event in `text`, if the processor must accept it: a JSON object
 /// with the sixteen fields, strings where strings belong, an integer or a
 /// string product id, a non-negative integer quantity, numbers for the
-/// amounts, an RFC 3339 time.
+/// amounts, an RFC 3339 time; and in range (docs/processor.md, "Valid
+/// events and dead letters"): amounts 0–10^12, discount rate 0–1, quantity
+/// 1–1,000,000, the text fields of 1–1,024 bytes (the segment may be
+/// empty), an event time at most 300 s ahead of now.
 fn valid(text: &str) -> Option<Event> {
+    let e = parsed(text)?;
+    let v: Value = serde_json::from_str(text).ok()?;
+    let amount = |k: &str| v[k].as_f64().is_some_and(|a| (0.0..=1e12).contains(&a));
+    let text_ok = |s: &str| !s.is_empty() && s.len() <= 1024;
+    let in_range = [
+        "unit_price",
+        "base_amount",
+        "discount_amount",
+        "final_amount",
+    ]
+    .iter()
+    .all(|k| amount(k))
+        && (0.0..=1.0).contains(&e.discount_rate)
+        && (1..=1_000_000).contains(&e.quantity)
+        && [&e.event_id, &e.user, &e.name, &e.category, &e.region]
+            .iter()
+            .all(|s| text_ok(s))
+        && match &e.product {
+            Product::Text(s) => text_ok(s),
+            Product::Integer(_) => true,
+        }
+        && e.segment.len() <= 1024
+        && e.ms <= chrono::Utc::now().timestamp_millis() + 300_000;
+    in_range.then_some(e)
+}
+
+/// The record key: parts joined by `|`, each with `\` and `|` escaped by
+/// a backslash.
+fn key(parts: &[&str]) -> String {
+    parts
+        .iter()
+        .map(|p| p.replace('\\', "\\\\").replace('|', "\\|"))
+        .collect::<Vec<_>>()
+        .join("|")
+}
+
+/// [`valid`] without the ranges.
+fn parsed(text: &str) -> Option<Event> {
     let v: Value = serde_json::from_str(text).ok()?;
     let s = |k: &str| v.get(k)?.as_str().map(str::to_owned);
     let n = |k: &str| v.get(k)?.as_f64();
@@ -212,7 +254,7 @@ pub fn recompute(records: &[&str], s: &Settings, open_from_ms: i64) -> Results {
     for ((w, cat, region), a) in &sales {
         put(
             "sales",
-            format!("{}|{cat}|{region}", fmt(*w)),
+            key(&[&fmt(*w), cat, region]),
             json!({
             "window_start": fmt(*w), "window_end": fmt(w + s.sales_s * 1000),
             "category": cat, "region": region, "order_count": a.orders,
@@ -223,7 +265,7 @@ pub fn recompute(records: &[&str], s: &Settings, open_from_ms: i64) -> Results {
     for ((w, segment), a) in &segments {
         put(
             "segments",
-            format!("{}|{segment}", fmt(*w)),
+            key(&[&fmt(*w), segment]),
             json!({
             "window_start": fmt(*w), "window_end": fmt(w + s.segment_s * 1000),
             "user_segment": segment, "orders": a.orders, "revenue": a.total(),
@@ -234,7 +276,7 @@ pub fn recompute(records: &[&str], s: &Settings, open_from_ms: i64) -> Results {
     for ((w, cat), a) in &hourly {
         put(
             "hourly",
-            format!("{}|{cat}", fmt(*w)),
+            key(&[&fmt(*w), cat]),
             json!({
             "window_start": fmt(*w), "window_end": fmt(w + s.hourly_s * 1000),
             "category": cat, "total_sales": a.total(), "order_count": a.orders,
@@ -248,7 +290,7 @@ pub fn recompute(records: &[&str], s: &Settings, open_from_ms: i64) -> Results {
             let rank = 1 + list.values().filter(|b| b.cents > a.cents).count();
             put(
                 "top_products",
-                format!("{}|{}", fmt(*w), product.key()),
+                key(&[&fmt(*w), &product.key()]),
                 json!({
                 "window_start": fmt(*w), "window_end": fmt(w + s.hourly_s * 1000),
                 "product_id": product.json(), "product_name": a.name, "category": a.category,
