@@ -126,8 +126,8 @@ fn generator_schema_is_configured_and_rolls_the_generator() {
         generator(&original, &config).spec
     );
     assert_eq!(
-        build_processor_deployment(&base, &base_config).spec,
-        build_processor_deployment(&original, &config).spec
+        build_processor_statefulset(&base, &base_config).spec,
+        build_processor_statefulset(&original, &config).spec
     );
     let bad: Result<AnalyticsPipeline, _> =
         serde_yaml::from_str(&EXAMPLE.replace("replicas: 2}", "replicas: 2, schema: spark}"));

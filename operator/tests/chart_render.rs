@@ -94,6 +94,10 @@ fn values_schema_rejects_mistakes() {
             "statusInterval=soon",
             "a status interval that is no duration",
         ),
+        (
+            "mergeStallTimeout=never",
+            "a merge stall timeout that is no duration",
+        ),
         ("reconcileConcurrency=0", "no reconcile slots at all"),
         ("logging.format=xml", "an unknown log format"),
         ("image.pullPolicy=Sometimes", "an unknown pull policy"),
