@@ -475,14 +475,21 @@ async fn a_replica_replaced_under_load_with_its_identity_does_not_stall_the_merg
     let mut records = Vec::new();
     let mut replaced_at = None;
     for (i, slice) in data.chunks(900).enumerate() {
-        produce(&input, slice).await;
         records.extend_from_slice(slice);
         if i == 4 {
             // Killed inside a transaction and replaced by a pod of the same
-            // identity, as a StatefulSet does.
-            assert!(kill_mid_transaction(&mut replicas[0]).await);
+            // identity, as a StatefulSet does. The kill watches for an open
+            // transaction while this slice is being consumed: once the
+            // slice is in, the replica may already be between transactions.
+            let (_, open) = tokio::join!(
+                produce(&input, slice),
+                kill_mid_transaction(&mut replicas[0])
+            );
+            assert!(open, "the kill missed every open transaction");
             replicas[0] = spawn(&topics, &group, "0", &SETTINGS);
             replaced_at = Some(Instant::now());
+        } else {
+            produce(&input, slice).await;
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
