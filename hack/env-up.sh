@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Brings up the whole local test environment on 127.0.0.1:
-#   etcd + kube-apiserver (+ kubectl), Apache Kafka (KRaft), Strimzi's CRDs.
+#   etcd + kube-apiserver (+ kubectl), Apache Kafka (KRaft), Strimzi's CRDs,
+#   Redis (Debian's redis-server, installed with apt-get when missing).
 # Cold (fresh machine): builds everything once into $CACHE_DIR, in parallel.
 # Warm: every build step is a no-op and the start takes seconds.
 set -euo pipefail
@@ -20,6 +21,7 @@ kube_build=$!
 "$HERE/strimzi/build.sh" >"$LOG_DIR/build-strimzi.log" 2>&1 \
   || { tail -n 30 "$LOG_DIR/build-strimzi.log" >&2; die "generating Strimzi CRDs failed; log: $LOG_DIR/build-strimzi.log"; }
 "$HERE/kafka/up.sh"
+"$HERE/redis/up.sh"
 if ! wait "$kube_build"; then
   tail -n 30 "$LOG_DIR/build-kube.log" >&2
   die "building etcd/kube-apiserver failed; log: $LOG_DIR/build-kube.log"

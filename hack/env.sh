@@ -3,6 +3,7 @@
 # environment, as shell exports:  eval "$(hack/env.sh)"
 set -euo pipefail
 source "$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/lib.sh"
+source "$REPO_ROOT/hack/redis/env.sh"
 cat <<VARS
 export KUBECONFIG='$KUBECONFIG_PATH'
 export SHOPSTREAM_KUBECTL='$KUBECTL_BIN'
@@ -11,4 +12,8 @@ export SHOPSTREAM_LOG_DIR='$LOG_DIR'
 export SHOPSTREAM_HELM='$HELM_BIN'
 export SHOPSTREAM_PYTHON='$SHOPSTREAM_PYTHON_BIN'
 export SHOPSTREAM_KAFKA_PID_FILE='$RUN_DIR/kafka.pid'
+export SHOPSTREAM_REDIS_ADDR='127.0.0.1:$REDIS_PORT'
+export SHOPSTREAM_REDIS_AUTH_ADDR='127.0.0.1:$REDIS_AUTH_PORT'
+export SHOPSTREAM_REDIS_PASSWORD_FILE='$REDIS_AUTH_PASSWORD_FILE'
+export SHOPSTREAM_ARTIFACTS_DIR='$RUN_DIR/artifacts'
 VARS

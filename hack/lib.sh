@@ -38,6 +38,11 @@ KAFKA_BOOTSTRAP="127.0.0.1:$KAFKA_PORT"
 KUBE_CONTROLLER_MANAGER_PORT="${KUBE_CONTROLLER_MANAGER_PORT:-16257}"
 KUBE_SCHEDULER_PORT="${KUBE_SCHEDULER_PORT:-16259}"
 DEMO_OPERATOR_METRICS_PORT="${DEMO_OPERATOR_METRICS_PORT:-18080}"
+# Redis (Debian's redis-server, hack/redis/): an open instance and one that
+# requires a password. By default a few ports above Kafka's, so an instance
+# that moves KAFKA_PORT moves Redis too; 6379 stays free for a developer's own.
+REDIS_PORT="${REDIS_PORT:-$((KAFKA_PORT + 6))}"
+REDIS_AUTH_PORT="${REDIS_AUTH_PORT:-$((KAFKA_PORT + 7))}"
 
 REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 

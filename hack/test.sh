@@ -11,6 +11,9 @@ HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 # Kafka is restarted here with its data directory wiped.
 "$HERE/kafka/down.sh"
 "$HERE/kafka/up.sh"
+# Likewise an empty Redis, as on CI: no keys left by earlier runs.
+"$HERE/redis/down.sh"
+"$HERE/redis/up.sh"
 # An operator or local runner left by `make demo` would reconcile and run the
 # tests' pipelines too: stop them (the local cluster components may stay).
 "$HERE/local/down.sh" --apps-only >/dev/null
@@ -22,6 +25,9 @@ HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 # python3 + kafka-python for the tests that play the original system's
 # producer (built once, cached outside the repository).
 "$HERE/python/venv.sh"
+# The browser tests drive Debian's Chromium; CI is a fresh machine, so it is
+# installed here (env-up does not need it).
+"$HERE/chromium/ensure.sh"
 eval "$("$HERE/env.sh")"
 cd "$HERE/.."
 # The local demo test (operator/tests/local_demo.rs) runs the workspace's
