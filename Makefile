@@ -28,7 +28,7 @@ crds: ## Regenerate crds/ from the Rust types (and the Helm chart's copy)
 	$(CARGO) run --quiet --locked -p operator --bin crdgen -- crds/analyticspipelines.yaml
 	cp crds/analyticspipelines.yaml helm/shopstream-operator/crds/analyticspipelines.yaml
 
-env-up: ## Start etcd, kube-apiserver, Kafka and Strimzi's CRDs on 127.0.0.1 (builds them once)
+env-up: ## Start etcd, kube-apiserver, Kafka, Strimzi's CRDs and Redis on 127.0.0.1 (builds them once)
 	hack/env-up.sh
 
 env-down: ## Stop the local environment, the local demo stack, operator and runner (keeps the cache and logs)

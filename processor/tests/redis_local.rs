@@ -46,14 +46,21 @@ async fn open_instance_answers_commands_and_expires_keys() {
     assert_eq!(config_get(&mut conn, "bind").await, "127.0.0.1");
     assert_eq!(config_get(&mut conn, "protected-mode").await, "yes");
     assert_eq!(config_get(&mut conn, "appendonly").await, "yes");
-    let info: String = redis::cmd("INFO").arg("server").query_async(&mut conn).await.unwrap();
+    let info: String = redis::cmd("INFO")
+        .arg("server")
+        .query_async(&mut conn)
+        .await
+        .unwrap();
     let major: u32 = info
         .lines()
         .find_map(|l| l.strip_prefix("redis_version:"))
         .and_then(|v| v.split('.').next())
         .and_then(|v| v.parse().ok())
         .expect("redis_version in INFO");
-    assert!(major >= 7, "Redis 7 or later expected (Debian 12 ships 7.0): {info}");
+    assert!(
+        major >= 7,
+        "Redis 7 or later expected (Debian 12 ships 7.0): {info}"
+    );
 
     let key = unique("ttl");
     let () = conn.set_ex(&key, "4242", 120).await.unwrap();
@@ -105,11 +112,17 @@ async fn restart_keeps_what_redis_acknowledged() {
 
         let mut conn = redis_env::connect(Instance::Open).await;
         let pid_after = redis_env::server_pid(&mut conn).await;
-        assert_ne!(pid_before, pid_after, "{stop:?}: the server was not restarted");
+        assert_ne!(
+            pid_before, pid_after,
+            "{stop:?}: the server was not restarted"
+        );
         let value: Option<String> = conn.get(&key).await.unwrap();
         assert_eq!(value.as_deref(), Some("kept"), "{stop:?}: the key was lost");
         let ttl: i64 = conn.ttl(&key).await.unwrap();
-        assert!((1..=600).contains(&ttl), "{stop:?}: TTL {ttl} s after the restart");
+        assert!(
+            (1..=600).contains(&ttl),
+            "{stop:?}: TTL {ttl} s after the restart"
+        );
         let top: Vec<String> = conn.zrevrange(&ranking, 0, 1).await.unwrap();
         assert_eq!(top, ["p1", "p3"], "{stop:?}: the sorted set changed");
 
@@ -139,7 +152,10 @@ async fn restart_keeps_what_redis_acknowledged() {
 async fn auth_instance_refuses_clients_without_the_password() {
     let addr = Instance::Auth.addr();
     let password = redis_env::auth_password();
-    assert!(password.len() >= 32, "a generated password, not a placeholder");
+    assert!(
+        password.len() >= 32,
+        "a generated password, not a placeholder"
+    );
 
     // No password: the connection opens, every command is refused.
     let mut anonymous = redis_env::connect_url(&redis_env::url(&addr, None))
