@@ -172,7 +172,9 @@ async fn auth_instance_refuses_clients_without_the_password() {
 
     // A wrong password: the client's AUTH on connect fails.
     let wrong = redis_env::connect_url(&redis_env::url(&addr, Some("not-the-password"))).await;
-    let wrong = wrong.err().expect("a wrong password must be refused");
+    let Err(wrong) = wrong else {
+        panic!("a wrong password must be refused")
+    };
     assert_eq!(
         wrong.kind(),
         redis::ErrorKind::AuthenticationFailed,

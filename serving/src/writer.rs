@@ -110,9 +110,18 @@ impl RedisWriter {
             .set_response_timeout(Some(RESPONSE_TIMEOUT))
             .set_number_of_retries(2)
             .set_max_delay(Duration::from_secs(2));
-        let connection = redis::Client::open(info)
+        let mut connection = redis::Client::open(info)
             .map_err(connect_error)?
             .get_connection_manager_with_config(config)
+            .await
+            .map_err(connect_error)?;
+        // The connection is lazy about authentication: without this, a
+        // missing or wrong password would only show on the first batch,
+        // where redis 1.2's multiplexed connection fails a MULTI pipeline
+        // whose every reply is NOAUTH with a broken pipe (and an overflow
+        // panic in its driver task in debug builds) instead of the reason.
+        let _: String = redis::cmd("PING")
+            .query_async(&mut connection)
             .await
             .map_err(connect_error)?;
         Ok(RedisWriter { target, connection })
