@@ -1,0 +1,20 @@
+//! The generator's environment variables (`generator --help`).
+
+pub const TOPIC: &str = "GENERATOR_TOPIC";
+pub const EVENTS_PER_SECOND: &str = "GENERATOR_EVENTS_PER_SECOND";
+pub const COUNT: &str = "GENERATOR_COUNT";
+pub const UNTHROTTLED: &str = "GENERATOR_UNTHROTTLED";
+pub const SEED: &str = "GENERATOR_SEED";
+pub const START_TIME: &str = "GENERATOR_START_TIME";
+pub const TIME_STEP: &str = "GENERATOR_TIME_STEP";
+pub const OUT_OF_ORDER_SHARE: &str = "GENERATOR_OUT_OF_ORDER_SHARE";
+pub const OUT_OF_ORDER_MAX_SECONDS: &str = "GENERATOR_OUT_OF_ORDER_MAX_SECONDS";
+pub const MALFORMED_SHARE: &str = "GENERATOR_MALFORMED_SHARE";
+pub const SCHEMA: &str = "GENERATOR_SCHEMA";
+pub const CATALOGUE: &str = "GENERATOR_CATALOGUE";
+pub const PRODUCERS: &str = "GENERATOR_PRODUCERS";
+pub const COMPRESSION: &str = "GENERATOR_COMPRESSION";
+pub const LINGER: &str = "GENERATOR_LINGER";
+pub const PRODUCER_PROPERTIES: &str = "GENERATOR_PRODUCER_PROPERTIES";
+pub const STARTUP_TIMEOUT: &str = "GENERATOR_STARTUP_TIMEOUT";
+pub const FLUSH_TIMEOUT: &str = "GENERATOR_FLUSH_TIMEOUT";

@@ -1,0 +1,28 @@
+//! The contract between the operator and the workloads it runs: the
+//! environment variables the operator writes (into the pipeline's
+//! ConfigMap, or literally into the pod template) and the binaries read
+//! (`#[arg(env = …)]`). Both sides use these constants, so a key cannot be
+//! renamed on one side only; the env-contract test
+//! (`integration-tests/tests/env_contract.rs`) feeds everything the operator
+//! writes through the binaries' own parsers to prove it.
+//!
+//! A new binary adds a module here with its keys.
+
+pub mod generator;
+pub mod operator;
+pub mod processor;
+
+/// Keys every workload binary reads.
+pub mod shared {
+    /// Kafka bootstrap servers, `host:port[,host:port…]`.
+    pub const KAFKA_BOOTSTRAP_SERVERS: &str = "KAFKA_BOOTSTRAP_SERVERS";
+    /// Listen address of `/metrics`, `/healthz`, `/readyz`.
+    pub const METRICS_ADDR: &str = "METRICS_ADDR";
+    /// `text` or `json` ([`crate::logging::LogFormat`]).
+    pub const LOG_FORMAT: &str = "LOG_FORMAT";
+    /// The pod's name (downward API): the replica's identity.
+    pub const POD_NAME: &str = "POD_NAME";
+}
+
+/// The port of `/metrics`, `/healthz` and `/readyz` in the workload pods.
+pub const WORKLOAD_METRICS_PORT: u16 = 9090;
