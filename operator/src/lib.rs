@@ -10,7 +10,6 @@ pub mod context;
 pub mod controller;
 pub mod crd;
 pub mod error;
-pub mod http;
 pub mod kafka;
 pub mod leader;
 pub mod metrics;

@@ -35,7 +35,8 @@ mod workload;
 use anyhow::{Context as _, Result};
 use clap::Parser;
 use kube::Client;
-use tokio::signal::unix::{SignalKind, signal};
+use shopstream_common::logging::{self, LogFormat};
+use shopstream_common::shutdown::Shutdown;
 use tracing::{info, warn};
 
 use args::Args;
@@ -44,14 +45,7 @@ use workload::start::Launcher;
 
 #[tokio::main]
 async fn main() -> Result<()> {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,kube=warn")),
-        )
-        .with_target(false)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stdout()))
-        .init();
+    logging::init(LogFormat::Text, "info,kube=warn");
 
     let args = Args::parse();
     let bin_dir = args.bin_dir()?;
@@ -74,7 +68,8 @@ async fn main() -> Result<()> {
     };
     let mut runner = Runner::new(client, &args, launcher);
 
-    let mut sigterm = signal(SignalKind::terminate()).context("installing the SIGTERM handler")?;
+    let shutdown = Shutdown::new();
+    shutdown.on_signals();
     loop {
         if let Err(e) = runner.sync().await {
             // The API server may be restarting: keep what runs, retry.
@@ -82,8 +77,7 @@ async fn main() -> Result<()> {
         }
         tokio::select! {
             _ = tokio::time::sleep(args.poll) => {}
-            _ = sigterm.recv() => { info!("SIGTERM: stopping every process"); break; }
-            _ = tokio::signal::ctrl_c() => { info!("SIGINT: stopping every process"); break; }
+            () = shutdown.triggered() => { info!("stopping every process"); break; }
         }
     }
     runner.stop_everything().await;

@@ -8,12 +8,14 @@ use std::time::Duration;
 use clap::Parser;
 use kube::Client;
 use operator::context::{Context, Settings};
-use operator::http::{Readiness, serve};
 use operator::leader::LeaderElector;
 use operator::metrics::Metrics;
 use operator::reconcile::validate::DefaultImages;
-use tracing::{error, info};
-use tracing_subscriber::EnvFilter;
+use shopstream_common::contract::{operator as env, shared};
+use shopstream_common::http::{EndpointServer, Endpoints, Readiness};
+use shopstream_common::logging::{self, LogFormat};
+use shopstream_common::shutdown::Shutdown;
+use tracing::error;
 
 /// Reconciles AnalyticsPipeline resources into Kafka topics, a generator and
 /// a processor, and reports lag and throughput in their status.
@@ -21,47 +23,50 @@ use tracing_subscriber::EnvFilter;
 #[command(version, about)]
 struct Args {
     /// Namespace to watch; all namespaces when unset.
-    #[arg(long, env = "WATCH_NAMESPACE")]
+    #[arg(long, env = env::WATCH_NAMESPACE)]
     namespace: Option<String>,
     /// Address of /metrics, /healthz and /readyz.
-    #[arg(long, env = "METRICS_ADDR", default_value = "0.0.0.0:8080")]
+    #[arg(long, env = shared::METRICS_ADDR, default_value = "0.0.0.0:8080")]
     metrics_addr: SocketAddr,
     /// How often lag and throughput are refreshed, e.g. 15s.
-    #[arg(long, env = "STATUS_INTERVAL", default_value = "15s", value_parser = humantime::parse_duration)]
+    #[arg(long, env = env::STATUS_INTERVAL, default_value = "15s", value_parser = humantime::parse_duration)]
     status_interval: Duration,
     /// How long the processor's merge stage may make no progress, with
     /// partials waiting, before MergeReady turns False (MergeStalled).
     #[arg(long, env = "MERGE_STALL_TIMEOUT", default_value = "60s", value_parser = humantime::parse_duration)]
     merge_stall_timeout: Duration,
     /// Generator image for pipelines that do not name one.
-    #[arg(long, env = "GENERATOR_IMAGE", default_value = concat!("shopstream/generator:", env!("CARGO_PKG_VERSION")))]
+    #[arg(long, env = env::GENERATOR_IMAGE, default_value = concat!("shopstream/generator:", env!("CARGO_PKG_VERSION")))]
     generator_image: String,
     /// Processor image for pipelines that do not name one.
-    #[arg(long, env = "PROCESSOR_IMAGE", default_value = concat!("shopstream/processor:", env!("CARGO_PKG_VERSION")))]
+    #[arg(long, env = env::PROCESSOR_IMAGE, default_value = concat!("shopstream/processor:", env!("CARGO_PKG_VERSION")))]
     processor_image: String,
     /// Elect a leader through a Lease so that several replicas can run.
-    #[arg(long, env = "LEADER_ELECTION", default_value_t = true, action = clap::ArgAction::Set)]
+    #[arg(long, env = env::LEADER_ELECTION, default_value_t = true, action = clap::ArgAction::Set)]
     leader_election: bool,
     /// Name of the leader-election Lease.
-    #[arg(long, env = "LEASE_NAME", default_value = "shopstream-operator")]
+    #[arg(long, env = env::LEASE_NAME, default_value = "shopstream-operator")]
     lease_name: String,
     /// Namespace of the Lease; defaults to the operator's own namespace.
-    #[arg(long, env = "POD_NAMESPACE", default_value = "default")]
+    #[arg(long, env = env::POD_NAMESPACE, default_value = "default")]
     lease_namespace: String,
     /// Pipelines reconciled at the same time (at least 1: zero would mean
     /// unbounded in kube-runtime, which is what this bound exists to avoid).
-    #[arg(long, env = "RECONCILE_CONCURRENCY", default_value_t = 16,
+    #[arg(long, env = env::RECONCILE_CONCURRENCY, default_value_t = 16,
           value_parser = clap::value_parser!(u16).range(1..))]
     concurrency: u16,
     /// How long a Lease stays valid without renewal.
-    #[arg(long, env = "LEASE_DURATION", default_value = "15s", value_parser = humantime::parse_duration)]
+    #[arg(long, env = env::LEASE_DURATION, default_value = "15s", value_parser = humantime::parse_duration)]
     lease_duration: Duration,
+    /// Log format; filter with RUST_LOG (default info,kube=warn).
+    #[arg(long, env = shared::LOG_FORMAT, value_enum, ignore_case = true, default_value_t = LogFormat::Text)]
+    log_format: LogFormat,
 }
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    init_tracing();
     let args = Args::parse();
+    logging::init(args.log_format, "info,kube=warn");
     match run(args).await {
         Ok(code) => code,
         Err(e) => {
@@ -87,18 +92,19 @@ async fn run(args: Args) -> anyhow::Result<ExitCode> {
             concurrency: args.concurrency,
         },
     ));
-    let readiness = Readiness::default();
-    let server_ctx = ctx.clone();
-    let server_readiness = readiness.clone();
-    let addr = args.metrics_addr;
-    tokio::spawn(async move {
-        if let Err(e) = serve(addr, server_ctx, server_readiness).await {
-            error!(error = %e, %addr, "metrics server failed");
-        }
-    });
+    let readiness = Readiness::new("not ready");
+    let server = EndpointServer::bind(args.metrics_addr)
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot serve metrics on {}: {e}", args.metrics_addr))?;
+    let _server = server.spawn(Endpoints::new(
+        Arc::new(ctx.metrics.registry.clone()),
+        readiness.clone(),
+    ));
     readiness.set(true);
+    let shutdown = Shutdown::new();
+    shutdown.on_signals();
 
-    let identity = std::env::var("POD_NAME")
+    let identity = std::env::var(shared::POD_NAME)
         .unwrap_or_else(|_| format!("{}-{}", hostname(), std::process::id()));
     if args.leader_election {
         let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
@@ -111,7 +117,7 @@ async fn run(args: Args) -> anyhow::Result<ExitCode> {
         );
         let acquired = tokio::select! {
             acquired = elector.acquire() => acquired,
-            _ = shutdown_signal() => return Ok(ExitCode::SUCCESS),
+            () = shutdown.triggered() => return Ok(ExitCode::SUCCESS),
         };
         let controller = tokio::spawn(operator::controller::run(
             client,
@@ -132,7 +138,7 @@ async fn run(args: Args) -> anyhow::Result<ExitCode> {
                 error!("lost leadership; exiting so that a standby can take over");
                 std::process::exit(1);
             }
-            _ = shutdown_signal() => {}
+            () = shutdown.triggered() => {}
         }
         let _ = stop_tx.send(());
         let _ = controller.await;
@@ -142,7 +148,7 @@ async fn run(args: Args) -> anyhow::Result<ExitCode> {
             args.namespace,
             ctx,
             args.concurrency,
-            shutdown_signal(),
+            async move { shutdown.triggered().await },
         )
         .await;
     }
@@ -153,38 +159,4 @@ fn hostname() -> String {
     std::fs::read_to_string("/proc/sys/kernel/hostname")
         .map(|h| h.trim().to_string())
         .unwrap_or_else(|_| "operator".into())
-}
-
-async fn shutdown_signal() {
-    let ctrl_c = tokio::signal::ctrl_c();
-    #[cfg(unix)]
-    {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut term) => {
-                tokio::select! {
-                    _ = ctrl_c => {}
-                    _ = term.recv() => {}
-                }
-            }
-            Err(_) => {
-                let _ = ctrl_c.await;
-            }
-        }
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = ctrl_c.await;
-    }
-    info!("shutdown signal received");
-}
-
-fn init_tracing() {
-    let filter =
-        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,kube=warn"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter);
-    if std::env::var("LOG_FORMAT").as_deref() == Ok("json") {
-        builder.json().init();
-    } else {
-        builder.init();
-    }
 }
