@@ -249,7 +249,7 @@ fn optional_parts_render_when_enabled() {
         "shopstream_operator_pipelines",
         "shopstream_operator_pipeline_lag_records",
         "processor_events_consumed_total",
-        "generator_events_sent_total",
+        "shopstream_generator_events_sent_total",
     ] {
         assert!(
             json.contains(metric),

@@ -360,8 +360,65 @@ mod shape_tests;
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::event::tests::SAMPLE;
     use crate::event::{Device, PaymentMethod, UserSegment};
+    use purchase_event::samples::SAMPLE;
+
+    /// `generator --schema original` writes what the original producer
+    /// writes, and the fast path reads it (as the original's events are).
+    #[test]
+    fn the_generators_original_dialect_takes_the_fast_path() {
+        use shopstream_generator::catalogue::{Catalogue, CatalogueSpec};
+        use shopstream_generator::clock::EventClock;
+        use shopstream_generator::config::Schema;
+        use shopstream_generator::event_factory::{EventFactory, FactoryOptions};
+        let factory = EventFactory::new(
+            Catalogue::new(CatalogueSpec::builtin()),
+            FactoryOptions {
+                seed: 9,
+                clock: EventClock::Simulated {
+                    start: chrono::DateTime::from_timestamp(1_764_000_000, 0).expect("time"),
+                    step: chrono::TimeDelta::milliseconds(10),
+                },
+                out_of_order_share: 0.0,
+                out_of_order_max: std::time::Duration::from_secs(30),
+                malformed_share: 0.0,
+                schema: Schema::Original,
+            },
+        );
+        let mut payload = Vec::new();
+        for n in 0..2_000 {
+            let (key, _) = factory.write_record(n, &mut payload);
+            let fast = parse_view(&payload)
+                .unwrap_or_else(|| panic!("fast path: {}", String::from_utf8_lossy(&payload)));
+            assert_eq!(fast.user_id, key);
+            assert!(matches!(fast.product_id, ProductId::Integer(1..=8)));
+            assert!(agrees_with_serde(&payload));
+        }
+    }
+
+    /// The fast path reads the same view as serde for our generator's
+    /// shape, and leaves every invalid record to serde.
+    #[test]
+    fn reads_what_serde_reads() {
+        let view: PurchaseEventView<'_> = serde_json::from_str(SAMPLE).expect("view parses");
+        let fast = parse_view(SAMPLE.as_bytes()).expect("common shape");
+        assert_eq!(fast, view);
+        let utc = SAMPLE.replace("09:30:00+09:00", "00:30:00.250Z");
+        let fast = parse_view(utc.as_bytes()).expect("common shape");
+        assert_eq!(Some(fast), serde_json::from_str(&utc).ok());
+        let escaped = SAMPLE.replace("user_42", "user_\\u0034\\u0032");
+        let view: PurchaseEventView<'_> = serde_json::from_str(&escaped).expect("escapes parse");
+        let fast = parse_view(escaped.as_bytes()).expect("escapes are read");
+        assert_eq!(fast, view);
+        for bad in [
+            SAMPLE.replace(r#""quantity":2,"#, ""),
+            SAMPLE.replace(r#""device":"mobile""#, r#""device":5"#),
+            SAMPLE.replace(r#""unit_price":89800.0"#, r#""unit_price":"cheap""#),
+            SAMPLE.replace(r#""product_id":"P001""#, r#""product_id":1.0"#),
+        ] {
+            assert!(parse_view(bad.as_bytes()).is_none(), "{bad}");
+        }
+    }
 
     /// The contract: the fast path accepts only what serde accepts, with the
     /// same value.

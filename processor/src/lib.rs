@@ -1,11 +1,11 @@
-//! Data plane of shopstream: the purchase-event model shared by the
-//! `generator` and `processor` binaries, and the processor's fast readers
-//! for it ([`fixed_schema`], [`rfc3339`]).
+//! The windowed analytics processor (the `processor` binary), and its fast
+//! readers for the purchase-event schema ([`fixed_schema`], [`rfc3339`]).
+//! The schema itself is the `purchase-event` crate, re-exported as
+//! [`event`]; the generator is a crate of its own.
 
 pub mod analytics;
-pub mod event;
 pub mod fixed_schema;
-pub mod generator;
-pub mod http;
-pub mod product_id;
 pub mod rfc3339;
+
+pub use purchase_event as event;
+pub use purchase_event::product_id;

@@ -15,16 +15,16 @@
 use std::time::Instant;
 
 use serde_json::json;
+use shopstream_generator::catalogue::{Catalogue, CatalogueSpec};
+use shopstream_generator::clock::EventClock;
+use shopstream_generator::config::Schema;
+use shopstream_generator::event_factory::{EventFactory, FactoryOptions};
 use shopstream_processor::analytics::merge::MergeConfig;
 use shopstream_processor::analytics::preagg::{
     PreAggregator, WindowConfig, detect_anomaly, parse_event,
 };
 use shopstream_processor::analytics::simulate::{InputRecord, simulate};
 use shopstream_processor::analytics::validate::{InputRules, read_event};
-use shopstream_processor::generator::catalogue::{Catalogue, CatalogueSpec};
-use shopstream_processor::generator::clock::EventClock;
-use shopstream_processor::generator::config::Schema;
-use shopstream_processor::generator::event_factory::{EventFactory, FactoryOptions};
 
 const N: usize = 1_000_000;
 const SEGMENTS: [&str; 3] = ["premium", "regular", "new"];

@@ -310,7 +310,7 @@ fn spawn_generator(topic: &str, args: &[&str]) -> Proc {
     let metrics = free_addr();
     let log = log_path("bench-generator");
     let file = std::fs::File::create(&log).expect("log");
-    let child = Command::new(env!("CARGO_BIN_EXE_generator"))
+    let child = Command::new(support::binaries::path("generator"))
         .env_remove("METRICS_ADDR")
         .arg("--bootstrap-servers")
         .arg(bootstrap())
@@ -1023,7 +1023,7 @@ async fn steady() {
         text = p.scrape();
         let consumed = metric(&text, "processor_events_consumed_total") as u64;
         let gen_text = g.scrape();
-        let sent = metric(&gen_text, "generator_events_sent_total") as u64;
+        let sent = metric(&gen_text, "shopstream_generator_events_sent_total") as u64;
         let el = t0.elapsed().as_secs_f64();
         if generator_done.is_none() {
             if !gen_text.is_empty() {

@@ -143,13 +143,9 @@ async fn run(args: Args) -> anyhow::Result<ExitCode> {
         let _ = stop_tx.send(());
         let _ = controller.await;
     } else {
-        operator::controller::run(
-            client,
-            args.namespace,
-            ctx,
-            args.concurrency,
-            async move { shutdown.triggered().await },
-        )
+        operator::controller::run(client, args.namespace, ctx, args.concurrency, async move {
+            shutdown.triggered().await
+        })
         .await;
     }
     Ok(ExitCode::SUCCESS)

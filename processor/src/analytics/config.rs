@@ -3,6 +3,8 @@
 use std::net::SocketAddr;
 
 use clap::Parser;
+use shopstream_common::contract::{processor as env, shared};
+use shopstream_common::logging::LogFormat;
 
 use super::error::ProcessorError;
 use super::memory;
@@ -24,7 +26,7 @@ pub struct Args {
     /// Kafka bootstrap servers (host:port, comma separated).
     #[arg(
         long,
-        env = "KAFKA_BOOTSTRAP_SERVERS",
+        env = shared::KAFKA_BOOTSTRAP_SERVERS,
         default_value = "127.0.0.1:9092"
     )]
     pub bootstrap_servers: String,
@@ -32,40 +34,40 @@ pub struct Args {
     /// `<group>-merge`; transactional ids derive from it too.
     #[arg(
         long,
-        env = "PROCESSOR_GROUP_ID",
+        env = env::GROUP_ID,
         default_value = "shopstream-processor"
     )]
     pub group_id: String,
     /// Identity of this replica among the group (stable across restarts,
     /// unique among live replicas); defaults to $HOSTNAME, else "0".
-    #[arg(long, env = "PROCESSOR_REPLICA_ID")]
+    #[arg(long, env = env::REPLICA_ID)]
     pub replica_id: Option<String>,
     /// Input topic of purchase events.
-    #[arg(long, env = "PROCESSOR_INPUT_TOPIC", default_value = "purchases")]
+    #[arg(long, env = env::INPUT_TOPIC, default_value = "purchases")]
     pub input_topic: String,
     /// Output: 1-minute sales by category and region.
-    #[arg(long, env = "PROCESSOR_SALES_TOPIC", default_value = "sales")]
+    #[arg(long, env = env::SALES_TOPIC, default_value = "sales")]
     pub sales_topic: String,
     /// Output: 2-minute metrics by user segment.
-    #[arg(long, env = "PROCESSOR_SEGMENTS_TOPIC", default_value = "segments")]
+    #[arg(long, env = env::SEGMENTS_TOPIC, default_value = "segments")]
     pub segments_topic: String,
     /// Output: high-value transactions.
-    #[arg(long, env = "PROCESSOR_ANOMALIES_TOPIC", default_value = "anomalies")]
+    #[arg(long, env = env::ANOMALIES_TOPIC, default_value = "anomalies")]
     pub anomalies_topic: String,
     /// Output: hourly sales by category.
-    #[arg(long, env = "PROCESSOR_HOURLY_TOPIC", default_value = "hourly")]
+    #[arg(long, env = env::HOURLY_TOPIC, default_value = "hourly")]
     pub hourly_topic: String,
     /// Output: hourly product ranking by revenue.
     #[arg(
         long,
-        env = "PROCESSOR_TOP_PRODUCTS_TOPIC",
+        env = env::TOP_PRODUCTS_TOPIC,
         default_value = "top-products"
     )]
     pub top_products_topic: String,
     /// Invalid input records, with reason and source partition/offset.
     #[arg(
         long,
-        env = "PROCESSOR_DEAD_LETTER_TOPIC",
+        env = env::DEAD_LETTER_TOPIC,
         default_value = "dead-letter"
     )]
     pub dead_letter_topic: String,
@@ -73,25 +75,25 @@ pub struct Args {
     /// watermark markers).
     #[arg(
         long,
-        env = "PROCESSOR_PARTIALS_TOPIC",
+        env = env::PARTIALS_TOPIC,
         default_value = "processor-partials"
     )]
     pub partials_topic: String,
     /// Sales window, seconds.
-    #[arg(long, env = "PROCESSOR_SALES_WINDOW_SECONDS", default_value_t = 60)]
+    #[arg(long, env = env::SALES_WINDOW_SECONDS, default_value_t = 60)]
     pub sales_window_seconds: u64,
     /// Segment window, seconds.
-    #[arg(long, env = "PROCESSOR_SEGMENT_WINDOW_SECONDS", default_value_t = 120)]
+    #[arg(long, env = env::SEGMENT_WINDOW_SECONDS, default_value_t = 120)]
     pub segment_window_seconds: u64,
     /// Hourly and top-products window, seconds.
-    #[arg(long, env = "PROCESSOR_HOURLY_WINDOW_SECONDS", default_value_t = 3600)]
+    #[arg(long, env = env::HOURLY_WINDOW_SECONDS, default_value_t = 3600)]
     pub hourly_window_seconds: u64,
     /// Allowed lateness: the watermark trails the slowest input
     /// partition's largest event time by this much.
-    #[arg(long, env = "PROCESSOR_ALLOWED_LATENESS_SECONDS", default_value_t = 10)]
+    #[arg(long, env = env::ALLOWED_LATENESS_SECONDS, default_value_t = 10)]
     pub allowed_lateness_seconds: u64,
     /// Events with final_amount strictly above this are anomalies.
-    #[arg(long, env = "PROCESSOR_ANOMALY_THRESHOLD", default_value_t = 50_000.0)]
+    #[arg(long, env = env::ANOMALY_THRESHOLD, default_value_t = 50_000.0)]
     pub anomaly_threshold: f64,
     /// Distinct user segments kept per segment window (per partials
     /// partition); segments beyond are grouped as `(other)` and counted in
@@ -100,7 +102,7 @@ pub struct Args {
     /// costs in memory and output records.
     #[arg(
         long,
-        env = "PROCESSOR_MAX_SEGMENTS_PER_WINDOW",
+        env = env::MAX_SEGMENTS_PER_WINDOW,
         default_value_t = 100,
         value_parser = clap::value_parser!(u32).range(1..)
     )]
@@ -108,12 +110,12 @@ pub struct Args {
     /// Stage 1 seals a batch (one transaction) at this interval, or as soon
     /// as the previous one committed if that took longer; stage 2 commits
     /// at this interval. Milliseconds; part of the result latency.
-    #[arg(long, env = "PROCESSOR_FLUSH_INTERVAL_MS", default_value_t = 250)]
+    #[arg(long, env = env::FLUSH_INTERVAL_MS, default_value_t = 250)]
     pub flush_interval_ms: u64,
     /// Stage 1 also flushes after this many input records; while a batch
     /// this size waits for the previous one to commit, consumption pauses
     /// (bounds memory to two batches).
-    #[arg(long, env = "PROCESSOR_MAX_BATCH_RECORDS", default_value_t = 100_000)]
+    #[arg(long, env = env::MAX_BATCH_RECORDS, default_value_t = 100_000)]
     pub max_batch_records: usize,
     /// An input partition read to its end that got no new record for this
     /// many seconds is idle: it stops holding the watermark back, so
@@ -122,7 +124,7 @@ pub struct Args {
     /// stops all output).
     #[arg(
         long,
-        env = "PROCESSOR_IDLE_PARTITION_TIMEOUT_SECONDS",
+        env = env::IDLE_PARTITION_TIMEOUT_SECONDS,
         default_value_t = 30
     )]
     pub idle_partition_timeout_seconds: u64,
@@ -131,26 +133,26 @@ pub struct Args {
     /// watermark. 0 disables the check.
     #[arg(
         long,
-        env = "PROCESSOR_MAX_EVENT_TIME_SKEW_SECONDS",
+        env = env::MAX_EVENT_TIME_SKEW_SECONDS,
         default_value_t = 300
     )]
     pub max_event_time_skew_seconds: u64,
     /// Bound of stage 2's open-window state (estimated), in MiB; at the
     /// bound the oldest windows are closed early. 0: 35 % of the
     /// container's memory limit, or 1 GiB without one.
-    #[arg(long, env = "PROCESSOR_MERGE_STATE_LIMIT_MB", default_value_t = 0)]
+    #[arg(long, env = env::MERGE_STATE_LIMIT_MB, default_value_t = 0)]
     pub merge_state_limit_mb: u64,
     /// Delivery timeout of produced records (librdkafka
     /// `message.timeout.ms`, also the produce request timeout), ms. A
     /// transaction whose records time out is aborted and re-read.
-    #[arg(long, env = "PROCESSOR_PRODUCE_TIMEOUT_MS", default_value_t = 30_000)]
+    #[arg(long, env = env::PRODUCE_TIMEOUT_MS, default_value_t = 30_000)]
     pub produce_timeout_ms: u64,
     /// Address of /metrics, /healthz and /readyz.
-    #[arg(long, env = "METRICS_ADDR", default_value = "0.0.0.0:9090")]
+    #[arg(long, env = shared::METRICS_ADDR, default_value = "0.0.0.0:9090")]
     pub metrics_addr: SocketAddr,
-    /// `json` for JSON logs; anything else for text. Filter with RUST_LOG.
-    #[arg(long, env = "LOG_FORMAT", default_value = "text")]
-    pub log_format: String,
+    /// Log format; filter with RUST_LOG (default info).
+    #[arg(long, env = shared::LOG_FORMAT, value_enum, ignore_case = true, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
 }
 
 fn secs(name: &str, value: u64) -> Result<i64, ProcessorError> {

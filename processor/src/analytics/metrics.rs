@@ -217,7 +217,7 @@ impl Metrics {
     }
 }
 
-impl crate::http::RenderMetrics for Metrics {
+impl shopstream_common::http::RenderMetrics for Metrics {
     fn render(&self) -> String {
         Metrics::render(self)
     }

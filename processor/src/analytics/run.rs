@@ -1,55 +1,14 @@
-//! The process: logging, metrics/health endpoints, both stages, signals.
+//! The process: metrics/health endpoints, both stages, shutdown.
 
-use std::io::IsTerminal;
 use std::sync::Arc;
-use std::sync::atomic::AtomicBool;
 
-use tokio::sync::watch;
+use shopstream_common::http::{EndpointServer, Endpoints, Readiness};
+use shopstream_common::shutdown::Shutdown;
 
 use super::config::Args;
 use super::error::{ProcessorError, Result};
 use super::metrics::Metrics;
 use super::{stage1, stage2};
-use crate::http::{HttpState, bind, serve};
-
-/// Installs the tracing subscriber: RUST_LOG filters, LOG_FORMAT=json for
-/// JSON lines.
-pub fn init_logging(format: &str) {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_ansi(std::io::stderr().is_terminal())
-        .with_writer(std::io::stderr);
-    if format.eq_ignore_ascii_case("json") {
-        builder.json().init();
-    } else {
-        builder.init();
-    }
-}
-
-async fn wait_for_signal() {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        match signal(SignalKind::terminate()) {
-            Ok(mut term) => {
-                tokio::select! {
-                    _ = term.recv() => tracing::info!("SIGTERM: shutting down"),
-                    _ = tokio::signal::ctrl_c() => tracing::info!("SIGINT: shutting down"),
-                }
-            }
-            Err(e) => {
-                tracing::warn!(error = %e, "cannot listen for SIGTERM; only SIGINT stops");
-                let _ = tokio::signal::ctrl_c().await;
-            }
-        }
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = tokio::signal::ctrl_c().await;
-    }
-}
 
 /// Runs both stages until SIGTERM/SIGINT, then lets each finish its
 /// in-flight work, commit and leave its group.
@@ -57,29 +16,23 @@ pub async fn run(args: Args) -> Result<()> {
     let args = Arc::new(args);
     args.window_config()?;
     let metrics = Arc::new(Metrics::new()?);
-    let ready = Arc::new(AtomicBool::new(false));
-    let (listener, local) = bind(args.metrics_addr).await?;
-    tracing::info!(addr = %local, "serving /metrics, /healthz, /readyz");
-    let http = tokio::spawn(serve(
-        listener,
-        Arc::new(HttpState {
-            metrics: Arc::clone(&metrics) as Arc<dyn crate::http::RenderMetrics>,
-            ready: Arc::clone(&ready),
-            waiting_for: "waiting for the consumer group assignment\n",
-        }),
-    ));
+    let readiness = Readiness::new("waiting for the consumer group assignment");
+    let http = EndpointServer::bind(args.metrics_addr)
+        .await?
+        .spawn(Endpoints::new(metrics.clone(), readiness.clone()));
 
-    let (stop, stopped) = watch::channel(false);
+    let shutdown = Shutdown::new();
+    let signals = shutdown.on_signals();
     let mut one = tokio::spawn(stage1::run(
         Arc::clone(&args),
         Arc::clone(&metrics),
-        ready,
-        stopped.clone(),
+        readiness.flag(),
+        shutdown.subscribe(),
     ));
     let mut two = tokio::spawn(stage2::run(
         Arc::clone(&args),
         Arc::clone(&metrics),
-        stopped,
+        shutdown.subscribe(),
     ));
 
     let joined = |r: std::result::Result<Result<()>, tokio::task::JoinError>| match r {
@@ -87,23 +40,23 @@ pub async fn run(args: Args) -> Result<()> {
         Err(e) => Err(ProcessorError::Task(e.to_string())),
     };
     let result = tokio::select! {
-        _ = wait_for_signal() => {
-            let _ = stop.send(true);
+        () = shutdown.triggered() => {
             let a = joined((&mut one).await);
             let b = joined((&mut two).await);
             a.and(b)
         }
         r = &mut one => {
-            let _ = stop.send(true);
+            shutdown.trigger();
             let b = joined((&mut two).await);
             joined(r).and(b)
         }
         r = &mut two => {
-            let _ = stop.send(true);
+            shutdown.trigger();
             let a = joined((&mut one).await);
             joined(r).and(a)
         }
     };
     http.abort();
+    signals.abort();
     result
 }

@@ -178,7 +178,7 @@ mod tests {
     const NOW: Millis = 1_764_030_600_000; // 2025-11-25T00:30:00Z
 
     fn sample() -> String {
-        crate::event::tests::SAMPLE
+        purchase_event::samples::SAMPLE
             .replace("2026-11-25T09:30:00+09:00", "2025-11-25T09:30:00+09:00")
     }
 
@@ -216,7 +216,7 @@ mod tests {
     /// 3-decimal discount rate, an `isoformat()` time.
     #[test]
     fn the_original_producers_events_are_valid() {
-        let original = crate::event::tests::ORIGINAL;
+        let original = purchase_event::samples::ORIGINAL;
         assert_eq!(verdict(original), Ok(()));
         let rate = original.replace("\"discount_rate\": 0.1", "\"discount_rate\": 0.125");
         assert_eq!(verdict(&rate), Ok(()));
@@ -235,7 +235,7 @@ mod tests {
         );
         let empty = sample().replace("\"premium\"", "\"\"");
         assert_eq!(verdict(&empty), Ok(()), "an empty segment is a segment");
-        let long_id = crate::event::tests::ORIGINAL
+        let long_id = purchase_event::samples::ORIGINAL
             .replace("\"product_id\": 1", &format!("\"product_id\": \"{huge}\""));
         let e = verdict(&long_id).unwrap_err();
         assert!(e.contains("product_id"), "{e}");

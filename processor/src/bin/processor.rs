@@ -4,7 +4,8 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use shopstream_processor::analytics::{Args, run, run::init_logging};
+use shopstream_common::logging;
+use shopstream_processor::analytics::{Args, run};
 
 /// Caps glibc's malloc arenas at 2 unless `MALLOC_ARENA_MAX` is set. By
 /// default glibc gives each thread that allocates under contention its own
@@ -21,7 +22,7 @@ fn limit_malloc_arenas() {
 fn main() -> ExitCode {
     limit_malloc_arenas();
     let args = Args::parse();
-    init_logging(&args.log_format);
+    logging::init(args.log_format, "info");
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()

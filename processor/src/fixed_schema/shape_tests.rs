@@ -10,8 +10,8 @@ use std::borrow::Cow;
 
 use super::parse_view;
 use crate::event::PurchaseEventView;
-use crate::event::tests::ORIGINAL;
-use crate::generator::python_json;
+use purchase_event::python_json;
+use purchase_event::samples::ORIGINAL;
 
 fn serde_view(bytes: &[u8]) -> Option<PurchaseEventView<'_>> {
     serde_json::from_slice(bytes).ok()

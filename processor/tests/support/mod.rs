@@ -4,6 +4,10 @@
 //! set ([`dataset`]) and recomputing results independently ([`recompute`]).
 #![allow(dead_code)] // each test crate uses a different subset
 
+// The workspace's binaries (the generator is another package's), built
+// once: the same locator as the integration-tests crate's.
+#[path = "../../../integration-tests/src/binaries.rs"]
+pub mod binaries;
 pub mod dataset;
 pub mod pipeline;
 pub mod recompute;
@@ -153,7 +157,7 @@ pub async fn create_topics(names: &[(&str, i32)]) {
 /// The generator binary with a clean environment (no GENERATOR_* leaking in
 /// from the caller's shell) and a free metrics port.
 pub fn generator(topic: &str, args: &[&str]) -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_generator"));
+    let mut command = Command::new(binaries::path("generator"));
     for (name, _) in std::env::vars() {
         if name.starts_with("GENERATOR_")
             || ["KAFKA_BOOTSTRAP_SERVERS", "METRICS_ADDR", "LOG_FORMAT"].contains(&name.as_str())

@@ -2,7 +2,8 @@
 //! (`ensure_ascii=True`, separators `", "` and `": "`), and Python's
 //! `round(x, n)`: what the original system's producer put on the wire, so
 //! `generator --schema original` exercises the processor with the same
-//! bytes.
+//! bytes. Part of the schema crate because it is the original dialect's
+//! encoding, which the processor's tests write too.
 
 use std::fmt::Write;
 

@@ -6,7 +6,10 @@
 //! [`event_factory`] (event `n` of a run), [`clock`] (event time),
 //! [`malformed`] (broken records), [`rng`] (seeded randomness), [`rate`]
 //! (token bucket), [`config`] (flags and environment), [`producer`] (Kafka),
-//! [`metrics`] and [`http`] (observability), [`run`] (the orchestration).
+//! [`original`] (the original system's producer dialect), [`metrics`]
+//! (observability; the endpoint server is `shopstream-common`'s), [`run`]
+//! (the orchestration). The event schema itself is the `purchase-event`
+//! crate, shared with the processor.
 
 pub mod catalogue;
 pub mod clock;
@@ -16,7 +19,6 @@ pub mod malformed;
 pub mod metrics;
 pub mod original;
 pub mod producer;
-pub mod python_json;
 pub mod rate;
 pub mod rng;
 pub mod run;

@@ -3,24 +3,12 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use shopstream_processor::generator::config::LogFormat;
-use shopstream_processor::generator::{Args, run};
-use tracing_subscriber::EnvFilter;
-
-fn init_logging(format: LogFormat) {
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
-    match format {
-        LogFormat::Json => builder.json().init(),
-        LogFormat::Text => builder.init(),
-    }
-}
+use shopstream_common::logging;
+use shopstream_generator::{Args, run};
 
 fn main() -> ExitCode {
     let args = Args::parse();
-    init_logging(args.log_format);
+    logging::init(args.log_format, "info");
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

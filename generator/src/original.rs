@@ -19,8 +19,8 @@ use std::fmt::Write;
 
 use chrono::{DateTime, Timelike, Utc};
 
-use super::python_json::{push_float, push_str, round};
 use super::rng::SplitMix64;
+use purchase_event::python_json::{push_float, push_str, round};
 
 /// A product of the original's catalogue.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -140,7 +140,7 @@ pub fn write_event(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::event::{ProductId, PurchaseEvent};
+    use purchase_event::{ProductId, PurchaseEvent};
 
     fn at(seconds: i64, nanos: u32) -> DateTime<Utc> {
         DateTime::from_timestamp(seconds, nanos).expect("valid time")

@@ -2,12 +2,11 @@
 //! rate control measured from broker timestamps, the HTTP endpoints, and a
 //! clean flush on SIGTERM.
 
-mod support;
-
 use std::process::Stdio;
 use std::time::Duration;
 
-use support::{consume_all, create_topic, delete_topics, generator, run_ok};
+use integration_tests::generator::{generator, run_ok};
+use integration_tests::kafka::{consume_all, create_topic, delete_topics};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::process::Command;
 
@@ -114,16 +113,16 @@ async fn endpoints_and_clean_stop_on_sigterm() {
     let (status, metrics) = http_get(&addr, "/metrics").await;
     assert_eq!(status, 200);
     for name in [
-        "generator_events_sent_total",
-        "generator_delivery_errors_total 0",
-        "generator_rate_events_per_second",
-        "generator_queue_depth",
+        "shopstream_generator_events_sent_total",
+        "shopstream_generator_delivery_errors_total 0",
+        "shopstream_generator_rate_events_per_second",
+        "shopstream_generator_queue_depth",
     ] {
         assert!(metrics.contains(name), "{name} missing from\n{metrics}");
     }
     let sent: u64 = metrics
         .lines()
-        .find_map(|l| l.strip_prefix("generator_events_sent_total "))
+        .find_map(|l| l.strip_prefix("shopstream_generator_events_sent_total "))
         .and_then(|v| v.trim().parse().ok())
         .expect("sent counter");
     assert!(sent > 0, "events are being sent");
@@ -208,7 +207,7 @@ async fn rate_zero_runs_idle_ready_and_healthy() {
     assert_eq!(http_get(&addr, "/readyz").await.0, 200);
     let (_, metrics) = http_get(&addr, "/metrics").await;
     assert!(
-        metrics.contains("generator_events_sent_total 0"),
+        metrics.contains("shopstream_generator_events_sent_total 0"),
         "{metrics}"
     );
 

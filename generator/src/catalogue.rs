@@ -8,7 +8,7 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 
 pub use super::sampling::{Catalogue, DEVICES, PAYMENT_METHODS, WeightedIndex};
-use crate::event::UserSegment;
+use purchase_event::UserSegment;
 
 /// The built-in catalogue, also the reference example of the file format.
 pub const DEFAULT_CATALOGUE_YAML: &str = include_str!("default_catalogue.yaml");

@@ -3,7 +3,7 @@
 
 use super::catalogue::CatalogueSpec;
 use super::rng::{SplitMix64, mix64};
-use crate::event::{Device, PaymentMethod, UserSegment};
+use purchase_event::{Device, PaymentMethod, UserSegment};
 
 /// Cumulative weights for picking an index in proportion to its weight.
 #[derive(Clone, Debug)]

@@ -8,6 +8,9 @@ use std::time::Duration;
 use chrono::{DateTime, TimeDelta, Utc};
 use clap::{Parser, ValueEnum};
 
+use shopstream_common::contract::{generator as env, shared};
+pub use shopstream_common::logging::LogFormat;
+
 use super::clock::EventClock;
 
 #[derive(Parser, Debug, Clone)]
@@ -24,31 +27,31 @@ pub struct Args {
     /// Kafka bootstrap servers (host:port[,host:port…]).
     #[arg(
         long,
-        env = "KAFKA_BOOTSTRAP_SERVERS",
+        env = shared::KAFKA_BOOTSTRAP_SERVERS,
         default_value = "localhost:9092"
     )]
     pub bootstrap_servers: String,
 
     /// Topic to write to; it must exist (the generator never creates topics).
-    #[arg(long, env = "GENERATOR_TOPIC")]
+    #[arg(long, env = env::TOPIC)]
     pub topic: String,
 
     /// Target rate in events per second (fractions allowed, e.g. 0.5). 0
     /// keeps the generator running, ready and producing nothing (the
     /// operator's `eventsPerSecond: 0`).
-    #[arg(long, env = "GENERATOR_EVENTS_PER_SECOND", default_value_t = 100.0, value_parser = non_negative_f64)]
+    #[arg(long, env = env::EVENTS_PER_SECOND, default_value_t = 100.0, value_parser = non_negative_f64)]
     pub events_per_second: f64,
 
     /// Send exactly this many events, wait for every delivery report and exit
     /// (0 only if all were acknowledged). Without it, run until SIGTERM/SIGINT.
-    #[arg(long, env = "GENERATOR_COUNT", value_parser = clap::value_parser!(u64).range(1..))]
+    #[arg(long, env = env::COUNT, value_parser = clap::value_parser!(u64).range(1..))]
     pub count: Option<u64>,
 
     /// Send as fast as possible (benchmarks); --events-per-second is ignored.
     /// The variable takes true/false, 1/0, yes/no or on/off.
     #[arg(
         long,
-        env = "GENERATOR_UNTHROTTLED",
+        env = env::UNTHROTTLED,
         action = clap::ArgAction::SetTrue,
         value_parser = clap::builder::BoolishValueParser::new()
     )]
@@ -56,32 +59,32 @@ pub struct Args {
 
     /// Seed: the same seed gives the same events (ids, users, products,
     /// amounts; timestamps too with --start-time). Default: random per run.
-    #[arg(long, env = "GENERATOR_SEED")]
+    #[arg(long, env = env::SEED)]
     pub seed: Option<u64>,
 
     /// Simulated event time of the first event (RFC 3339, e.g.
     /// 2026-11-25T00:00:00Z); event n is stamped start + n × --time-step.
     /// Default: the wall clock.
-    #[arg(long, env = "GENERATOR_START_TIME", value_parser = rfc3339)]
+    #[arg(long, env = env::START_TIME, value_parser = rfc3339)]
     pub start_time: Option<DateTime<Utc>>,
 
     /// Simulated time between consecutive events (e.g. 100ms, 1s); needs
     /// --start-time. Default: 1 / rate (1ms when unthrottled).
-    #[arg(long, env = "GENERATOR_TIME_STEP", value_parser = humantime::parse_duration)]
+    #[arg(long, env = env::TIME_STEP, value_parser = humantime::parse_duration)]
     pub time_step: Option<Duration>,
 
     /// Share (0–1) of events stamped up to --out-of-order-max-seconds in the past.
-    #[arg(long, env = "GENERATOR_OUT_OF_ORDER_SHARE", default_value_t = 0.0, value_parser = share)]
+    #[arg(long, env = env::OUT_OF_ORDER_SHARE, default_value_t = 0.0, value_parser = share)]
     pub out_of_order_share: f64,
 
     /// How far back (seconds) an out-of-order event may be stamped; each is
     /// moved back by a uniform 1 ms … this.
-    #[arg(long, env = "GENERATOR_OUT_OF_ORDER_MAX_SECONDS", default_value_t = 30.0, value_parser = non_negative_f64)]
+    #[arg(long, env = env::OUT_OF_ORDER_MAX_SECONDS, default_value_t = 30.0, value_parser = non_negative_f64)]
     pub out_of_order_max_seconds: f64,
 
     /// Share (0–1) of records written malformed (invalid JSON, a missing
     /// field, or a field of the wrong type, equally often).
-    #[arg(long, env = "GENERATOR_MALFORMED_SHARE", default_value_t = 0.0, value_parser = share)]
+    #[arg(long, env = env::MALFORMED_SHARE, default_value_t = 0.0, value_parser = share)]
     pub malformed_share: f64,
 
     /// Event shape: `shopstream` (ours: string product ids, decimal
@@ -89,46 +92,46 @@ pub struct Args {
     /// catalogue with integer ids and prices, segments drawn per event,
     /// uniform choices, 3-decimal discount rates, JSON exactly as
     /// `json.dumps` writes it; event ids stay unique).
-    #[arg(long, env = "GENERATOR_SCHEMA", value_enum, default_value_t = Schema::Shopstream)]
+    #[arg(long, env = env::SCHEMA, value_enum, default_value_t = Schema::Shopstream)]
     pub schema: Schema,
 
     /// Catalogue file (YAML, or JSON by .json extension): products, regions,
     /// segments, device and payment weights. Default: the built-in shop.
-    #[arg(long, env = "GENERATOR_CATALOGUE")]
+    #[arg(long, env = env::CATALOGUE)]
     pub catalogue: Option<PathBuf>,
 
     /// Number of producer tasks. 0 = auto: 1 up to 50,000 events/s, else one
     /// per two CPUs (1 to 8).
-    #[arg(long, env = "GENERATOR_PRODUCERS", default_value_t = 0)]
+    #[arg(long, env = env::PRODUCERS, default_value_t = 0)]
     pub producers: usize,
 
     /// Address of the HTTP server for /metrics, /healthz and /readyz.
-    #[arg(long, env = "METRICS_ADDR", default_value = "0.0.0.0:9090")]
+    #[arg(long, env = shared::METRICS_ADDR, default_value = "0.0.0.0:9090")]
     pub metrics_addr: SocketAddr,
 
     /// Compression codec of the producer.
-    #[arg(long, env = "GENERATOR_COMPRESSION", value_enum, default_value_t = Compression::Lz4)]
+    #[arg(long, env = env::COMPRESSION, value_enum, default_value_t = Compression::Lz4)]
     pub compression: Compression,
 
     /// Producer linger (how long to wait to fill a batch), e.g. 5ms.
-    #[arg(long, env = "GENERATOR_LINGER", default_value = "10ms", value_parser = humantime::parse_duration)]
+    #[arg(long, env = env::LINGER, default_value = "10ms", value_parser = humantime::parse_duration)]
     pub linger: Duration,
 
     /// Extra librdkafka producer property, KEY=VALUE (repeatable; in the
     /// variable, comma-separated). Applied last, so it overrides the defaults.
-    #[arg(short = 'X', long = "producer-property", env = "GENERATOR_PRODUCER_PROPERTIES", value_delimiter = ',', value_parser = key_value)]
+    #[arg(short = 'X', long = "producer-property", env = env::PRODUCER_PROPERTIES, value_delimiter = ',', value_parser = key_value)]
     pub producer_properties: Vec<(String, String)>,
 
     /// How long to wait at start for the topic's metadata before giving up.
-    #[arg(long, env = "GENERATOR_STARTUP_TIMEOUT", default_value = "2m", value_parser = humantime::parse_duration)]
+    #[arg(long, env = env::STARTUP_TIMEOUT, default_value = "2m", value_parser = humantime::parse_duration)]
     pub startup_timeout: Duration,
 
     /// How long to wait for outstanding deliveries when stopping.
-    #[arg(long, env = "GENERATOR_FLUSH_TIMEOUT", default_value = "60s", value_parser = humantime::parse_duration)]
+    #[arg(long, env = env::FLUSH_TIMEOUT, default_value = "60s", value_parser = humantime::parse_duration)]
     pub flush_timeout: Duration,
 
-    /// Log format (filter with RUST_LOG, e.g. info or shopstream_processor=debug).
-    #[arg(long, env = "LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    /// Log format (filter with RUST_LOG, e.g. info or shopstream_generator=debug).
+    #[arg(long, env = shared::LOG_FORMAT, value_enum, ignore_case = true, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
 }
 
@@ -161,12 +164,6 @@ pub enum Schema {
     Shopstream,
     /// The original system's producer dialect (docs/migration.md).
     Original,
-}
-
-#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
-pub enum LogFormat {
-    Text,
-    Json,
 }
 
 fn non_negative_f64(s: &str) -> Result<f64, String> {

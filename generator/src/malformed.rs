@@ -114,7 +114,7 @@ fn retype(object: &mut Map<String, Value>, field: &str) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::event::PurchaseEvent;
+    use purchase_event::PurchaseEvent;
 
     const VALID: &str = r#"{"event_id":"a-1","timestamp":"2026-01-01T00:00:00Z","user_id":"user_1","user_segment":"new","product_id":"P007","product_name":"グリーンティー","category":"food","quantity":1,"unit_price":980.0,"base_amount":980.0,"discount_rate":0.1,"discount_amount":98.0,"final_amount":882.0,"region":"Tokyo","device":"web","payment_method":"credit_card"}"#;
 

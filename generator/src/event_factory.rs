@@ -13,7 +13,7 @@ use super::config::Schema;
 use super::malformed::{self, MalformedKind};
 use super::original;
 use super::rng::{SplitMix64, mix64};
-use crate::event::{ProductId, PurchaseEvent, round_cents};
+use purchase_event::{ProductId, PurchaseEvent, round_cents};
 
 /// Independent random streams per event: turning out-of-order or malformed
 /// records on does not change the users, products and amounts drawn.
@@ -192,9 +192,9 @@ impl EventFactory {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::event::UserSegment;
-    use crate::generator::catalogue::CatalogueSpec;
+    use crate::catalogue::CatalogueSpec;
     use chrono::{DateTime, Utc};
+    use purchase_event::UserSegment;
     use std::time::Duration;
 
     fn start() -> DateTime<Utc> {
@@ -390,7 +390,8 @@ mod tests {
     }
 
     /// `--schema original`: the original's dialect, unique ids, seeded, and
-    /// read by the processor's fast path (as the original's events are).
+    /// read as the schema (that the processor's fast path reads them too
+    /// is a processor test: `fixed_schema`'s).
     #[test]
     fn original_schema_records() {
         let f = factory_of(Schema::Original, 9, 0.0, 0.0);
@@ -402,8 +403,8 @@ mod tests {
             assert_eq!(info.malformed, None);
             assert_eq!(again.write_record(n, &mut other).0, key);
             assert_eq!(payload, other, "seeded");
-            let view = crate::fixed_schema::parse_view(&payload)
-                .unwrap_or_else(|| panic!("fast path: {}", String::from_utf8_lossy(&payload)));
+            let view: purchase_event::PurchaseEventView<'_> = serde_json::from_slice(&payload)
+                .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&payload)));
             assert_eq!(view.user_id, key);
             assert!(matches!(view.product_id, ProductId::Integer(1..=8)));
             let expected_id = format!("evt_{}_{:016x}-{n}", view.timestamp.timestamp(), f.run_id());

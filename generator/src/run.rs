@@ -18,7 +18,8 @@ use super::metrics::Metrics;
 use super::producer::{self, EventProducer};
 use super::rate::{RateLimiter, batch_for_rate};
 use super::rng::entropy_seed;
-use crate::http::{self, HttpState};
+use shopstream_common::http::{EndpointServer, Endpoints, Readiness};
+use shopstream_common::shutdown::Shutdown;
 
 /// Events built and handed over per batch when unthrottled.
 const UNTHROTTLED_BATCH: u64 = 1_000;
@@ -91,27 +92,21 @@ pub async fn run(args: Args) -> anyhow::Result<Summary> {
 
     let metrics = Arc::new(Metrics::new().context("registering metrics")?);
     metrics.target_rate.set(args.rate().unwrap_or(0.0));
-    let ready = Arc::new(AtomicBool::new(false));
-    let (listener, addr) = http::bind(args.metrics_addr)
+    let readiness = Readiness::new("waiting for the topic's metadata");
+    let http_task = EndpointServer::bind(args.metrics_addr)
         .await
-        .with_context(|| format!("binding the metrics address {}", args.metrics_addr))?;
-    tracing::info!(%addr, "serving /metrics, /healthz and /readyz");
-    let http_task = tokio::spawn(http::serve(
-        listener,
-        Arc::new(HttpState {
-            metrics: Arc::clone(&metrics) as Arc<dyn crate::http::RenderMetrics>,
-            ready: Arc::clone(&ready),
-            waiting_for: "waiting for the topic's metadata\n",
-        }),
-    ));
+        .with_context(|| format!("binding the metrics address {}", args.metrics_addr))?
+        .spawn(Endpoints::new(metrics.clone(), readiness.clone()));
 
     let producer =
         Arc::new(producer::create(&args, Arc::clone(&metrics)).context("creating the producer")?);
-    let mut shutdown = std::pin::pin!(shutdown_signal());
+    let shutdown = Shutdown::new();
+    let signals = shutdown.on_signals();
     let partitions = tokio::select! {
         found = producer::wait_for_topic(&producer, &args.topic, args.startup_timeout) => found?,
-        signal = &mut shutdown => {
-            tracing::info!(signal, "stopped before the topic was available");
+        () = shutdown.triggered() => {
+            tracing::info!("stopped before the topic was available");
+            signals.abort();
             http_task.abort();
             return Ok(Summary {
                 expected: args.count, produced: 0, acknowledged: 0, failed: 0,
@@ -119,7 +114,7 @@ pub async fn run(args: Args) -> anyhow::Result<Summary> {
             });
         }
     };
-    ready.store(true, Ordering::Release);
+    readiness.set(true);
     metrics.ready.set(1);
 
     // Idle (rate 0): no producer task; the generator stays up and ready
@@ -181,8 +176,8 @@ pub async fn run(args: Args) -> anyhow::Result<Summary> {
                     task_error.get_or_insert(anyhow::anyhow!("producer task: {e}"));
                 }
             },
-            signal = &mut shutdown, if !interrupted => {
-                tracing::info!(signal, "stopping: no new events, flushing what is queued");
+            () = shutdown.triggered(), if !interrupted => {
+                tracing::info!("stopping: no new events, flushing what is queued");
                 interrupted = true;
                 shared.stop.store(true, Ordering::Release);
             }
@@ -220,6 +215,7 @@ pub async fn run(args: Args) -> anyhow::Result<Summary> {
         flushed,
     };
     http_task.abort();
+    signals.abort();
     match task_error {
         Some(e) => Err(e),
         None => Ok(summary),
@@ -305,30 +301,5 @@ async fn sample(producer: Arc<EventProducer>, metrics: Arc<Metrics>) {
             "progress"
         );
         last = now;
-    }
-}
-
-/// Resolves on SIGTERM or SIGINT, naming the signal.
-async fn shutdown_signal() -> &'static str {
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut stream) => {
-                stream.recv().await;
-            }
-            Err(e) => {
-                tracing::warn!(error = %e, "cannot listen for SIGTERM");
-                std::future::pending::<()>().await;
-            }
-        }
-    };
-    let interrupt = async {
-        if let Err(e) = tokio::signal::ctrl_c().await {
-            tracing::warn!(error = %e, "cannot listen for SIGINT");
-            std::future::pending::<()>().await;
-        }
-    };
-    tokio::select! {
-        () = terminate => "SIGTERM",
-        () = interrupt => "SIGINT",
     }
 }

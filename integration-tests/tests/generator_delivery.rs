@@ -2,16 +2,15 @@
 //! exact `--count` delivery of schema-valid events, seeded reproducibility,
 //! and the malformed and out-of-order options.
 
-mod support;
-
 use std::collections::{BTreeSet, HashMap};
 
 use chrono::{DateTime, TimeDelta, Utc};
 use serde_json::Value;
-use shopstream_processor::event::{ProductId, PurchaseEvent, UserSegment, round_cents};
-use shopstream_processor::generator::catalogue::{Catalogue, CatalogueSpec};
-use shopstream_processor::generator::malformed::FIELDS;
-use support::{Record, consume_all, create_topic, delete_topics, run_ok, sequence_of};
+use purchase_event::{ProductId, PurchaseEvent, UserSegment, round_cents};
+use shopstream_generator::catalogue::{Catalogue, CatalogueSpec};
+use shopstream_generator::malformed::FIELDS;
+use integration_tests::generator::{run_ok, sequence_of};
+use integration_tests::kafka::{Record, consume_all, create_topic, delete_topics};
 
 #[tokio::test]
 async fn count_delivers_exactly_n_valid_events() {

@@ -1,13 +1,12 @@
-//! Prometheus metrics of the generator.
+//! Prometheus metrics of the generator, all named `shopstream_generator_*`.
 
-use prometheus::{
-    Encoder, Gauge, IntCounter, IntCounterVec, IntGauge, Opts, Registry, TextEncoder,
-};
+use prometheus::{Gauge, IntCounter, IntCounterVec, IntGauge};
+use shopstream_common::metrics::{Binary, MetricRegistry};
 
 use super::malformed::MalformedKind;
 
 pub struct Metrics {
-    registry: Registry,
+    registry: MetricRegistry,
     /// Records handed to the producer.
     pub produced: IntCounter,
     /// Records acknowledged by the broker.
@@ -30,59 +29,41 @@ pub struct Metrics {
 
 impl Metrics {
     pub fn new() -> Result<Self, prometheus::Error> {
-        let registry = Registry::new();
-        let counter = |name: &str, help: &str| -> Result<IntCounter, prometheus::Error> {
-            let c = IntCounter::new(name, help)?;
-            registry.register(Box::new(c.clone()))?;
-            Ok(c)
-        };
-        let produced = counter(
-            "generator_events_produced_total",
+        let registry = MetricRegistry::new(Binary::Generator)?;
+        let produced = registry.counter(
+            "events_produced_total",
             "Records handed to the Kafka producer.",
         )?;
-        let sent = counter(
-            "generator_events_sent_total",
-            "Records acknowledged by the broker.",
-        )?;
-        let delivery_errors = counter(
-            "generator_delivery_errors_total",
+        let sent = registry.counter("events_sent_total", "Records acknowledged by the broker.")?;
+        let delivery_errors = registry.counter(
+            "delivery_errors_total",
             "Records whose delivery failed for good.",
         )?;
-        let out_of_order = counter(
-            "generator_out_of_order_events_total",
+        let out_of_order = registry.counter(
+            "out_of_order_events_total",
             "Events stamped in the past (out of order).",
         )?;
-        let malformed = IntCounterVec::new(
-            Opts::new(
-                "generator_malformed_events_total",
-                "Malformed records produced, by kind.",
-            ),
+        let malformed = registry.counter_vec(
+            "malformed_events_total",
+            "Malformed records produced, by kind.",
             &["kind"],
         )?;
-        registry.register(Box::new(malformed.clone()))?;
         for kind in MalformedKind::ALL {
             malformed.with_label_values(&[kind.as_str()]);
         }
-        let rate = Gauge::new(
-            "generator_rate_events_per_second",
+        let rate = registry.gauge(
+            "rate_events_per_second",
             "Acknowledged events per second over the last second.",
         )?;
-        registry.register(Box::new(rate.clone()))?;
-        let target_rate = Gauge::new(
-            "generator_target_rate_events_per_second",
+        let target_rate = registry.gauge(
+            "target_rate_events_per_second",
             "Configured rate in events per second (0 = unthrottled).",
         )?;
-        registry.register(Box::new(target_rate.clone()))?;
-        let queue_depth = IntGauge::new(
-            "generator_queue_depth",
+        let queue_depth = registry.int_gauge(
+            "queue_depth",
             "Records in the producer queue awaiting acknowledgement.",
         )?;
-        registry.register(Box::new(queue_depth.clone()))?;
-        let ready = IntGauge::new(
-            "generator_ready",
-            "1 once the topic's metadata has been fetched.",
-        )?;
-        registry.register(Box::new(ready.clone()))?;
+        let ready = registry.int_gauge("ready", "1 once the topic's metadata has been fetched.")?;
         Ok(Self {
             registry,
             produced,
@@ -99,15 +80,11 @@ impl Metrics {
 
     /// The Prometheus text exposition of every metric.
     pub fn render(&self) -> String {
-        let mut out = Vec::new();
-        if let Err(e) = TextEncoder::new().encode(&self.registry.gather(), &mut out) {
-            tracing::warn!(error = %e, "encoding metrics failed");
-        }
-        String::from_utf8(out).unwrap_or_default()
+        self.registry.render()
     }
 }
 
-impl crate::http::RenderMetrics for Metrics {
+impl shopstream_common::http::RenderMetrics for Metrics {
     fn render(&self) -> String {
         Metrics::render(self)
     }
@@ -125,11 +102,11 @@ mod tests {
         m.malformed.with_label_values(&["wrong_type"]).inc();
         let text = m.render();
         for line in [
-            "generator_events_sent_total 3",
-            "generator_delivery_errors_total 0",
-            "generator_rate_events_per_second 0",
-            "generator_queue_depth 5",
-            "generator_malformed_events_total{kind=\"wrong_type\"} 1",
+            "shopstream_generator_events_sent_total 3",
+            "shopstream_generator_delivery_errors_total 0",
+            "shopstream_generator_rate_events_per_second 0",
+            "shopstream_generator_queue_depth 5",
+            "shopstream_generator_malformed_events_total{kind=\"wrong_type\"} 1",
         ] {
             assert!(text.contains(line), "missing {line:?} in\n{text}");
         }
