@@ -2,8 +2,7 @@
 //! run without them fails (never skips), naming what to start.
 
 /// What to run to get the environment, in every failure message.
-pub const HOW_TO_START: &str =
-    "needs the local environment: run `make env-up` and `eval \"$(hack/env.sh)\"` \
+pub const HOW_TO_START: &str = "needs the local environment: run `make env-up` and `eval \"$(hack/env.sh)\"` \
      (or run everything with `make test`)";
 
 /// The value of `name`, or a panic saying that the test needs the local

@@ -154,4 +154,3 @@ pub async fn consume_all(topic: &str, partitions: i32) -> Vec<Record> {
     }
     records
 }
-

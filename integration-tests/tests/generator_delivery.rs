@@ -5,12 +5,12 @@
 use std::collections::{BTreeSet, HashMap};
 
 use chrono::{DateTime, TimeDelta, Utc};
-use serde_json::Value;
-use purchase_event::{ProductId, PurchaseEvent, UserSegment, round_cents};
-use shopstream_generator::catalogue::{Catalogue, CatalogueSpec};
-use shopstream_generator::malformed::FIELDS;
 use integration_tests::generator::{run_ok, sequence_of};
 use integration_tests::kafka::{Record, consume_all, create_topic, delete_topics};
+use purchase_event::{ProductId, PurchaseEvent, UserSegment, round_cents};
+use serde_json::Value;
+use shopstream_generator::catalogue::{Catalogue, CatalogueSpec};
+use shopstream_generator::malformed::FIELDS;
 
 #[tokio::test]
 async fn count_delivers_exactly_n_valid_events() {

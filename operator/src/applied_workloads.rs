@@ -30,11 +30,12 @@
 
 use std::collections::{HashMap, HashSet};
 use std::hash::{DefaultHasher, Hash, Hasher};
-use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use serde::Serialize;
+
+use crate::pipeline_state::PipelineStates;
 
 /// Re-apply at least this often even if nothing was seen to change.
 pub const MAX_AGE: Duration = Duration::from_secs(600);
@@ -45,8 +46,9 @@ const OWNER_KIND: &str = "AnalyticsPipeline";
 /// An owned object: (kind, name).
 pub type ChildId = (&'static str, String);
 
+/// One pipeline's record (a part of its [`crate::pipeline_state::PipelineState`]).
 #[derive(Default)]
-struct Entry {
+pub struct AppliedRecord {
     /// `None` until an apply completed without interference, or after an
     /// invalidation.
     fingerprint: Option<u64>,
@@ -63,11 +65,6 @@ struct Entry {
     verified_owned: HashSet<ChildId>,
 }
 
-#[derive(Default)]
-pub struct AppliedWorkloads {
-    entries: Mutex<HashMap<String, Entry>>,
-}
-
 /// Hashes the desired objects as they would be sent.
 pub fn fingerprint<T: Serialize>(objects: &T) -> serde_json::Result<u64> {
     let mut hasher = DefaultHasher::new();
@@ -75,24 +72,23 @@ pub fn fingerprint<T: Serialize>(objects: &T) -> serde_json::Result<u64> {
     Ok(hasher.finish())
 }
 
-impl AppliedWorkloads {
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Entry>> {
-        self.entries.lock().unwrap_or_else(|p| p.into_inner())
-    }
-
+impl PipelineStates {
     /// Whether the objects with this fingerprint were applied and nothing
     /// has touched them since.
     pub fn is_current(&self, pipeline: &str, fingerprint: u64) -> bool {
-        self.lock().get(pipeline).is_some_and(|e| {
-            e.fingerprint == Some(fingerprint)
-                && e.applied_at.is_some_and(|t| t.elapsed() < MAX_AGE)
-        })
+        self.lock()
+            .get(pipeline)
+            .map(|s| &s.applied)
+            .is_some_and(|e| {
+                e.fingerprint == Some(fingerprint)
+                    && e.applied_at.is_some_and(|t| t.elapsed() < MAX_AGE)
+            })
     }
 
     /// Call before applying; pass the result to [`Self::record`].
     pub fn begin(&self, pipeline: &str) -> u64 {
-        let mut entries = self.lock();
-        let entry = entries.entry(pipeline.to_string()).or_default();
+        let mut states = self.lock();
+        let entry = &mut states.entry(pipeline.to_string()).or_default().applied;
         // Until this apply completes, nothing is known to be current (it
         // may fail half-way).
         entry.fingerprint = None;
@@ -109,8 +105,8 @@ impl AppliedWorkloads {
         fingerprint: u64,
         versions: HashMap<ChildId, String>,
     ) {
-        let mut entries = self.lock();
-        let entry = entries.entry(pipeline.to_string()).or_default();
+        let mut states = self.lock();
+        let entry = &mut states.entry(pipeline.to_string()).or_default().applied;
         let seen = entry.seen_during_apply.take().unwrap_or_default();
         // A version the apply did not return came after it.
         let changed_since = seen
@@ -139,8 +135,8 @@ impl AppliedWorkloads {
             return;
         };
         let key = format!("{namespace}/{}", owner.name);
-        let mut entries = self.lock();
-        let Some(entry) = entries.get_mut(&key) else {
+        let mut states = self.lock();
+        let Some(entry) = states.get_mut(&key).map(|s| &mut s.applied) else {
             return;
         };
         let id = (kind, name.clone());
@@ -163,7 +159,7 @@ impl AppliedWorkloads {
     pub fn is_verified_owned(&self, pipeline: &str, child: &ChildId) -> bool {
         self.lock()
             .get(pipeline)
-            .is_some_and(|e| e.verified_owned.contains(child))
+            .is_some_and(|s| s.applied.verified_owned.contains(child))
     }
 
     /// `child` was read back as the pipeline's own.
@@ -171,22 +167,20 @@ impl AppliedWorkloads {
         self.lock()
             .entry(pipeline.to_string())
             .or_default()
+            .applied
             .verified_owned
             .insert(child);
     }
 
     /// A watch restarted: deletions may have been missed.
     pub fn invalidate_all(&self) {
-        self.lock().values_mut().for_each(invalidate);
-    }
-
-    /// The pipeline is gone.
-    pub fn forget(&self, pipeline: &str) {
-        self.lock().remove(pipeline);
+        self.lock()
+            .values_mut()
+            .for_each(|s| invalidate(&mut s.applied));
     }
 }
 
-fn invalidate(entry: &mut Entry) {
+fn invalidate(entry: &mut AppliedRecord) {
     entry.fingerprint = None;
     entry.epoch += 1;
     // A deleted child may have been replaced by someone else's object.
@@ -216,14 +210,14 @@ mod tests {
         }
     }
 
-    fn applied(cache: &AppliedWorkloads, rv: &str) {
+    fn applied(cache: &PipelineStates, rv: &str) {
         let epoch = cache.begin(KEY);
         cache.record(KEY, epoch, 7, processor_versions(rv));
     }
 
     #[test]
     fn unchanged_objects_skip_the_apply() {
-        let cache = AppliedWorkloads::default();
+        let cache = PipelineStates::default();
         assert!(!cache.is_current(KEY, 7), "never applied");
         applied(&cache, "10");
         assert!(cache.is_current(KEY, 7));
@@ -239,7 +233,7 @@ mod tests {
 
     #[test]
     fn a_changed_or_deleted_child_forces_an_apply() {
-        let cache = AppliedWorkloads::default();
+        let cache = PipelineStates::default();
         applied(&cache, "10");
         cache.observe_child(
             "Deployment",
@@ -274,7 +268,7 @@ mod tests {
 
     #[test]
     fn other_pipelines_children_do_not_matter() {
-        let cache = AppliedWorkloads::default();
+        let cache = PipelineStates::default();
         applied(&cache, "10");
         cache.observe_child(
             "Deployment",
@@ -288,7 +282,7 @@ mod tests {
         HashMap::from([(("Deployment", "orders-processor".to_string()), rv.into())])
     }
 
-    fn seen(cache: &AppliedWorkloads, rv: &str, deleted: bool) {
+    fn seen(cache: &PipelineStates, rv: &str, deleted: bool) {
         cache.observe_child(
             "Deployment",
             &child("orders-processor", rv, "orders"),
@@ -298,7 +292,7 @@ mod tests {
 
     #[test]
     fn a_change_during_the_apply_is_not_overwritten() {
-        let cache = AppliedWorkloads::default();
+        let cache = PipelineStates::default();
         applied(&cache, "10");
         let epoch = cache.begin(KEY);
         // The echo of the apply's own write (11), then someone else's (12).
@@ -310,7 +304,7 @@ mod tests {
 
     #[test]
     fn the_echo_of_the_own_write_during_the_apply_is_expected() {
-        let cache = AppliedWorkloads::default();
+        let cache = PipelineStates::default();
         let epoch = cache.begin(KEY);
         // Someone else's version (9) before the apply's own write (10).
         seen(&cache, "9", false);
@@ -321,7 +315,7 @@ mod tests {
 
     #[test]
     fn a_deletion_during_the_apply_forces_another() {
-        let cache = AppliedWorkloads::default();
+        let cache = PipelineStates::default();
         let epoch = cache.begin(KEY);
         seen(&cache, "10", true);
         cache.record(KEY, epoch, 7, processor_versions("10"));
@@ -330,7 +324,7 @@ mod tests {
 
     #[test]
     fn an_apply_that_failed_half_way_is_not_current() {
-        let cache = AppliedWorkloads::default();
+        let cache = PipelineStates::default();
         applied(&cache, "10");
         cache.begin(KEY);
         assert!(!cache.is_current(KEY, 7));
@@ -338,7 +332,7 @@ mod tests {
 
     #[test]
     fn ownership_is_verified_until_a_child_changes_or_goes() {
-        let cache = AppliedWorkloads::default();
+        let cache = PipelineStates::default();
         let processor = ("Deployment", "orders-processor".to_string());
         assert!(!cache.is_verified_owned(KEY, &processor));
         cache.verified_owned(KEY, processor.clone());

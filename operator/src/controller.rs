@@ -64,10 +64,10 @@ where
     .map(move |event| {
         match &event {
             Ok(watcher::Event::Apply(o) | watcher::Event::InitApply(o)) => {
-                ctx.applied.observe_child(kind, &o.metadata, false)
+                ctx.state.observe_child(kind, &o.metadata, false)
             }
-            Ok(watcher::Event::Delete(o)) => ctx.applied.observe_child(kind, &o.metadata, true),
-            Ok(watcher::Event::Init) => ctx.applied.invalidate_all(),
+            Ok(watcher::Event::Delete(o)) => ctx.state.observe_child(kind, &o.metadata, true),
+            Ok(watcher::Event::Init) => ctx.state.invalidate_all(),
             Ok(watcher::Event::InitDone) | Err(_) => {}
         }
         event

@@ -4,6 +4,14 @@
 
 use std::time::Duration;
 
+/// The typed cause an error keeps for `source()`: logs and callers can walk
+/// the chain, and match on it, instead of parsing a message.
+pub type Cause = Box<dyn std::error::Error + Send + Sync + 'static>;
+
+/// Every variant's text is one line for a status condition or an Event.
+/// Where a variant keeps a `source`, its `message` already includes the
+/// cause's text (that is what the user reads); the source is there for
+/// code and for logs that walk the chain.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// The spec cannot be satisfied as written; retrying will not help until
@@ -12,8 +20,12 @@ pub enum Error {
     InvalidSpec(String),
 
     /// Kafka could not be reached or refused a request.
-    #[error("Kafka: {0}")]
-    Kafka(String),
+    #[error("Kafka: {message}")]
+    Kafka {
+        message: String,
+        #[source]
+        source: Option<Cause>,
+    },
 
     /// A topic exists in a state the operator refuses to change (fewer
     /// partitions wanted, another replication factor, foreign topic).
@@ -31,33 +43,111 @@ pub enum Error {
 
     /// Strimzi's KafkaTopic API is not installed although the spec names a
     /// Strimzi cluster.
-    #[error("Strimzi: {0}")]
-    Strimzi(String),
+    #[error("Strimzi: {message}")]
+    Strimzi {
+        message: String,
+        #[source]
+        source: Option<Cause>,
+    },
 
     #[error("serialization: {0}")]
     Serialization(#[from] serde_json::Error),
 
-    #[error("finalizer: {0}")]
-    Finalizer(String),
+    /// Adding or removing the finalizer failed, or cleanup cannot proceed.
+    #[error("finalizer: {message}")]
+    Finalizer {
+        message: String,
+        #[source]
+        source: Option<Cause>,
+    },
 
-    /// A bug: the reconcile panicked. Reported on the pipeline and retried.
-    #[error("internal error: {0}")]
-    Internal(String),
+    /// A bug or a state that should not happen (the reconcile panicked, the
+    /// pipeline has no uid yet, a desired object cannot be serialised).
+    /// Reported on the pipeline and retried with backoff: unlike
+    /// `InvalidSpec`, no spec change is needed for it to clear.
+    #[error("internal error: {message}")]
+    Internal {
+        message: String,
+        #[source]
+        source: Option<Cause>,
+    },
 }
 
 impl Error {
+    pub fn kafka(message: impl Into<String>) -> Self {
+        Error::Kafka {
+            message: message.into(),
+            source: None,
+        }
+    }
+
+    pub fn kafka_caused_by(message: impl Into<String>, source: impl Into<Cause>) -> Self {
+        Error::Kafka {
+            message: message.into(),
+            source: Some(source.into()),
+        }
+    }
+
+    pub fn strimzi(message: impl Into<String>) -> Self {
+        Error::Strimzi {
+            message: message.into(),
+            source: None,
+        }
+    }
+
+    pub fn strimzi_caused_by(message: impl Into<String>, source: impl Into<Cause>) -> Self {
+        Error::Strimzi {
+            message: message.into(),
+            source: Some(source.into()),
+        }
+    }
+
+    pub fn finalizer(message: impl Into<String>) -> Self {
+        Error::Finalizer {
+            message: message.into(),
+            source: None,
+        }
+    }
+
+    pub fn finalizer_caused_by(message: impl Into<String>, source: impl Into<Cause>) -> Self {
+        Error::Finalizer {
+            message: message.into(),
+            source: Some(source.into()),
+        }
+    }
+
+    pub fn internal(message: impl Into<String>) -> Self {
+        Error::Internal {
+            message: message.into(),
+            source: None,
+        }
+    }
+
+    pub fn internal_caused_by(message: impl Into<String>, source: impl Into<Cause>) -> Self {
+        Error::Internal {
+            message: message.into(),
+            source: Some(source.into()),
+        }
+    }
+
+    /// The pipeline has no uid: it was read before the API server assigned
+    /// one, which only a bug or a hand-made object explains. Retried.
+    pub fn missing_uid() -> Self {
+        Error::internal("the pipeline has no uid yet")
+    }
+
     /// Static name of the error class: metric label and Event reason.
     pub fn category(&self) -> &'static str {
         match self {
             Error::InvalidSpec(_) => "InvalidSpec",
-            Error::Kafka(_) => "KafkaUnavailable",
+            Error::Kafka { .. } => "KafkaUnavailable",
             Error::TopicConflict(_) => "TopicConflict",
             Error::Conflict(_) => "Conflict",
             Error::Kube(_) => "KubernetesApiError",
-            Error::Strimzi(_) => "StrimziUnavailable",
+            Error::Strimzi { .. } => "StrimziUnavailable",
             Error::Serialization(_) => "SerializationError",
-            Error::Finalizer(_) => "FinalizerError",
-            Error::Internal(_) => "InternalError",
+            Error::Finalizer { .. } => "FinalizerError",
+            Error::Internal { .. } => "InternalError",
         }
     }
 
@@ -90,6 +180,23 @@ mod tests {
     #[test]
     fn spec_problems_are_permanent_outages_are_not() {
         assert!(Error::InvalidSpec("x".into()).is_permanent());
-        assert!(!Error::Kafka("down".into()).is_permanent());
+        assert!(!Error::kafka("down").is_permanent());
+        assert!(
+            !Error::missing_uid().is_permanent(),
+            "internal failures are retried"
+        );
+        assert_eq!(Error::missing_uid().category(), "InternalError");
+    }
+
+    #[test]
+    fn the_cause_is_kept_as_the_source() {
+        use std::error::Error as _;
+        let io = std::io::Error::new(std::io::ErrorKind::ConnectionRefused, "refused");
+        let error = Error::kafka_caused_by("cannot connect: refused", io);
+        assert_eq!(error.to_string(), "Kafka: cannot connect: refused");
+        let source = error.source().expect("the cause is kept");
+        assert_eq!(source.to_string(), "refused");
+        assert!(source.downcast_ref::<std::io::Error>().is_some());
+        assert!(Error::strimzi("x").source().is_none());
     }
 }

@@ -10,14 +10,14 @@
 //! than the cache: it is used instead, until the process restarts (and the
 //! cache starts from a fresh list).
 
-use std::collections::HashMap;
-use std::sync::Mutex;
-
 use kube::ResourceExt;
 
 use crate::crd::{AnalyticsPipeline, AnalyticsPipelineStatus, RetiredTopic, TopicStatus};
+use crate::pipeline_state::PipelineStates;
 
-struct Written {
+/// One pipeline's last written topics (a part of its
+/// [`crate::pipeline_state::PipelineState`]).
+pub struct WrittenStatus {
     /// The pipeline object (a re-created pipeline of the same name is
     /// another one).
     uid: String,
@@ -25,18 +25,9 @@ struct Written {
     retired_topics: Vec<RetiredTopic>,
 }
 
-#[derive(Default)]
-pub struct WrittenTopics {
-    by_pipeline: Mutex<HashMap<String, Written>>,
-}
-
-impl WrittenTopics {
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Written>> {
-        self.by_pipeline.lock().unwrap_or_else(|p| p.into_inner())
-    }
-
+impl PipelineStates {
     /// The status `key` was just written with.
-    pub fn record(
+    pub fn record_written(
         &self,
         key: &str,
         pipeline: &AnalyticsPipeline,
@@ -45,14 +36,12 @@ impl WrittenTopics {
         let Some(uid) = pipeline.uid() else {
             return;
         };
-        self.lock().insert(
-            key.to_string(),
-            Written {
-                uid,
-                topics: status.topics.clone(),
-                retired_topics: status.retired_topics.clone(),
-            },
-        );
+        let written = WrittenStatus {
+            uid,
+            topics: status.topics.clone(),
+            retired_topics: status.retired_topics.clone(),
+        };
+        self.with(key, |s| s.written = Some(written));
     }
 
     /// `pipeline`'s status with the topics as last written, when the
@@ -63,17 +52,16 @@ impl WrittenTopics {
         pipeline: &AnalyticsPipeline,
     ) -> Option<AnalyticsPipelineStatus> {
         let uid = pipeline.uid()?;
-        let written = self.lock();
-        let written = written.get(key).filter(|w| w.uid == uid)?;
+        let states = self.lock();
+        let written = states
+            .get(key)
+            .and_then(|s| s.written.as_ref())
+            .filter(|w| w.uid == uid)?;
         Some(AnalyticsPipelineStatus {
             topics: written.topics.clone(),
             retired_topics: written.retired_topics.clone(),
             ..pipeline.status.clone().unwrap_or_default()
         })
-    }
-
-    pub fn forget(&self, key: &str) {
-        self.lock().remove(key);
     }
 }
 
@@ -116,12 +104,12 @@ spec:
 
     #[test]
     fn what_was_written_wins_over_a_stale_cache() {
-        let written = WrittenTopics::default();
+        let written = PipelineStates::default();
         let stale = pipeline("uid-1", vec![]);
         assert_eq!(written.freshen("team-a/shop", &stale), None);
 
         let fresh = pipeline("uid-1", vec![created("team-a.shop.input")]);
-        written.record(
+        written.record_written(
             "team-a/shop",
             &fresh,
             fresh.status.as_ref().expect("status"),

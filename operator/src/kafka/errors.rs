@@ -27,7 +27,7 @@ pub(super) fn from_client(error: kafka_admin::Error) -> Error {
     if request_invalid {
         Error::InvalidSpec(message)
     } else {
-        Error::Kafka(message)
+        Error::kafka_caused_by(message, error)
     }
 }
 
@@ -37,7 +37,7 @@ pub(super) fn topic_error(name: &str, action: &str, error: &kafka_admin::BrokerE
     if error.code.is_request_invalid() {
         Error::InvalidSpec(message)
     } else {
-        Error::Kafka(message)
+        Error::kafka_caused_by(message, error.clone())
     }
 }
 
@@ -59,7 +59,10 @@ mod tests {
         let moved = BrokerError::new(ErrorCode::NOT_CONTROLLER, None);
         assert!(matches!(
             topic_error("t", "create", &moved),
-            Error::Kafka(_)
+            Error::Kafka {
+                source: Some(_),
+                ..
+            }
         ));
     }
 
@@ -72,9 +75,14 @@ mod tests {
                 "connection refused",
             ),
         };
-        let Error::Kafka(message) = from_client(error) else {
-            panic!("an outage is a Kafka error");
+        let Error::Kafka {
+            message,
+            source: Some(source),
+        } = from_client(error)
+        else {
+            panic!("an outage is a Kafka error, with its cause");
         };
+        assert!(source.downcast_ref::<kafka_admin::Error>().is_some());
         assert_eq!(
             message,
             "cannot connect to Kafka broker kafka:9092: connection refused"

@@ -190,12 +190,12 @@ impl LagSampler {
                 topic.partition_count()
             }
             Some(TopicDescription::Unreadable(reason)) => {
-                return Err(Error::Kafka(format!(
+                return Err(Error::kafka(format!(
                     "cannot describe input topic {input_topic}: {reason}"
                 )));
             }
             _ => {
-                return Err(Error::Kafka(format!(
+                return Err(Error::kafka(format!(
                     "input topic {input_topic} does not exist"
                 )));
             }
@@ -211,10 +211,13 @@ impl LagSampler {
         let mut committed: BTreeMap<i32, Option<i64>> = BTreeMap::new();
         for ((_, partition), result) in committed_offsets {
             let commit = result.map_err(|e| {
-                Error::Kafka(format!(
-                    "cannot read the committed offset of {input_topic}[{partition}] for group {}: {e}",
-                    query.group
-                ))
+                Error::kafka_caused_by(
+                    format!(
+                        "cannot read the committed offset of {input_topic}[{partition}] for group {}: {e}",
+                        query.group
+                    ),
+                    e,
+                )
             })?;
             committed.insert(partition, commit.map(|c| c.offset));
         }
@@ -266,7 +269,7 @@ impl LagSampler {
         for (&p, &committed_offset) in &committed {
             let key = (input_topic.to_string(), p);
             let Some(&high) = ends.get(&key) else {
-                return Err(Error::Kafka(format!(
+                return Err(Error::kafka(format!(
                     "no end offset for {input_topic}[{p}]"
                 )));
             };
@@ -297,10 +300,13 @@ impl LagSampler {
             .describe_group(&query.group, REQUEST_TIMEOUT)
             .await
             .map_err(|e| {
-                Error::Kafka(format!(
-                    "cannot describe the consumer group: {}",
-                    super::errors::chain(&e)
-                ))
+                Error::kafka_caused_by(
+                    format!(
+                        "cannot describe the consumer group: {}",
+                        super::errors::chain(&e)
+                    ),
+                    e,
+                )
             })?
             .members;
 

@@ -51,7 +51,7 @@ pub async fn apply_workloads(
 ) -> Result<WorkloadsOutcome> {
     let owner_ref = owner
         .controller_owner_ref(&())
-        .ok_or_else(|| Error::InvalidSpec("the pipeline has no uid yet".into()))?;
+        .ok_or_else(Error::missing_uid)?;
     let owned = |mut meta: ObjectMeta| {
         meta.owner_references = Some(vec![owner_ref.clone()]);
         meta
@@ -70,9 +70,10 @@ pub async fn apply_workloads(
     service.metadata = owned(service.metadata);
 
     let key = pipeline_key(owner);
-    let desired = fingerprint(&(&config_map, &processor, &generator, &service))
-        .map_err(|e| Error::InvalidSpec(format!("cannot serialise the workloads: {e}")))?;
-    if ctx.applied.is_current(&key, desired) {
+    let desired = fingerprint(&(&config_map, &processor, &generator, &service)).map_err(|e| {
+        Error::internal_caused_by(format!("cannot serialise the workloads: {e}"), e)
+    })?;
+    if ctx.state.is_current(&key, desired) {
         return Ok(WorkloadsOutcome::Unchanged);
     }
 
@@ -81,7 +82,7 @@ pub async fn apply_workloads(
         return Ok(WorkloadsOutcome::Conflict(conflicts));
     }
 
-    let epoch = ctx.applied.begin(&key);
+    let epoch = ctx.state.begin(&key);
     let mut versions = HashMap::new();
 
     let config_map = apply(ctx, &p.namespace, config_map).await?;
@@ -99,7 +100,7 @@ pub async fn apply_workloads(
     let service = apply(ctx, &p.namespace, service).await?;
     remember(&mut versions, "Service", service.meta());
 
-    ctx.applied.record(&key, epoch, desired, versions);
+    ctx.state.record(&key, epoch, desired, versions);
     Ok(WorkloadsOutcome::Applied)
 }
 
@@ -113,21 +114,19 @@ async fn foreign_children(
     with_generator: bool,
 ) -> Result<Vec<String>> {
     let key = pipeline_key(owner);
-    let uid = owner
-        .uid()
-        .ok_or_else(|| Error::InvalidSpec("the pipeline has no uid yet".into()))?;
+    let uid = owner.uid().ok_or_else(Error::missing_uid)?;
     let mut conflicts = Vec::new();
     let mut check = |kind: &'static str, name: String, meta: Option<ObjectMeta>| match ownership(
         meta.as_ref(),
         &uid,
     ) {
         Ownership::Absent => {}
-        Ownership::Owned => ctx.applied.verified_owned(&key, (kind, name)),
+        Ownership::Owned => ctx.state.verified_owned(&key, (kind, name)),
         Ownership::Foreign => conflicts.push(conflict_message(kind, &p.namespace, &name)),
     };
     let name = config_map_name(&p.name);
     if !ctx
-        .applied
+        .state
         .is_verified_owned(&key, &("ConfigMap", name.clone()))
     {
         let meta = read_meta::<ConfigMap>(ctx, &p.namespace, &name).await?;
@@ -144,7 +143,7 @@ async fn foreign_children(
     if with_generator {
         let name = generator_name(&p.name);
         if !ctx
-            .applied
+            .state
             .is_verified_owned(&key, &("Deployment", name.clone()))
         {
             let meta = read_meta::<Deployment>(ctx, &p.namespace, &name).await?;
@@ -153,7 +152,7 @@ async fn foreign_children(
     }
     let name = metrics_service_name(&p.name);
     if !ctx
-        .applied
+        .state
         .is_verified_owned(&key, &("Service", name.clone()))
     {
         let meta = read_meta::<Service>(ctx, &p.namespace, &name).await?;

@@ -22,7 +22,7 @@ const MAX_DELETE_ATTEMPTS: u32 = 3;
 pub async fn cleanup(p: &AnalyticsPipeline, ctx: &Context) -> Result<Action> {
     let key = pipeline_key(p);
     if let Err(error) = delete_topics(p, ctx).await {
-        let attempts = ctx.record_cleanup_failure(&key);
+        let attempts = ctx.state.record_cleanup_failure(&key);
         if attempts < MAX_DELETE_ATTEMPTS {
             return Err(error);
         }
@@ -53,11 +53,11 @@ async fn delete_topics(p: &AnalyticsPipeline, ctx: &Context) -> Result<()> {
         }
         (DeletionPolicy::Retain, Some(_)) => {
             let v = validate(p, &ctx.settings.images)?;
-            strimzi::unmanage_kafka_topics(&ctx.client, &v, &uid).await
+            strimzi::unmanage_kafka_topics(&ctx.client, &ctx.strimzi, &v, &uid).await
         }
         (DeletionPolicy::Delete, Some(_)) => {
             let v = validate(p, &ctx.settings.images)?;
-            let deleted = strimzi::delete_kafka_topics(&ctx.client, &v, &uid).await?;
+            let deleted = strimzi::delete_kafka_topics(&ctx.client, &ctx.strimzi, &v, &uid).await?;
             if !deleted.is_empty() {
                 publish(
                     ctx,
@@ -94,7 +94,7 @@ async fn delete_topics(p: &AnalyticsPipeline, ctx: &Context) -> Result<()> {
         }
     }
     .map_err(|e| match e {
-        Error::InvalidSpec(m) => Error::Finalizer(m),
+        Error::InvalidSpec(m) => Error::finalizer(m),
         other => other,
     })
 }

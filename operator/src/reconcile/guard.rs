@@ -56,7 +56,7 @@ pub async fn catch_panic<T>(future: impl std::future::Future<Output = T>) -> Res
     AssertUnwindSafe(future)
         .catch_unwind()
         .await
-        .map_err(|panic| Error::Internal(format!("reconcile panicked: {}", panic_message(&*panic))))
+        .map_err(|panic| Error::internal(format!("reconcile panicked: {}", panic_message(&*panic))))
 }
 
 fn panic_message(panic: &(dyn Any + Send)) -> String {
@@ -105,7 +105,7 @@ async fn report(p: &AnalyticsPipeline, ctx: &Context, error: &Error) {
         conditions,
         ..previous
     };
-    ctx.set_phase(&pipeline_key(p), Some(Phase::Degraded));
+    ctx.set_phase(&pipeline_key(p), Phase::Degraded);
     if let Err(e) = patch_status(p, ctx, &status).await {
         error!(pipeline = %p.name_any(), error = %e, "cannot report the internal error in the status");
     }
@@ -121,7 +121,7 @@ mod tests {
             .await
             .expect_err("caught");
         assert!(
-            matches!(&error, Error::Internal(m) if m.contains("boom 7")),
+            matches!(&error, Error::Internal { message, .. } if message.contains("boom 7")),
             "{error}"
         );
         assert_eq!(error.category(), "InternalError");

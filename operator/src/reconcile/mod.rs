@@ -65,7 +65,7 @@ pub async fn reconcile(pipeline: Arc<AnalyticsPipeline>, ctx: Arc<Context>) -> R
     .await
     .map_err(|e| match e {
         finalizer::Error::ApplyFailed(e) | finalizer::Error::CleanupFailed(e) => e,
-        other => Error::Finalizer(other.to_string()),
+        other => Error::finalizer_caused_by(other.to_string(), other),
     });
     ctx.refresh.record(started.elapsed());
     let label = if result.is_ok() { "success" } else { "error" };
@@ -90,9 +90,9 @@ pub fn error_policy(pipeline: Arc<AnalyticsPipeline>, error: &Error, ctx: Arc<Co
     }
     let failures = if pipeline.metadata.deletion_timestamp.is_some() {
         // Cleanup counts its own attempts (cleanup.rs), from the deletion on.
-        ctx.cleanup_failure_count(&key).max(1)
+        ctx.state.cleanup_failure_count(&key).max(1)
     } else {
-        ctx.record_failure(&key)
+        ctx.state.record_failure(&key)
     };
     let delay = crate::error::backoff(failures);
     warn!(pipeline = %key, category = error.category(), %error, failures, retry_in = ?delay, "reconcile failed; retrying");
@@ -195,7 +195,7 @@ async fn apply_pipeline(p: &AnalyticsPipeline, ctx: &Context) -> Result<Action> 
             .with_label_values(&[&validated.namespace, &validated.name])
             .set(lag);
     }
-    ctx.set_phase(&key, Some(phase));
+    ctx.set_phase(&key, phase);
     patch_status(p, ctx, &status).await?;
     // Where a slow reconcile spends its time, step by step.
     debug!(
@@ -212,7 +212,7 @@ async fn apply_pipeline(p: &AnalyticsPipeline, ctx: &Context) -> Result<Action> 
         // The status says what is wrong; the error drives the backoff.
         return Err(error);
     }
-    ctx.reset_failures(&key);
+    ctx.state.reset_failures(&key);
     Ok(Action::requeue(ctx.refresh_delay(&key)))
 }
 
@@ -292,7 +292,7 @@ async fn block_on_conflict(
         ..previous.clone()
     };
     publish_phase_change(ctx, p, previous, &status).await;
-    ctx.set_phase(&pipeline_key(p), Some(phase));
+    ctx.set_phase(&pipeline_key(p), phase);
     patch_status(p, ctx, &status).await?;
     Err(Error::Conflict(message))
 }
@@ -309,7 +309,16 @@ async fn provision_topics(
 ) -> (topics::TopicsOutcome, Option<Error>) {
     let outcome = match &v.strimzi_cluster {
         Some(cluster) => {
-            strimzi::reconcile_kafka_topics(&ctx.client, &ctx.kafka, v, cluster, p, recorded).await
+            strimzi::reconcile_kafka_topics(
+                &ctx.client,
+                &ctx.strimzi,
+                &ctx.kafka,
+                v,
+                cluster,
+                p,
+                recorded,
+            )
+            .await
         }
         None => match ctx
             .kafka
@@ -348,7 +357,7 @@ async fn provision_topics(
                 })
                 .collect();
             let state = match &error {
-                Error::Kafka(m) => TopicsState::KafkaUnreachable(m.clone()),
+                Error::Kafka { message, .. } => TopicsState::KafkaUnreachable(message.clone()),
                 other => TopicsState::Error(other.to_string()),
             };
             publish(
@@ -413,7 +422,7 @@ async fn write_failed_status(
         )
         .await;
     }
-    ctx.set_phase(&pipeline_key(p), Some(Phase::Failed));
+    ctx.set_phase(&pipeline_key(p), Phase::Failed);
     patch_status(p, ctx, &status).await
 }
 
@@ -435,6 +444,6 @@ async fn patch_status(
         &Patch::Apply(&patch),
     )
     .await?;
-    ctx.written_topics.record(&pipeline_key(p), p, status);
+    ctx.state.record_written(&pipeline_key(p), p, status);
     Ok(())
 }

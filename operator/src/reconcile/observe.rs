@@ -127,7 +127,7 @@ pub fn summarise(
     let mut topics = topics;
     match &observed.lag {
         Ok(sample) => {
-            let rates = ctx.observe_rates(key, sample.offsets);
+            let rates = ctx.state.observe_rates(key, sample.offsets);
             input_rate = rates.map(|r| round2(r.0));
             processor_status.total_lag = Some(sample.total_lag);
             processor_status.partition_lag = sample.partitions.clone();

@@ -12,7 +12,6 @@
 use std::collections::BTreeMap;
 
 use kube::api::{ApiResource, DynamicObject, Patch, PatchParams};
-use kube::discovery;
 use kube::{Api, Client, Resource, ResourceExt};
 use serde_json::json;
 
@@ -25,35 +24,14 @@ use crate::error::{Error, Result};
 use crate::kafka::{ClientUse, KafkaConnections};
 use crate::reconcile::validate::{DesiredTopic, ValidatedPipeline};
 use crate::status::TopicsState;
+use crate::strimzi_api::StrimziApi;
 use crate::workloads::{Component, labels};
 
-pub const STRIMZI_GROUP: &str = "kafka.strimzi.io";
+pub use crate::strimzi_api::STRIMZI_GROUP;
 const CLUSTER_LABEL: &str = "strimzi.io/cluster";
 /// Strimzi leaves the Kafka topic in place when a KafkaTopic carrying this
 /// annotation (`"false"`) is deleted: how `deletionPolicy: Retain` is kept.
 pub const MANAGED_ANNOTATION: &str = "strimzi.io/managed";
-
-/// The KafkaTopic API the cluster serves: `v1` (Strimzi 1.x) preferred,
-/// `v1beta2` for older Strimzi.
-pub async fn kafka_topic_resource(client: &Client) -> Result<ApiResource> {
-    let group = discovery::group(client, STRIMZI_GROUP).await.map_err(|e| {
-        Error::Strimzi(format!(
-            "the spec names a Strimzi cluster but the {STRIMZI_GROUP} API is not served ({e}); install Strimzi or remove spec.kafka.strimziCluster"
-        ))
-    })?;
-    for version in ["v1", "v1beta2"] {
-        let found = group
-            .versioned_resources(version)
-            .into_iter()
-            .find(|(resource, _)| resource.kind == "KafkaTopic");
-        if let Some((resource, _)) = found {
-            return Ok(resource);
-        }
-    }
-    Err(Error::Strimzi(format!(
-        "{STRIMZI_GROUP} serves no KafkaTopic in v1 or v1beta2"
-    )))
-}
 
 /// Name of the KafkaTopic resource of a role: per pipeline and role, so it
 /// stays the same when the Kafka topic is renamed.
@@ -73,7 +51,7 @@ pub fn build_kafka_topic(
     topic_labels.insert(CLUSTER_LABEL.into(), cluster.into());
     let owner_ref = owner
         .controller_owner_ref(&())
-        .ok_or_else(|| Error::InvalidSpec("the pipeline has no uid yet".into()))?;
+        .ok_or_else(Error::missing_uid)?;
     let object = json!({
         "apiVersion": resource.api_version,
         "kind": resource.kind,
@@ -114,19 +92,19 @@ fn spec_topic_name(topic: &DynamicObject) -> Option<&str> {
 
 /// Applies every KafkaTopic this pipeline may manage and reads their
 /// readiness back; checks the topics it only uses through the admin API.
+#[allow(clippy::too_many_arguments)]
 pub async fn reconcile_kafka_topics(
     client: &Client,
+    strimzi: &StrimziApi,
     kafka: &KafkaConnections,
     p: &ValidatedPipeline,
     cluster: &str,
     owner: &AnalyticsPipeline,
     recorded: &RecordedTopics,
 ) -> Result<TopicsOutcome> {
-    let resource = kafka_topic_resource(client).await?;
+    let resource = strimzi.kafka_topic(client).await?;
     let api: Api<DynamicObject> = Api::namespaced_with(client.clone(), &p.namespace, &resource);
-    let uid = owner
-        .uid()
-        .ok_or_else(|| Error::InvalidSpec("the pipeline has no uid yet".into()))?;
+    let uid = owner.uid().ok_or_else(Error::missing_uid)?;
     let mut outcome = TopicsOutcome {
         statuses: Vec::new(),
         state: TopicsState::Ready,
@@ -347,10 +325,11 @@ async fn retire_kafka_topic(
 /// The pipeline's own KafkaTopics (by owner uid), of the roles it has.
 async fn owned_kafka_topics(
     client: &Client,
+    strimzi: &StrimziApi,
     p: &ValidatedPipeline,
     owner_uid: &str,
 ) -> Result<(Api<DynamicObject>, Vec<DynamicObject>)> {
-    let resource = kafka_topic_resource(client).await?;
+    let resource = strimzi.kafka_topic(client).await?;
     let api: Api<DynamicObject> = Api::namespaced_with(client.clone(), &p.namespace, &resource);
     let mut owned = Vec::new();
     for topic in &p.topics {
@@ -369,10 +348,11 @@ async fn owned_kafka_topics(
 /// KafkaTopics the pipeline does not own are not touched.
 pub async fn unmanage_kafka_topics(
     client: &Client,
+    strimzi: &StrimziApi,
     p: &ValidatedPipeline,
     owner_uid: &str,
 ) -> Result<()> {
-    let (api, owned) = owned_kafka_topics(client, p, owner_uid).await?;
+    let (api, owned) = owned_kafka_topics(client, strimzi, p, owner_uid).await?;
     let patch =
         json!({"metadata": {"annotations": BTreeMap::from([(MANAGED_ANNOTATION, "false")])}});
     for topic in owned {
@@ -396,10 +376,11 @@ pub async fn unmanage_kafka_topics(
 /// topics. Returns the Kafka topic names.
 pub async fn delete_kafka_topics(
     client: &Client,
+    strimzi: &StrimziApi,
     p: &ValidatedPipeline,
     owner_uid: &str,
 ) -> Result<Vec<String>> {
-    let (api, owned) = owned_kafka_topics(client, p, owner_uid).await?;
+    let (api, owned) = owned_kafka_topics(client, strimzi, p, owner_uid).await?;
     let mut deleted = Vec::new();
     for topic in owned {
         match api
