@@ -30,7 +30,8 @@ HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 "$HERE/chromium/ensure.sh"
 eval "$("$HERE/env.sh")"
 cd "$HERE/.."
-# The local demo test (operator/tests/local_demo.rs) runs the workspace's
-# binaries, the local runner among them, which `cargo test` alone does not build.
-cargo build --workspace --locked
+# Every member, the integration-tests one included (the suites that need
+# this environment; a plain `cargo test` leaves it out). The suites that run
+# the workspace's binaries build them themselves, once
+# (integration-tests/src/binaries.rs).
 cargo test --workspace --locked "$@"

@@ -2,6 +2,7 @@
 //! Event; the operator keeps reconciling the others. The panic comes from
 //! the operator's test hook `SHOPSTREAM_TEST_PANIC_PIPELINE`.
 
+#[path = "operator_support/mod.rs"]
 mod support;
 
 use std::time::Duration;

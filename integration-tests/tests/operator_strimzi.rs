@@ -4,6 +4,7 @@
 //! Strimzi's topic operator does not run here; the test plays its part by
 //! creating the topics in the real broker and writing KafkaTopic status.
 
+#[path = "operator_support/mod.rs"]
 mod support;
 
 use std::time::Duration;

@@ -2,6 +2,7 @@
 //! environment: installation, printer columns, `kubectl explain`, and the
 //! server-side validation that rejects bad specs before the operator sees them.
 
+#[path = "operator_support/mod.rs"]
 mod support;
 
 use kube::api::{ApiResource, DynamicObject, Patch, PatchParams, PostParams};

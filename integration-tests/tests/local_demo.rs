@@ -9,6 +9,7 @@
 //! Needs the workspace's binaries (`cargo build --workspace`, which
 //! hack/test.sh runs first); a missing one fails the test and names it.
 
+#[path = "operator_support/mod.rs"]
 mod support;
 
 use std::os::unix::process::CommandExt as _;
@@ -28,25 +29,20 @@ use support::{OperatorProcess, apply_pipeline, kafka_bootstrap, unique, wait_unt
 /// few dozen records; one that does not passes this within a minute.
 const LAG_BOUND: i64 = 200;
 
-/// Where the workspace's binaries are: $SHOPSTREAM_BIN_DIR, else next to the
-/// operator binary cargo built for this test (target/debug).
+/// Where the workspace's binaries are: $SHOPSTREAM_BIN_DIR, else the ones
+/// this test builds (`integration_tests::binaries`).
 fn bin_dir() -> PathBuf {
     std::env::var_os("SHOPSTREAM_BIN_DIR")
         .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            Path::new(env!("CARGO_BIN_EXE_analytics-operator"))
-                .parent()
-                .expect("binary directory")
-                .to_path_buf()
-        })
+        .unwrap_or_else(integration_tests::binaries::dir)
 }
 
 fn require_binary(dir: &Path, name: &str) -> PathBuf {
     let path = dir.join(name);
     assert!(
         path.is_file(),
-        "{} is missing: the local demo test runs the workspace's binaries. Build them with \
-         `cargo build --workspace` (make test does this first) or point SHOPSTREAM_BIN_DIR at them.",
+        "{} is missing: the local demo test runs the workspace's binaries. They are built \
+         by the test itself (`cargo build --workspace --bins`), or SHOPSTREAM_BIN_DIR points at them.",
         path.display()
     );
     path

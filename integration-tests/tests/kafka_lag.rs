@@ -2,6 +2,7 @@
 //! operator never joins, read by one shared client (kafka-admin); records,
 //! commits and transactions come from an independent client (librdkafka).
 
+#[path = "operator_support/mod.rs"]
 mod support;
 
 use std::time::Duration;

@@ -4,6 +4,7 @@
 //! topics following the deletion policy, and pipelines from before the
 //! namespaced names keeping theirs.
 
+#[path = "operator_support/mod.rs"]
 mod support;
 
 use std::collections::BTreeMap;

@@ -3,6 +3,7 @@
 //! cannot renew it because the API server stops answering, stops before
 //! another replica could take over.
 
+#[path = "operator_support/mod.rs"]
 mod support;
 
 use std::sync::Arc;

@@ -22,13 +22,7 @@ pub fn chart_dir() -> PathBuf {
 /// `$SHOPSTREAM_HELM`, which `hack/env.sh` exports and `hack/helm/build.sh`
 /// builds (`make test` runs both).
 pub fn helm_path() -> String {
-    let helm = std::env::var("SHOPSTREAM_HELM").unwrap_or_else(|_| {
-        panic!(
-            "SHOPSTREAM_HELM is not set: the chart tests need the helm binary built by \
-             hack/helm/build.sh. Run them with `make test`, or run hack/helm/build.sh and \
-             `eval \"$(hack/env.sh)\"` first."
-        )
-    });
+    let helm = integration_tests::environment::require("SHOPSTREAM_HELM");
     assert!(
         std::path::Path::new(&helm).is_file(),
         "SHOPSTREAM_HELM={helm} does not exist: run hack/helm/build.sh (make test does)"
@@ -113,12 +107,7 @@ pub fn name(doc: &Value) -> &str {
 }
 
 pub fn kubectl_path() -> String {
-    std::env::var("SHOPSTREAM_KUBECTL").unwrap_or_else(|_| {
-        panic!(
-            "SHOPSTREAM_KUBECTL is not set: run the tests with `make test`, or `make env-up` \
-             and `eval \"$(hack/env.sh)\"`."
-        )
-    })
+    integration_tests::environment::require("SHOPSTREAM_KUBECTL")
 }
 
 /// Runs kubectl with `args` and `stdin`, returning the raw output.

@@ -5,6 +5,7 @@
 //! files and memory are back at their baseline. Its own test binary, so no
 //! other test shares the process being measured.
 
+#[path = "operator_support/mod.rs"]
 mod support;
 
 use std::time::Duration;

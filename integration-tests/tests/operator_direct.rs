@@ -3,6 +3,7 @@
 //! conditions and phase, partition growth, conflicts, deletion policies and
 //! an unreachable Kafka.
 
+#[path = "operator_support/mod.rs"]
 mod support;
 
 use std::time::Duration;

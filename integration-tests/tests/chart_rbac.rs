@@ -11,6 +11,7 @@
 //!   deletion policy, without a single "forbidden" in its log.
 
 mod chart_common;
+#[path = "operator_support/mod.rs"]
 mod support;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -265,7 +266,7 @@ impl SaOperator {
         let log = PathBuf::from(dir).join(format!("operator-test-{ns}-{identity}.log"));
         let out = std::fs::File::create(&log).expect("create operator log");
         let err = out.try_clone().expect("clone log handle");
-        let child = Command::new(env!("CARGO_BIN_EXE_analytics-operator"))
+        let child = Command::new(integration_tests::binaries::path("analytics-operator"))
             .env("KUBECONFIG", kubeconfig)
             // Other tests run their own operators in other namespaces: watch
             // only ours, even with the cluster-wide role.

@@ -11,6 +11,7 @@
 //! operator with SIGSEGV (librdkafka #5040); the operator must be alive
 //! after every round.
 
+#[path = "operator_support/mod.rs"]
 mod support;
 
 use std::os::unix::process::ExitStatusExt;

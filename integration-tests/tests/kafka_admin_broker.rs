@@ -17,12 +17,7 @@ use rdkafka::{ClientConfig as RdConfig, Offset, TopicPartitionList};
 const TIMEOUT: Duration = Duration::from_secs(15);
 
 fn bootstrap() -> String {
-    std::env::var("SHOPSTREAM_KAFKA_BOOTSTRAP").unwrap_or_else(|_| {
-        panic!(
-            "SHOPSTREAM_KAFKA_BOOTSTRAP is not set: these tests need the local Kafka. Run them with \
-             `make test`, or `make env-up` and `eval \"$(hack/env.sh)\"`."
-        )
-    })
+    integration_tests::environment::kafka_bootstrap()
 }
 
 fn unique(prefix: &str) -> String {

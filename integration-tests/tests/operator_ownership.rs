@@ -2,6 +2,7 @@
 //! operator stops with a Conflict and takes nothing over, against the real
 //! API server.
 
+#[path = "operator_support/mod.rs"]
 mod support;
 
 use std::time::Duration;

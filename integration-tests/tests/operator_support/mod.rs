@@ -20,13 +20,7 @@ use kube::{Api, Client};
 pub const FIELD_MANAGER: &str = "shopstream-tests";
 
 fn required_env(name: &str) -> String {
-    std::env::var(name).unwrap_or_else(|_| {
-        panic!(
-            "{name} is not set: these tests need the local Kubernetes API server and Kafka. \
-             Run them with `make test` (which starts the environment), or `make env-up` and \
-             export the variables `hack/env.sh` prints."
-        )
-    })
+    integration_tests::environment::require(name)
 }
 
 /// A client for the test environment's API server, from `$KUBECONFIG`.
@@ -130,8 +124,11 @@ impl OperatorProcess {
     /// run a test against another build, e.g. main's, for a before/after
     /// comparison), else the one cargo built for these tests.
     pub fn start_with(namespace: &str, identity: &str, lease: &str, env: &[(&str, &str)]) -> Self {
-        let binary = std::env::var("SHOPSTREAM_OPERATOR_BINARY")
-            .unwrap_or_else(|_| env!("CARGO_BIN_EXE_analytics-operator").to_string());
+        let binary = std::env::var("SHOPSTREAM_OPERATOR_BINARY").unwrap_or_else(|_| {
+            integration_tests::binaries::path("analytics-operator")
+                .display()
+                .to_string()
+        });
         let log_path = Self::log_path(namespace, identity);
         let log = std::fs::File::create(&log_path)
             .unwrap_or_else(|e| panic!("cannot create {log_path}: {e}"));
