@@ -39,8 +39,8 @@ async fn clients_of_unused_clusters_are_evicted() {
     connections
         .admin(ClientUse::Pipeline("warm/up"), &bootstrap)
         .expect("client")
-        .create_topics(&[&operator::reconcile::validate::DesiredTopic {
-            role: "input",
+        .create_topics(&[&operator::model::DesiredTopic {
+            role: operator::model::TopicRole::Input,
             name: topic.clone(),
             partitions: 1,
             replication_factor: 1,

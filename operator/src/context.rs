@@ -10,8 +10,8 @@ use kube::runtime::reflector::Store;
 use crate::crd::{AnalyticsPipeline, AnalyticsPipelineStatus, Phase};
 use crate::kafka::KafkaConnections;
 use crate::metrics::Metrics;
+use crate::model::DefaultImages;
 use crate::pipeline_state::{PHASES, PipelineStates};
-use crate::reconcile::validate::DefaultImages;
 use crate::refresh_pacer::RefreshPacer;
 use crate::status::merge::MergeSummary;
 use crate::strimzi_api::StrimziApi;
@@ -65,7 +65,7 @@ impl Context {
     /// `p` with the topics of the status last written for it, when the
     /// cache may not have caught up with that write yet.
     pub fn freshest(&self, p: &AnalyticsPipeline) -> Option<AnalyticsPipeline> {
-        let status = self.state.freshen(&crate::reconcile::pipeline_key(p), p)?;
+        let status = self.state.freshen(&crate::model::pipeline_key(p), p)?;
         Some(AnalyticsPipeline {
             status: Some(status),
             ..p.clone()
@@ -82,7 +82,7 @@ impl Context {
             .state()
             .iter()
             .filter_map(|p| {
-                let other = crate::reconcile::pipeline_key(p);
+                let other = crate::model::pipeline_key(p);
                 let status = p.status.clone()?;
                 (other != key).then_some((other, status))
             })

@@ -13,6 +13,7 @@ pub mod error;
 pub mod kafka;
 pub mod leader;
 pub mod metrics;
+pub mod model;
 pub mod pipeline_state;
 pub mod reconcile;
 pub mod refresh_pacer;

@@ -5,7 +5,8 @@
 use std::path::PathBuf;
 
 use operator::crd::AnalyticsPipeline;
-use operator::reconcile::validate::{DefaultImages, ValidatedPipeline, validate};
+use operator::model::{DefaultImages, ValidatedPipeline};
+use operator::reconcile::validate::validate;
 use operator::workloads::{
     build_config_map, build_generator_deployment, build_metrics_service,
     build_processor_statefulset,

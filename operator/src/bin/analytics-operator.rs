@@ -10,7 +10,7 @@ use kube::Client;
 use operator::context::{Context, Settings};
 use operator::leader::LeaderElector;
 use operator::metrics::Metrics;
-use operator::reconcile::validate::DefaultImages;
+use operator::model::{DEFAULT_GENERATOR_IMAGE, DEFAULT_PROCESSOR_IMAGE, DefaultImages};
 use shopstream_common::contract::{operator as env, shared};
 use shopstream_common::http::{EndpointServer, Endpoints, Readiness};
 use shopstream_common::logging::{self, LogFormat};
@@ -36,10 +36,10 @@ struct Args {
     #[arg(long, env = "MERGE_STALL_TIMEOUT", default_value = "60s", value_parser = humantime::parse_duration)]
     merge_stall_timeout: Duration,
     /// Generator image for pipelines that do not name one.
-    #[arg(long, env = env::GENERATOR_IMAGE, default_value = concat!("shopstream/generator:", env!("CARGO_PKG_VERSION")))]
+    #[arg(long, env = env::GENERATOR_IMAGE, default_value = DEFAULT_GENERATOR_IMAGE)]
     generator_image: String,
     /// Processor image for pipelines that do not name one.
-    #[arg(long, env = env::PROCESSOR_IMAGE, default_value = concat!("shopstream/processor:", env!("CARGO_PKG_VERSION")))]
+    #[arg(long, env = env::PROCESSOR_IMAGE, default_value = DEFAULT_PROCESSOR_IMAGE)]
     processor_image: String,
     /// Elect a leader through a Lease so that several replicas can run.
     #[arg(long, env = env::LEADER_ELECTION, default_value_t = true, action = clap::ArgAction::Set)]

@@ -18,7 +18,7 @@ pub use status::{
     AnalyticsPipelineStatus, GeneratorStatus, PartitionLag, Phase, ProcessorStatus, RetiredTopic,
     TopicOrigin, TopicStatus, WatermarkHold,
 };
-pub use topics::{TopicRole, TopicSpec, TopicsSpec};
+pub use topics::{TopicSpec, TopicsSpec};
 pub use workloads::{GeneratorSchema, GeneratorSpec, ProcessorSpec};
 
 /// API group of every resource this project defines.

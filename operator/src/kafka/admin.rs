@@ -5,7 +5,7 @@ use kafka_admin::{ClientConfig, Creation, KafkaClient, NewTopic, TopicDescriptio
 
 use super::errors::{from_client, topic_error};
 use crate::error::{Error, Result};
-use crate::reconcile::validate::DesiredTopic;
+use crate::model::DesiredTopic;
 
 /// Bounds every admin call, retries included, so an unreachable cluster
 /// turns into a status condition within seconds instead of a hung

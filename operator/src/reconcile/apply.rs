@@ -17,12 +17,12 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use super::ownership::{Ownership, conflict_message, delete_exactly, ownership};
-use super::validate::ValidatedPipeline;
 use super::{FIELD_MANAGER, pipeline_key};
 use crate::applied_workloads::{ChildId, fingerprint};
 use crate::context::Context;
 use crate::crd::AnalyticsPipeline;
 use crate::error::{Error, Result};
+use crate::model::ValidatedPipeline;
 use crate::workloads::{
     build_config_map, build_generator_deployment, build_metrics_service,
     build_processor_statefulset, config_map_name, generator_name, metrics_service_name,

@@ -29,6 +29,7 @@ use crate::context::Context;
 use crate::crd::{AnalyticsPipeline, AnalyticsPipelineStatus, Phase, TopicStatus};
 use crate::error::{Error, Result};
 use crate::kafka::ClientUse;
+use crate::model::ValidatedPipeline;
 use crate::status::{TopicsState, derive_conditions, derive_phase, merge_conditions};
 use apply::WorkloadsOutcome;
 use renamed_topics::{delete_retired_topics, retirement};
@@ -41,9 +42,7 @@ pub const FIELD_MANAGER: &str = "shopstream-operator";
 /// Guards the Kafka topics, which live outside the cluster.
 pub const FINALIZER: &str = "analytics.shopstream.dev/topics";
 
-pub fn pipeline_key(p: &AnalyticsPipeline) -> String {
-    format!("{}/{}", p.namespace().unwrap_or_default(), p.name_any())
-}
+pub use crate::model::pipeline_key;
 
 pub async fn reconcile(pipeline: Arc<AnalyticsPipeline>, ctx: Arc<Context>) -> Result<Action> {
     let _timer = ctx.metrics.reconcile_duration.start_timer();
@@ -249,7 +248,7 @@ async fn publish_phase_change(
 async fn block_on_conflict(
     p: &AnalyticsPipeline,
     ctx: &Context,
-    v: &validate::ValidatedPipeline,
+    v: &ValidatedPipeline,
     previous: &AnalyticsPipelineStatus,
     topics: topics::TopicsOutcome,
     retired: Vec<crate::crd::RetiredTopic>,
@@ -303,7 +302,7 @@ async fn block_on_conflict(
 async fn provision_topics(
     p: &AnalyticsPipeline,
     ctx: &Context,
-    v: &validate::ValidatedPipeline,
+    v: &ValidatedPipeline,
     recorded: &RecordedTopics,
     previous: &AnalyticsPipelineStatus,
 ) -> (topics::TopicsOutcome, Option<Error>) {

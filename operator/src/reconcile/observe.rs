@@ -3,11 +3,11 @@
 use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
 use kube::Api;
 
-use super::validate::{PARTIALS_ROLE, ValidatedPipeline};
 use crate::context::Context;
-use crate::crd::{GeneratorStatus, Phase, ProcessorStatus, TopicRole, WatermarkHold};
+use crate::crd::{GeneratorStatus, Phase, ProcessorStatus, WatermarkHold};
 use crate::error::Result;
 use crate::kafka::{ClientUse, LagQuery, LagSample, MergeCommit, MergeQuery};
+use crate::model::{TopicRole, ValidatedPipeline};
 use crate::status::merge::{
     Checkpoint, PartialsPartition, describe_holding, health, rfc3339, summarize,
 };
@@ -60,22 +60,17 @@ pub async fn observe(
         _ => {
             let query = LagQuery {
                 group: p.consumer_group.clone(),
-                input_topic: p.topic_name(TopicRole::Input.as_str()).to_string(),
-                output_topics: p
-                    .topics
+                input_topic: p.topic_name(TopicRole::Input).to_string(),
+                output_topics: TopicRole::OUTPUTS
                     .iter()
-                    .filter(|t| t.role != TopicRole::Input.as_str() && t.role != PARTIALS_ROLE)
+                    .map(|role| p.topic(*role))
                     .map(|t| (t.name.clone(), t.partitions))
                     .collect(),
             };
             let merge_query = MergeQuery {
                 group: format!("{}-merge", p.consumer_group),
-                partials_topic: p.topic_name(PARTIALS_ROLE).to_string(),
-                partitions: p
-                    .topics
-                    .iter()
-                    .find(|t| t.role == PARTIALS_ROLE)
-                    .map_or(0, |t| t.partitions),
+                partials_topic: p.topic_name(TopicRole::Partials).to_string(),
+                partitions: p.topic(TopicRole::Partials).partitions,
             };
             let key = format!("{}/{}", p.namespace, p.name);
             match ctx

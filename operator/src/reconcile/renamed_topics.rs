@@ -8,11 +8,11 @@ use tracing::warn;
 
 use super::cleanup::not_used_elsewhere;
 use super::topic_plan::{Retirement, plan_retirement};
-use super::validate::ValidatedPipeline;
 use super::{pipeline_key, publish};
 use crate::context::Context;
 use crate::crd::{AnalyticsPipeline, RetiredTopic};
 use crate::kafka::ClientUse;
+use crate::model::ValidatedPipeline;
 
 /// The topics a spec change renamed (direct mode; in Strimzi mode the
 /// pipeline's KafkaTopics carry this, see strimzi.rs). Managed ones are

@@ -22,7 +22,7 @@ use super::topics::{TopicsOutcome, reconcile_topics};
 use crate::crd::{AnalyticsPipeline, DeletionPolicy, TopicOrigin, TopicStatus};
 use crate::error::{Error, Result};
 use crate::kafka::{ClientUse, KafkaConnections};
-use crate::reconcile::validate::{DesiredTopic, ValidatedPipeline};
+use crate::model::{DesiredTopic, TopicRole, ValidatedPipeline};
 use crate::status::TopicsState;
 use crate::strimzi_api::StrimziApi;
 use crate::workloads::{Component, labels};
@@ -35,8 +35,8 @@ pub const MANAGED_ANNOTATION: &str = "strimzi.io/managed";
 
 /// Name of the KafkaTopic resource of a role: per pipeline and role, so it
 /// stays the same when the Kafka topic is renamed.
-pub fn kafka_topic_name(pipeline: &str, role: &str) -> String {
-    format!("{pipeline}-{role}")
+pub fn kafka_topic_name(pipeline: &str, role: TopicRole) -> String {
+    format!("{pipeline}-{}", role.as_str())
 }
 
 /// The desired KafkaTopic for one topic. Pure.
@@ -237,15 +237,11 @@ pub async fn reconcile_kafka_topics(
     }
 
     // Status in the spec's order, whatever path each topic took.
-    let order: BTreeMap<&str, usize> = p
-        .topics
-        .iter()
-        .enumerate()
-        .map(|(i, t)| (t.role, i))
-        .collect();
-    outcome
-        .statuses
-        .sort_by_key(|s| order.get(s.role.as_str()).copied().unwrap_or(usize::MAX));
+    outcome.statuses.sort_by_key(|s| {
+        TopicRole::parse(&s.role)
+            .and_then(|role| TopicRole::ALL.iter().position(|r| *r == role))
+            .unwrap_or(usize::MAX)
+    });
     outcome.state = if !conflicts.is_empty() {
         TopicsState::Conflict(conflicts.join("; "))
     } else if !errors.is_empty() {
@@ -265,7 +261,7 @@ fn status(
     message: Option<String>,
 ) -> TopicStatus {
     TopicStatus {
-        role: topic.role.to_string(),
+        role: topic.role.as_str().to_string(),
         name: topic.name.clone(),
         partitions: Some(topic.partitions),
         replication_factor: Some(topic.replication_factor),

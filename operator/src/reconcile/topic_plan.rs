@@ -17,9 +17,9 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use super::validate::DesiredTopic;
 use crate::crd::{AnalyticsPipelineStatus, DeletionPolicy, RetiredTopic, TopicOrigin};
 use crate::kafka::ExistingTopic;
+use crate::model::DesiredTopic;
 
 /// What the status recorded about topics, by Kafka name.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -106,7 +106,10 @@ pub fn plan_topic(
         if origin == TopicOrigin::External {
             return refuse(format!(
                 "topic {name} was not created by this pipeline and has {} partitions, the spec asks for {}; set adopt: true on the {} topic to let the pipeline add partitions, or ask for {}",
-                existing.partitions, desired.partitions, desired.role, existing.partitions
+                existing.partitions,
+                desired.partitions,
+                desired.role.as_str(),
+                existing.partitions
             ));
         }
         return TopicAction::Use {
@@ -142,7 +145,7 @@ pub fn external_config_refusal(desired: &DesiredTopic, differing: &BTreeSet<&str
         "topic {} was not created by this pipeline and its config differs from the spec in {}; set adopt: true on the {} topic to let the pipeline set these keys, or remove them from the spec",
         desired.name,
         keys.join(", "),
-        desired.role
+        desired.role.as_str()
     )
 }
 
@@ -254,7 +257,7 @@ mod tests {
 
     fn desired(partitions: i32, rf: i32) -> DesiredTopic {
         DesiredTopic {
-            role: "input",
+            role: crate::model::TopicRole::Input,
             name: "team-a.shop.input".into(),
             partitions,
             replication_factor: rf,
@@ -485,7 +488,7 @@ mod tests {
             origin: TopicOrigin::Adopted,
         }];
         let mut hourly = desired(3, 1);
-        hourly.role = "hourly";
+        hourly.role = crate::model::TopicRole::Hourly;
         hourly.name = "team-a.shop.hourly".into();
         let now = [desired(3, 1), hourly];
 

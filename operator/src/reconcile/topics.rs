@@ -12,7 +12,7 @@ use super::topic_plan::{
 use crate::crd::{TopicOrigin, TopicStatus};
 use crate::error::Result;
 use crate::kafka::{ExistingTopic, KafkaAdmin};
-use crate::reconcile::validate::DesiredTopic;
+use crate::model::DesiredTopic;
 use crate::status::TopicsState;
 
 /// Outcome of provisioning all topics.
@@ -154,7 +154,7 @@ pub async fn reconcile_topics(
         }
         let message = refusal.or(verdict.pending);
         statuses.push(TopicStatus {
-            role: topic.role.to_string(),
+            role: topic.role.as_str().to_string(),
             name: topic.name.clone(),
             partitions: verdict.partitions,
             replication_factor: verdict.replication_factor,

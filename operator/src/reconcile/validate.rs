@@ -1,88 +1,16 @@
-//! Step 2 of a reconcile: turn the user's spec into a `ValidatedPipeline`
+//! Step 2 of a reconcile: turn the user's spec into a
+//! [`ValidatedPipeline`](crate::model::ValidatedPipeline)
 //! (every default resolved, every name computed) or a clear error. Pure: no
 //! API calls, so every rule is unit-tested.
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use super::topic_names::{check_length, resolve_topic_name};
-use crate::crd::{AnalyticsPipeline, DeletionPolicy, GeneratorSchema, ProcessorSpec, TopicRole};
+use crate::crd::AnalyticsPipeline;
 use crate::error::{Error, Result};
-
-/// Role name of the internal topic carrying partial aggregates between the
-/// processor's two stages (see docs/processor.md).
-pub const PARTIALS_ROLE: &str = "partials";
-
-/// A topic as the pipeline needs it in Kafka.
-#[derive(Clone, Debug, PartialEq)]
-pub struct DesiredTopic {
-    pub role: &'static str,
-    pub name: String,
-    pub partitions: i32,
-    pub replication_factor: i32,
-    pub config: BTreeMap<String, String>,
-    /// The spec adopts the topic if it exists and was not created by the
-    /// pipeline (`spec.topics.<role>.adopt`).
-    pub adopt: bool,
-}
-
-/// Everything the later reconcile steps need, resolved and checked.
-#[derive(Clone, Debug, PartialEq)]
-pub struct ValidatedPipeline {
-    pub name: String,
-    pub namespace: String,
-    pub bootstrap_servers: String,
-    pub strimzi_cluster: Option<String>,
-    /// Topics in provisioning order; the input topic comes first.
-    pub topics: Vec<DesiredTopic>,
-    pub consumer_group: String,
-    pub generator: Option<GeneratorSettings>,
-    pub processor: ProcessorSettings,
-    pub deletion_policy: DeletionPolicy,
-    /// Non-fatal findings worth telling the user (e.g. idle replicas).
-    pub warnings: Vec<String>,
-}
-
-#[derive(Clone, Debug, PartialEq)]
-pub struct GeneratorSettings {
-    pub image: String,
-    pub replicas: i32,
-    /// Per replica: the spec's rate is split evenly.
-    pub events_per_second_per_replica: f64,
-    pub schema: GeneratorSchema,
-}
-
-#[derive(Clone, Debug, PartialEq)]
-pub struct ProcessorSettings {
-    pub image: String,
-    pub spec: ProcessorSpec,
-}
-
-/// Images used when the spec does not name one; set by operator flags.
-#[derive(Clone, Debug)]
-pub struct DefaultImages {
-    pub generator: String,
-    pub processor: String,
-}
-
-impl ValidatedPipeline {
-    pub fn topic(&self, role: &str) -> Option<&DesiredTopic> {
-        self.topics.iter().find(|t| t.role == role)
-    }
-
-    /// Name of the topic playing `role`; roles are fixed, so a missing one
-    /// is a programming error caught by the unit tests.
-    pub fn topic_name(&self, role: &str) -> &str {
-        self.topic(role)
-            .map(|t| t.name.as_str())
-            .unwrap_or_default()
-    }
-
-    pub fn input_partitions(&self) -> i32 {
-        self.topic(TopicRole::Input.as_str())
-            .map(|t| t.partitions)
-            .unwrap_or(0)
-    }
-}
+use crate::model::{
+    DefaultImages, DesiredTopic, GeneratorSettings, ProcessorSettings, TopicRole, ValidatedPipeline,
+};
 
 pub fn validate(pipeline: &AnalyticsPipeline, images: &DefaultImages) -> Result<ValidatedPipeline> {
     let name = pipeline
@@ -99,55 +27,52 @@ pub fn validate(pipeline: &AnalyticsPipeline, images: &DefaultImages) -> Result<
 
     // The names the pipeline runs with now, per role: they win over the
     // default (see topic_names.rs).
-    let in_use = |role: &str| {
+    let in_use = |role: TopicRole| {
         pipeline.status.as_ref().and_then(|s| {
             s.topics
                 .iter()
-                .find(|t| t.role == role)
+                .find(|t| t.role == role.as_str())
                 .map(|t| t.name.as_str())
         })
     };
-    let mut topics = Vec::with_capacity(TopicRole::ALL.len() + 1);
+    let input = &spec.topics.input;
+    let mut topics = Vec::with_capacity(TopicRole::ALL.len());
     for role in TopicRole::ALL {
-        let topic = spec.topics.get(role);
+        let topic_spec = role.spec(&spec.topics);
         let (topic_name, source) = resolve_topic_name(
-            topic.name.as_deref(),
-            in_use(role.as_str()),
+            topic_spec.and_then(|t| t.name.as_deref()),
+            in_use(role),
             &namespace,
             &name,
             role.as_str(),
         );
-        check_length(&topic_name, role.as_str(), source, Some(role.spec_field()))
+        check_length(&topic_name, role.as_str(), source, role.spec_field())
             .map_err(Error::InvalidSpec)?;
-        topics.push(DesiredTopic {
-            role: role.as_str(),
-            name: topic_name,
-            partitions: topic.partitions,
-            replication_factor: topic.replication_factor,
-            config: topic.config.clone(),
-            adopt: topic.adopt,
+        topics.push(match topic_spec {
+            Some(topic) => DesiredTopic {
+                role,
+                name: topic_name,
+                partitions: topic.partitions,
+                replication_factor: topic.replication_factor,
+                config: topic.config.clone(),
+                adopt: topic.adopt,
+            },
+            // The partials topic follows the input topic's size: the
+            // processor's merge stage parallelises over it exactly like the
+            // first stage does over the input.
+            None => DesiredTopic {
+                role,
+                name: topic_name,
+                partitions: input.partitions,
+                replication_factor: input.replication_factor,
+                config: BTreeMap::from([("retention.ms".to_string(), "86400000".to_string())]),
+                adopt: false,
+            },
         });
     }
-    // The partials topic follows the input topic's size: the processor's
-    // merge stage parallelises over it exactly like the first stage does
-    // over the input.
-    let input = &spec.topics.input;
-    let (partials_name, source) = resolve_topic_name(
-        None,
-        in_use(PARTIALS_ROLE),
-        &namespace,
-        &name,
-        PARTIALS_ROLE,
-    );
-    check_length(&partials_name, PARTIALS_ROLE, source, None).map_err(Error::InvalidSpec)?;
-    topics.push(DesiredTopic {
-        role: PARTIALS_ROLE,
-        name: partials_name,
-        partitions: input.partitions,
-        replication_factor: input.replication_factor,
-        config: BTreeMap::from([("retention.ms".to_string(), "86400000".to_string())]),
-        adopt: false,
-    });
+    let topics: [DesiredTopic; 8] = topics
+        .try_into()
+        .map_err(|_| Error::internal("validate built a topic list without one topic per role"))?;
 
     let mut seen = BTreeSet::new();
     for topic in &topics {
@@ -277,10 +202,10 @@ status:
     fn running_pipelines_keep_their_topic_names() {
         let p = pipeline(&format!("{MINIMAL}{LEGACY_STATUS}"));
         let v = validate(&p, &images()).expect("valid");
-        assert_eq!(v.topic_name("input"), "shop-input");
-        assert_eq!(v.topic_name(PARTIALS_ROLE), "shop-partials");
+        assert_eq!(v.topic_name(TopicRole::Input), "shop-input");
+        assert_eq!(v.topic_name(TopicRole::Partials), "shop-partials");
         // Roles the status does not list yet get the new default.
-        assert_eq!(v.topic_name("sales"), "team-a.shop.sales");
+        assert_eq!(v.topic_name(TopicRole::Sales), "team-a.shop.sales");
         // The consumer group never depended on the topic names.
         assert_eq!(v.consumer_group, "shopstream.team-a.shop");
 
@@ -288,7 +213,7 @@ status:
         let mut p = p;
         p.spec.topics.input.name = Some("purchases".into());
         let v = validate(&p, &images()).expect("valid");
-        assert_eq!(v.topic_name("input"), "purchases");
+        assert_eq!(v.topic_name(TopicRole::Input), "purchases");
     }
 
     #[test]
@@ -296,8 +221,8 @@ status:
         let mut p = pipeline(MINIMAL);
         p.spec.topics.sales.adopt = true;
         let v = validate(&p, &images()).expect("valid");
-        assert!(v.topic("sales").expect("sales").adopt);
-        assert!(!v.topic("input").expect("input").adopt);
+        assert!(v.topic(TopicRole::Sales).adopt);
+        assert!(!v.topic(TopicRole::Input).adopt);
     }
 
     #[test]

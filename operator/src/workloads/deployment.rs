@@ -12,7 +12,7 @@ use kube::api::ObjectMeta;
 
 use super::configmap::{config_map_name, generator_env_keys};
 use super::labels::{Component, labels, selector_labels};
-use crate::reconcile::validate::ValidatedPipeline;
+use crate::model::ValidatedPipeline;
 
 /// Port of `/metrics`, `/healthz` and `/readyz` in both containers.
 pub const METRICS_PORT: i32 = 9090;

@@ -4,7 +4,7 @@ use kube::api::ObjectMeta;
 
 use super::deployment::METRICS_PORT;
 use super::labels::{Component, labels, selector_labels};
-use crate::reconcile::validate::ValidatedPipeline;
+use crate::model::ValidatedPipeline;
 
 pub fn metrics_service_name(pipeline: &str) -> String {
     format!("{pipeline}-metrics")

@@ -1,0 +1,215 @@
+//! The validated pipeline: what every later reconcile step works from, once
+//! `reconcile::validate` has resolved the spec (defaults, names, images).
+//! Infrastructure (`workloads/`, `kafka/`, `status/`) and the reconcile
+//! steps all depend on this module; it depends only on the CRD types, so no
+//! infrastructure module needs the orchestrator (`reconcile/`).
+
+use std::collections::BTreeMap;
+
+use kube::ResourceExt;
+
+use crate::crd::{
+    AnalyticsPipeline, DeletionPolicy, GeneratorSchema, ProcessorSpec, TopicSpec, TopicsSpec,
+};
+
+/// The generator image of pipelines that do not name one (`--generator-image`).
+pub const DEFAULT_GENERATOR_IMAGE: &str =
+    concat!("shopstream/generator:", env!("CARGO_PKG_VERSION"));
+/// The processor image of pipelines that do not name one (`--processor-image`).
+pub const DEFAULT_PROCESSOR_IMAGE: &str =
+    concat!("shopstream/processor:", env!("CARGO_PKG_VERSION"));
+
+/// The key of everything the operator keeps per pipeline: `namespace/name`.
+pub fn pipeline_key(p: &AnalyticsPipeline) -> String {
+    format!("{}/{}", p.namespace().unwrap_or_default(), p.name_any())
+}
+
+/// The role a topic plays in the pipeline; also the suffix of its default
+/// name, and its `role` in the status.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum TopicRole {
+    Input,
+    Sales,
+    Segments,
+    Anomalies,
+    Hourly,
+    TopProducts,
+    DeadLetter,
+    /// The internal topic between the processor's two stages (partial
+    /// aggregates and watermark markers; docs/processor.md). Not in the
+    /// spec: it follows the input topic's size.
+    Partials,
+}
+
+impl TopicRole {
+    /// Every role, in the order topics are provisioned (the input first).
+    pub const ALL: [TopicRole; 8] = [
+        TopicRole::Input,
+        TopicRole::Sales,
+        TopicRole::Segments,
+        TopicRole::Anomalies,
+        TopicRole::Hourly,
+        TopicRole::TopProducts,
+        TopicRole::DeadLetter,
+        TopicRole::Partials,
+    ];
+
+    /// The roles the processor writes results to (what throughput counts).
+    pub const OUTPUTS: [TopicRole; 6] = [
+        TopicRole::Sales,
+        TopicRole::Segments,
+        TopicRole::Anomalies,
+        TopicRole::Hourly,
+        TopicRole::TopProducts,
+        TopicRole::DeadLetter,
+    ];
+
+    /// Suffix used in default topic names and in status.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TopicRole::Input => "input",
+            TopicRole::Sales => "sales",
+            TopicRole::Segments => "segments",
+            TopicRole::Anomalies => "anomalies",
+            TopicRole::Hourly => "hourly",
+            TopicRole::TopProducts => "top-products",
+            TopicRole::DeadLetter => "dead-letter",
+            TopicRole::Partials => "partials",
+        }
+    }
+
+    /// The role a status entry names (`None` for a role this operator does
+    /// not know, e.g. written by a newer one).
+    pub fn parse(role: &str) -> Option<TopicRole> {
+        TopicRole::ALL.into_iter().find(|r| r.as_str() == role)
+    }
+
+    /// The role's field under `spec.topics`, for messages; `None` for the
+    /// partials topic, which the spec does not configure.
+    pub fn spec_field(self) -> Option<&'static str> {
+        match self {
+            TopicRole::Input => Some("input"),
+            TopicRole::Sales => Some("sales"),
+            TopicRole::Segments => Some("segments"),
+            TopicRole::Anomalies => Some("anomalies"),
+            TopicRole::Hourly => Some("hourly"),
+            TopicRole::TopProducts => Some("topProducts"),
+            TopicRole::DeadLetter => Some("deadLetter"),
+            TopicRole::Partials => None,
+        }
+    }
+
+    /// The spec of the topic playing this role; `None` for the partials
+    /// topic.
+    pub fn spec(self, topics: &TopicsSpec) -> Option<&TopicSpec> {
+        match self {
+            TopicRole::Input => Some(&topics.input),
+            TopicRole::Sales => Some(&topics.sales),
+            TopicRole::Segments => Some(&topics.segments),
+            TopicRole::Anomalies => Some(&topics.anomalies),
+            TopicRole::Hourly => Some(&topics.hourly),
+            TopicRole::TopProducts => Some(&topics.top_products),
+            TopicRole::DeadLetter => Some(&topics.dead_letter),
+            TopicRole::Partials => None,
+        }
+    }
+
+    /// Position in [`TopicRole::ALL`].
+    fn index(self) -> usize {
+        self as usize
+    }
+}
+
+/// A topic as the pipeline needs it in Kafka.
+#[derive(Clone, Debug, PartialEq)]
+pub struct DesiredTopic {
+    pub role: TopicRole,
+    pub name: String,
+    pub partitions: i32,
+    pub replication_factor: i32,
+    pub config: BTreeMap<String, String>,
+    /// The spec adopts the topic if it exists and was not created by the
+    /// pipeline (`spec.topics.<role>.adopt`).
+    pub adopt: bool,
+}
+
+/// Everything the later reconcile steps need, resolved and checked.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ValidatedPipeline {
+    pub name: String,
+    pub namespace: String,
+    pub bootstrap_servers: String,
+    pub strimzi_cluster: Option<String>,
+    /// One topic per role, in [`TopicRole::ALL`] order (the input first).
+    pub topics: [DesiredTopic; 8],
+    pub consumer_group: String,
+    pub generator: Option<GeneratorSettings>,
+    pub processor: ProcessorSettings,
+    pub deletion_policy: DeletionPolicy,
+    /// Non-fatal findings worth telling the user (e.g. idle replicas).
+    pub warnings: Vec<String>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct GeneratorSettings {
+    pub image: String,
+    pub replicas: i32,
+    /// Per replica: the spec's rate is split evenly.
+    pub events_per_second_per_replica: f64,
+    pub schema: GeneratorSchema,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct ProcessorSettings {
+    pub image: String,
+    pub spec: ProcessorSpec,
+}
+
+/// Images used when the spec does not name one; set by operator flags.
+#[derive(Clone, Debug)]
+pub struct DefaultImages {
+    pub generator: String,
+    pub processor: String,
+}
+
+impl Default for DefaultImages {
+    fn default() -> Self {
+        Self {
+            generator: DEFAULT_GENERATOR_IMAGE.into(),
+            processor: DEFAULT_PROCESSOR_IMAGE.into(),
+        }
+    }
+}
+
+impl ValidatedPipeline {
+    /// The topic playing `role` (every role has one).
+    pub fn topic(&self, role: TopicRole) -> &DesiredTopic {
+        &self.topics[role.index()]
+    }
+
+    /// Name of the topic playing `role`.
+    pub fn topic_name(&self, role: TopicRole) -> &str {
+        &self.topic(role).name
+    }
+
+    pub fn input_partitions(&self) -> i32 {
+        self.topic(TopicRole::Input).partitions
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn roles_are_listed_in_index_order_and_round_trip() {
+        for (i, role) in TopicRole::ALL.into_iter().enumerate() {
+            assert_eq!(role.index(), i);
+            assert_eq!(TopicRole::parse(role.as_str()), Some(role));
+        }
+        assert_eq!(TopicRole::parse("partials"), Some(TopicRole::Partials));
+        assert_eq!(TopicRole::parse("unknown"), None);
+        assert_eq!(TopicRole::Partials.spec_field(), None);
+        assert!(TopicRole::OUTPUTS.iter().all(|r| r.spec_field().is_some()));
+    }
+}
