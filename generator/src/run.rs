@@ -69,27 +69,10 @@ struct Shared {
     stop: AtomicBool,
 }
 
+/// Runs until `--count` events are acknowledged, or until SIGTERM/SIGINT,
+/// then flushes what is queued.
 pub async fn run(args: Args) -> anyhow::Result<Summary> {
-    args.check().map_err(anyhow::Error::msg)?;
-    let clock = args.clock().map_err(anyhow::Error::msg)?;
-    args.check_schema().map_err(anyhow::Error::msg)?;
-    let spec = match &args.catalogue {
-        Some(path) => CatalogueSpec::from_path(path)?,
-        None => CatalogueSpec::builtin(),
-    };
-    let seed = args.seed.unwrap_or_else(entropy_seed);
-    let factory = EventFactory::new(
-        Catalogue::new(spec),
-        FactoryOptions {
-            seed,
-            clock,
-            out_of_order_share: args.out_of_order_share,
-            out_of_order_max: args.out_of_order_max(),
-            malformed_share: args.malformed_share,
-            schema: args.schema,
-        },
-    );
-
+    let (factory, seed) = event_factory(&args)?;
     let metrics = Arc::new(Metrics::new().context("registering metrics")?);
     metrics.target_rate.set(args.rate().unwrap_or(0.0));
     let readiness = Readiness::new("waiting for the topic's metadata");
@@ -117,8 +100,48 @@ pub async fn run(args: Args) -> anyhow::Result<Summary> {
     readiness.set(true);
     metrics.ready.set(1);
 
-    // Idle (rate 0): no producer task; the generator stays up and ready
-    // until it is stopped.
+    let tasks = announce(&args, &factory, seed, partitions);
+    let shared = Arc::new(Shared {
+        factory,
+        producer: Arc::clone(&producer),
+        topic: args.topic.clone(),
+        metrics: Arc::clone(&metrics),
+        limiter: args.rate().map(RateLimiter::new),
+        count: args.count,
+        next_sequence: AtomicU64::new(0),
+        stop: AtomicBool::new(false),
+    });
+
+    let started = Instant::now();
+    let sampler = tokio::spawn(sample(Arc::clone(&producer), Arc::clone(&metrics)));
+    let ended = produce_until_done(&shared, tasks, &shutdown).await;
+    let flushed = flush(&producer, args.flush_timeout).await;
+    let elapsed = started.elapsed();
+    sampler.abort();
+    metrics
+        .queue_depth
+        .set(i64::from(producer.in_flight_count()));
+    let context = producer.context();
+    let summary = Summary {
+        expected: args.count,
+        produced: metrics.produced.get(),
+        acknowledged: context.acknowledged(),
+        failed: context.failed(),
+        elapsed,
+        interrupted: ended.interrupted,
+        flushed,
+    };
+    http_task.abort();
+    signals.abort();
+    match ended.task_error {
+        Some(e) => Err(e),
+        None => Ok(summary),
+    }
+}
+
+/// How many producer tasks to run, logged with what the run does. Idle
+/// (rate 0): none; the generator stays up and ready until it is stopped.
+fn announce(args: &Args, factory: &EventFactory, seed: u64, partitions: usize) -> usize {
     let tasks = if args.idle() {
         0
     } else {
@@ -138,57 +161,90 @@ pub async fn run(args: Args) -> anyhow::Result<Summary> {
         producer_tasks = tasks,
         "producing"
     );
-    let shared = Arc::new(Shared {
-        factory,
-        producer: Arc::clone(&producer),
-        topic: args.topic.clone(),
-        metrics: Arc::clone(&metrics),
-        limiter: args.rate().map(RateLimiter::new),
-        count: args.count,
-        next_sequence: AtomicU64::new(0),
-        stop: AtomicBool::new(false),
-    });
+    tasks
+}
 
-    let started = Instant::now();
-    let sampler = tokio::spawn(sample(Arc::clone(&producer), Arc::clone(&metrics)));
+/// The factory of this run's events and its seed (given or random), after
+/// the checks of the options that cannot run together.
+fn event_factory(args: &Args) -> anyhow::Result<(EventFactory, u64)> {
+    args.check().map_err(anyhow::Error::msg)?;
+    let clock = args.clock().map_err(anyhow::Error::msg)?;
+    args.check_schema().map_err(anyhow::Error::msg)?;
+    let spec = match &args.catalogue {
+        Some(path) => CatalogueSpec::from_path(path)?,
+        None => CatalogueSpec::builtin(),
+    };
+    let seed = args.seed.unwrap_or_else(entropy_seed);
+    let factory = EventFactory::new(
+        Catalogue::new(spec),
+        FactoryOptions {
+            seed,
+            clock,
+            out_of_order_share: args.out_of_order_share,
+            out_of_order_max: args.out_of_order_max(),
+            malformed_share: args.malformed_share,
+            schema: args.schema,
+        },
+    );
+    Ok((factory, seed))
+}
+
+/// How producing ended.
+struct Ended {
+    /// Stopped by a signal (not by reaching `--count`).
+    interrupted: bool,
+    /// The first producer task's failure: the run fails with it.
+    task_error: Option<anyhow::Error>,
+}
+
+/// Runs `tasks` producer tasks until they finish (`--count` reached), one
+/// fails (then the others stop), or a shutdown is asked for (then they
+/// stop handing over new events). With no task (idle), waits for the
+/// shutdown.
+async fn produce_until_done(shared: &Arc<Shared>, tasks: usize, shutdown: &Shutdown) -> Ended {
     let mut workers = JoinSet::new();
     for _ in 0..tasks {
-        workers.spawn(produce(Arc::clone(&shared)));
+        workers.spawn(produce(Arc::clone(shared)));
     }
-    let mut interrupted = false;
-    let mut task_error = None;
+    let mut ended = Ended {
+        interrupted: false,
+        task_error: None,
+    };
     loop {
-        if workers.is_empty() && (interrupted || tasks > 0) {
-            break;
+        if workers.is_empty() && (ended.interrupted || tasks > 0) {
+            return ended;
         }
         tokio::select! {
             joined = workers.join_next(), if !workers.is_empty() => match joined {
-                None => break,
+                None => return ended,
                 Some(Ok(Ok(()))) => {}
                 Some(Ok(Err(e))) => {
                     tracing::error!(error = %format!("{e:#}"), "a producer task failed; stopping");
                     shared.stop.store(true, Ordering::Release);
-                    task_error.get_or_insert(e);
+                    ended.task_error.get_or_insert(e);
                 }
                 Some(Err(e)) => {
                     tracing::error!(error = %e, "a producer task panicked; stopping");
                     shared.stop.store(true, Ordering::Release);
-                    task_error.get_or_insert(anyhow::anyhow!("producer task: {e}"));
+                    ended.task_error.get_or_insert(anyhow::anyhow!("producer task: {e}"));
                 }
             },
-            () = shutdown.triggered(), if !interrupted => {
+            () = shutdown.triggered(), if !ended.interrupted => {
                 tracing::info!("stopping: no new events, flushing what is queued");
-                interrupted = true;
+                ended.interrupted = true;
                 shared.stop.store(true, Ordering::Release);
             }
         }
     }
+}
 
+/// Waits (at most `timeout`) for the delivery report of every record handed
+/// over; whether all came.
+async fn flush(producer: &Arc<EventProducer>, timeout: Duration) -> bool {
     let in_flight = producer.in_flight_count();
     tracing::info!(in_flight, "waiting for outstanding delivery reports");
-    let flushing = Arc::clone(&producer);
-    let timeout = args.flush_timeout;
-    let flushed = match tokio::task::spawn_blocking(move || flushing.flush(timeout)).await {
+    let flushing = Arc::clone(producer);
+    match tokio::task::spawn_blocking(move || flushing.flush(timeout)).await {
         Ok(Ok(())) => true,
         Ok(Err(e)) => {
             tracing::error!(error = %e, remaining = producer.in_flight_count(), "flush did not complete");
@@ -198,27 +254,6 @@ pub async fn run(args: Args) -> anyhow::Result<Summary> {
             tracing::error!(error = %e, "flush task failed");
             false
         }
-    };
-    let elapsed = started.elapsed();
-    sampler.abort();
-    metrics
-        .queue_depth
-        .set(i64::from(producer.in_flight_count()));
-    let context = producer.context();
-    let summary = Summary {
-        expected: args.count,
-        produced: metrics.produced.get(),
-        acknowledged: context.acknowledged(),
-        failed: context.failed(),
-        elapsed,
-        interrupted,
-        flushed,
-    };
-    http_task.abort();
-    signals.abort();
-    match task_error {
-        Some(e) => Err(e),
-        None => Ok(summary),
     }
 }
 

@@ -24,7 +24,37 @@ pub fn validate(pipeline: &AnalyticsPipeline, images: &DefaultImages) -> Result<
         .clone()
         .ok_or_else(|| Error::InvalidSpec("the pipeline has no namespace".into()))?;
     let spec = &pipeline.spec;
+    let topics = desired_topics(pipeline, &namespace, &name)?;
+    Ok(ValidatedPipeline {
+        consumer_group: format!("shopstream.{namespace}.{name}"),
+        bootstrap_servers: spec.kafka.bootstrap_servers.clone(),
+        strimzi_cluster: spec.kafka.strimzi_cluster.clone(),
+        warnings: idle_replica_warnings(pipeline),
+        topics,
+        generator: generator_settings(pipeline, images),
+        processor: ProcessorSettings {
+            image: spec
+                .processor
+                .image
+                .clone()
+                .unwrap_or_else(|| images.processor.clone()),
+            spec: spec.processor.clone(),
+        },
+        deletion_policy: spec.deletion_policy,
+        name,
+        namespace,
+    })
+}
 
+/// One topic per role, named (spec, else the name in use, else the
+/// default), sized, and checked: within Kafka's name length, one topic per
+/// role.
+fn desired_topics(
+    pipeline: &AnalyticsPipeline,
+    namespace: &str,
+    name: &str,
+) -> Result<[DesiredTopic; 8]> {
+    let spec = &pipeline.spec;
     // The names the pipeline runs with now, per role: they win over the
     // default (see topic_names.rs).
     let in_use = |role: TopicRole| {
@@ -42,8 +72,8 @@ pub fn validate(pipeline: &AnalyticsPipeline, images: &DefaultImages) -> Result<
         let (topic_name, source) = resolve_topic_name(
             topic_spec.and_then(|t| t.name.as_deref()),
             in_use(role),
-            &namespace,
-            &name,
+            namespace,
+            name,
             role.as_str(),
         );
         check_length(&topic_name, role.as_str(), source, role.spec_field())
@@ -70,10 +100,6 @@ pub fn validate(pipeline: &AnalyticsPipeline, images: &DefaultImages) -> Result<
             },
         });
     }
-    let topics: [DesiredTopic; 8] = topics
-        .try_into()
-        .map_err(|_| Error::internal("validate built a topic list without one topic per role"))?;
-
     let mut seen = BTreeSet::new();
     for topic in &topics {
         if !seen.insert(topic.name.as_str()) {
@@ -83,50 +109,46 @@ pub fn validate(pipeline: &AnalyticsPipeline, images: &DefaultImages) -> Result<
             )));
         }
     }
+    topics
+        .try_into()
+        .map_err(|_| Error::internal("validate built a topic list without one topic per role"))
+}
 
+/// Non-fatal findings: processor replicas beyond the input partitions.
+fn idle_replica_warnings(pipeline: &AnalyticsPipeline) -> Vec<String> {
+    let spec = &pipeline.spec;
+    let partitions = spec.topics.input.partitions;
     let mut warnings = Vec::new();
-    if spec.processor.replicas > input.partitions {
+    if spec.processor.replicas > partitions {
         warnings.push(format!(
             "{} processor replicas but only {} input partitions: {} replicas will sit idle",
             spec.processor.replicas,
-            input.partitions,
-            spec.processor.replicas - input.partitions
+            partitions,
+            spec.processor.replicas - partitions
         ));
     }
+    warnings
+}
 
-    let generator = spec.generator.enabled.then(|| GeneratorSettings {
-        image: spec
-            .generator
+/// `None` when the spec disables the generator; the rate is split evenly
+/// between its replicas.
+fn generator_settings(
+    pipeline: &AnalyticsPipeline,
+    images: &DefaultImages,
+) -> Option<GeneratorSettings> {
+    let generator = &pipeline.spec.generator;
+    generator.enabled.then(|| GeneratorSettings {
+        image: generator
             .image
             .clone()
             .unwrap_or_else(|| images.generator.clone()),
-        replicas: spec.generator.replicas,
-        events_per_second_per_replica: if spec.generator.replicas > 0 {
-            f64::from(spec.generator.events_per_second) / f64::from(spec.generator.replicas)
+        replicas: generator.replicas,
+        events_per_second_per_replica: if generator.replicas > 0 {
+            f64::from(generator.events_per_second) / f64::from(generator.replicas)
         } else {
             0.0
         },
-        schema: spec.generator.schema,
-    });
-
-    Ok(ValidatedPipeline {
-        consumer_group: format!("shopstream.{namespace}.{name}"),
-        name,
-        namespace,
-        bootstrap_servers: spec.kafka.bootstrap_servers.clone(),
-        strimzi_cluster: spec.kafka.strimzi_cluster.clone(),
-        topics,
-        generator,
-        processor: ProcessorSettings {
-            image: spec
-                .processor
-                .image
-                .clone()
-                .unwrap_or_else(|| images.processor.clone()),
-            spec: spec.processor.clone(),
-        },
-        deletion_policy: spec.deletion_policy,
-        warnings,
+        schema: generator.schema,
     })
 }
 
