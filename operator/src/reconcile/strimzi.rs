@@ -21,7 +21,7 @@ use super::topic_plan::RecordedTopics;
 use super::topics::{TopicsOutcome, reconcile_topics};
 use crate::crd::{AnalyticsPipeline, DeletionPolicy, TopicOrigin, TopicStatus};
 use crate::error::{Error, Result};
-use crate::kafka::{ClientUse, KafkaConnections};
+use crate::kafka::{ClientUse, KafkaAdmin, KafkaConnections};
 use crate::model::{DesiredTopic, TopicRole, ValidatedPipeline};
 use crate::status::TopicsState;
 use crate::strimzi_api::StrimziApi;
@@ -90,6 +90,49 @@ fn spec_topic_name(topic: &DynamicObject) -> Option<&str> {
         .and_then(|n| n.as_str())
 }
 
+/// What the steps of [`reconcile_kafka_topics`] found, folded into the
+/// outcome at the end.
+#[derive(Default)]
+struct Findings {
+    statuses: Vec<TopicStatus>,
+    changes: Vec<String>,
+    created: bool,
+    not_ready: Vec<String>,
+    errors: Vec<String>,
+    conflicts: Vec<String>,
+}
+
+impl Findings {
+    /// The outcome, statuses in the spec's order whatever path each topic
+    /// took; the worst finding decides the state.
+    fn into_outcome(mut self) -> TopicsOutcome {
+        self.statuses.sort_by_key(|s| {
+            TopicRole::parse(&s.role)
+                .and_then(|role| TopicRole::ALL.iter().position(|r| *r == role))
+                .unwrap_or(usize::MAX)
+        });
+        let state = if !self.conflicts.is_empty() {
+            TopicsState::Conflict(self.conflicts.join("; "))
+        } else if !self.errors.is_empty() {
+            TopicsState::Error(self.errors.join("; "))
+        } else if !self.not_ready.is_empty() {
+            TopicsState::Provisioning(self.not_ready.join("; "))
+        } else {
+            TopicsState::Ready
+        };
+        TopicsOutcome {
+            statuses: self.statuses,
+            state,
+            changes: self.changes,
+            created: self.created,
+        }
+    }
+}
+
+/// A topic that gets (or keeps) a KafkaTopic now, with the origin to record
+/// and the KafkaTopic as it is.
+type ToApply<'a> = (&'a DesiredTopic, TopicOrigin, Option<DynamicObject>);
+
 /// Applies every KafkaTopic this pipeline may manage and reads their
 /// readiness back; checks the topics it only uses through the admin API.
 #[allow(clippy::too_many_arguments)]
@@ -105,20 +148,39 @@ pub async fn reconcile_kafka_topics(
     let resource = strimzi.kafka_topic(client).await?;
     let api: Api<DynamicObject> = Api::namespaced_with(client.clone(), &p.namespace, &resource);
     let uid = owner.uid().ok_or_else(Error::missing_uid)?;
-    let mut outcome = TopicsOutcome {
-        statuses: Vec::new(),
-        state: TopicsState::Ready,
-        changes: Vec::new(),
-        created: false,
+    let mut found = Findings::default();
+    let (undecided, mut to_apply) =
+        sort_by_kafka_topic(&api, p, &uid, recorded, &mut found).await?;
+    if !undecided.is_empty() {
+        let admin = kafka.admin(
+            ClientUse::Pipeline(&super::pipeline_key(owner)),
+            &p.bootstrap_servers,
+        )?;
+        decide_by_kafka(&admin, undecided, recorded, &mut to_apply, &mut found).await?;
+    }
+    let applied = ApplyTarget {
+        api: &api,
+        resource: &resource,
+        cluster,
+        owner,
     };
-    let mut not_ready = Vec::new();
-    let mut errors = Vec::new();
-    let mut conflicts = Vec::new();
-    // Topics without a KafkaTopic of this pipeline: Kafka decides.
-    let mut undecided: Vec<&DesiredTopic> = Vec::new();
-    // Topics that get a KafkaTopic now, with the origin to record.
-    let mut to_apply: Vec<(&DesiredTopic, TopicOrigin, Option<DynamicObject>)> = Vec::new();
+    apply_kafka_topics(&applied, p, to_apply, &mut found).await?;
+    Ok(found.into_outcome())
+}
 
+/// Sorts the pipeline's topics by their KafkaTopic: owned ones to apply
+/// (or to replace, for a renamed or released topic), foreign ones are
+/// conflicts, and topics without one are left for Kafka to decide.
+async fn sort_by_kafka_topic<'a>(
+    api: &Api<DynamicObject>,
+    p: &'a ValidatedPipeline,
+    uid: &str,
+    recorded: &RecordedTopics,
+    found: &mut Findings,
+) -> Result<(Vec<&'a DesiredTopic>, Vec<ToApply<'a>>)> {
+    // Topics without a KafkaTopic of this pipeline: Kafka decides.
+    let mut undecided = Vec::new();
+    let mut to_apply = Vec::new();
     for topic in &p.topics {
         let kt_name = kafka_topic_name(&p.name, topic.role);
         let current = api.get_opt(&kt_name).await?;
@@ -129,129 +191,157 @@ pub async fn reconcile_kafka_topics(
                 Some(TopicOrigin::Created) => to_apply.push((topic, TopicOrigin::Created, None)),
                 _ => undecided.push(topic),
             },
-            Some(current) if ownership(Some(current.meta()), &uid) != Ownership::Owned => {
+            Some(current) if ownership(Some(current.meta()), uid) != Ownership::Owned => {
                 let why = conflict_message("KafkaTopic", &p.namespace, &kt_name);
-                conflicts.push(why.clone());
-                outcome.statuses.push(status(topic, None, false, Some(why)));
+                found.conflicts.push(why.clone());
+                found.statuses.push(status(topic, None, false, Some(why)));
             }
             Some(current) => {
                 let origin = match recorded_origin {
                     Some(TopicOrigin::Adopted) => TopicOrigin::Adopted,
                     _ => TopicOrigin::Created,
                 };
-                let renamed = spec_topic_name(&current) != Some(topic.name.as_str());
-                let released = origin == TopicOrigin::Adopted && !topic.adopt;
-                // What this KafkaTopic says about the topic the spec wants:
-                // nothing when it stands for another (renamed) topic.
-                let known = (!renamed).then_some(origin);
-                if current.metadata.deletion_timestamp.is_some() {
-                    let what = format!("waiting for the old KafkaTopic {kt_name} to be deleted");
-                    not_ready.push(what.clone());
-                    outcome
-                        .statuses
-                        .push(status(topic, known, false, Some(what)));
-                } else if renamed || released {
-                    // Strimzi cannot rename a topic, and an adopted topic
-                    // no longer adopted goes back to its owner: the
-                    // KafkaTopic goes (Strimzi deletes the topic only for a
-                    // rename under `Delete`), a new one follows once it is
-                    // gone.
-                    let old = spec_topic_name(&current).unwrap_or_default().to_string();
-                    let delete_topic = renamed && p.deletion_policy == DeletionPolicy::Delete;
-                    retire_kafka_topic(&api, &current, delete_topic).await?;
-                    outcome.changes.push(if delete_topic {
-                        format!("KafkaTopic {kt_name} deleted with topic {old}, which the spec no longer uses (deletionPolicy Delete)")
-                    } else {
-                        format!("KafkaTopic {kt_name} removed; topic {old} stays in Kafka, no longer managed by this pipeline")
-                    });
-                    let what = format!("replacing KafkaTopic {kt_name}");
-                    not_ready.push(what.clone());
-                    outcome
-                        .statuses
-                        .push(status(topic, known, false, Some(what)));
-                } else {
+                if let Some(current) =
+                    replace_if_stale(api, p, topic, origin, current, found).await?
+                {
                     to_apply.push((topic, origin, Some(current)));
                 }
             }
         }
     }
+    Ok((undecided, to_apply))
+}
 
-    if !undecided.is_empty() {
-        let admin = kafka.admin(
-            ClientUse::Pipeline(&super::pipeline_key(owner)),
-            &p.bootstrap_servers,
-        )?;
-        let names: Vec<String> = undecided.iter().map(|t| t.name.clone()).collect();
-        let existing = admin.describe_topics(&names).await?;
-        let mut external = Vec::new();
-        for topic in undecided {
-            match (existing.contains_key(&topic.name), topic.adopt) {
-                (false, _) => to_apply.push((topic, TopicOrigin::Created, None)),
-                (true, true) => to_apply.push((topic, TopicOrigin::Adopted, None)),
-                (true, false) => external.push(topic.clone()),
-            }
-        }
-        if !external.is_empty() {
-            // Used as they are: verified like direct mode's external
-            // topics, never given a KafkaTopic.
-            let checked = reconcile_topics(&admin, &external, recorded).await?;
-            outcome.created |= checked.created;
-            outcome.changes.extend(checked.changes);
-            match checked.state {
-                TopicsState::Conflict(why) => conflicts.push(why),
-                TopicsState::Provisioning(what) => not_ready.push(what),
-                TopicsState::Error(why) => errors.push(why),
-                TopicsState::KafkaUnreachable(why) => errors.push(why),
-                TopicsState::Ready => {}
-            }
-            outcome.statuses.extend(checked.statuses);
+/// An owned KafkaTopic that stands for another (renamed) topic, or for an
+/// adopted topic the spec no longer adopts, goes; one being deleted is
+/// waited for. `Some` when it is current and can be applied.
+async fn replace_if_stale(
+    api: &Api<DynamicObject>,
+    p: &ValidatedPipeline,
+    topic: &DesiredTopic,
+    origin: TopicOrigin,
+    current: DynamicObject,
+    found: &mut Findings,
+) -> Result<Option<DynamicObject>> {
+    let kt_name = kafka_topic_name(&p.name, topic.role);
+    let renamed = spec_topic_name(&current) != Some(topic.name.as_str());
+    let released = origin == TopicOrigin::Adopted && !topic.adopt;
+    // What this KafkaTopic says about the topic the spec wants: nothing
+    // when it stands for another (renamed) topic.
+    let known = (!renamed).then_some(origin);
+    if current.metadata.deletion_timestamp.is_some() {
+        let what = format!("waiting for the old KafkaTopic {kt_name} to be deleted");
+        found.not_ready.push(what.clone());
+        found.statuses.push(status(topic, known, false, Some(what)));
+        return Ok(None);
+    }
+    if !(renamed || released) {
+        return Ok(Some(current));
+    }
+    // Strimzi cannot rename a topic, and an adopted topic no longer adopted
+    // goes back to its owner: the KafkaTopic goes (Strimzi deletes the topic
+    // only for a rename under `Delete`), a new one follows once it is gone.
+    let old = spec_topic_name(&current).unwrap_or_default().to_string();
+    let delete_topic = renamed && p.deletion_policy == DeletionPolicy::Delete;
+    retire_kafka_topic(api, &current, delete_topic).await?;
+    found.changes.push(if delete_topic {
+        format!("KafkaTopic {kt_name} deleted with topic {old}, which the spec no longer uses (deletionPolicy Delete)")
+    } else {
+        format!("KafkaTopic {kt_name} removed; topic {old} stays in Kafka, no longer managed by this pipeline")
+    });
+    let what = format!("replacing KafkaTopic {kt_name}");
+    found.not_ready.push(what.clone());
+    found.statuses.push(status(topic, known, false, Some(what)));
+    Ok(None)
+}
+
+/// Topics without a KafkaTopic of this pipeline: missing ones are created
+/// through a KafkaTopic, existing adopted ones get one, existing others are
+/// used as they are and checked through the admin API, as in direct mode.
+async fn decide_by_kafka<'a>(
+    admin: &KafkaAdmin,
+    undecided: Vec<&'a DesiredTopic>,
+    recorded: &RecordedTopics,
+    to_apply: &mut Vec<ToApply<'a>>,
+    found: &mut Findings,
+) -> Result<()> {
+    let names: Vec<String> = undecided.iter().map(|t| t.name.clone()).collect();
+    let existing = admin.describe_topics(&names).await?;
+    let mut external = Vec::new();
+    for topic in undecided {
+        match (existing.contains_key(&topic.name), topic.adopt) {
+            (false, _) => to_apply.push((topic, TopicOrigin::Created, None)),
+            (true, true) => to_apply.push((topic, TopicOrigin::Adopted, None)),
+            (true, false) => external.push(topic.clone()),
         }
     }
+    if external.is_empty() {
+        return Ok(());
+    }
+    // Used as they are: verified like direct mode's external topics, never
+    // given a KafkaTopic.
+    let checked = reconcile_topics(admin, &external, recorded).await?;
+    found.created |= checked.created;
+    found.changes.extend(checked.changes);
+    match checked.state {
+        TopicsState::Conflict(why) => found.conflicts.push(why),
+        TopicsState::Provisioning(what) => found.not_ready.push(what),
+        TopicsState::Error(why) => found.errors.push(why),
+        TopicsState::KafkaUnreachable(why) => found.errors.push(why),
+        TopicsState::Ready => {}
+    }
+    found.statuses.extend(checked.statuses);
+    Ok(())
+}
 
+/// Where the KafkaTopics go.
+struct ApplyTarget<'a> {
+    api: &'a Api<DynamicObject>,
+    resource: &'a ApiResource,
+    cluster: &'a str,
+    owner: &'a AnalyticsPipeline,
+}
+
+/// Applies the KafkaTopics that changed (an unchanged one costs a read, not
+/// a write) and reads their readiness back.
+async fn apply_kafka_topics(
+    target: &ApplyTarget<'_>,
+    p: &ValidatedPipeline,
+    to_apply: Vec<ToApply<'_>>,
+    found: &mut Findings,
+) -> Result<()> {
     let params = PatchParams::apply(FIELD_MANAGER).force();
     for (topic, origin, current) in to_apply {
-        let desired = build_kafka_topic(&resource, p, cluster, topic, owner)?;
+        let desired = build_kafka_topic(target.resource, p, target.cluster, topic, target.owner)?;
         let applied = match current {
             Some(current) if !needs_apply(&desired, &current) => current,
             current => {
                 if current.is_none() {
-                    outcome.created = true;
-                    outcome
+                    found.created = true;
+                    found
                         .changes
                         .push(format!("KafkaTopic {} created", desired.name_any()));
                 }
-                api.patch(&desired.name_any(), &params, &Patch::Apply(&desired))
+                target
+                    .api
+                    .patch(&desired.name_any(), &params, &Patch::Apply(&desired))
                     .await?
             }
         };
         let (ready, message) = readiness(&applied);
         if !ready {
             match &message {
-                Some(m) => errors.push(format!("{}: {m}", topic.name)),
-                None => not_ready.push(format!("waiting for Strimzi to provision {}", topic.name)),
+                Some(m) => found.errors.push(format!("{}: {m}", topic.name)),
+                None => found
+                    .not_ready
+                    .push(format!("waiting for Strimzi to provision {}", topic.name)),
             }
         }
-        outcome
+        found
             .statuses
             .push(status(topic, Some(origin), ready, message));
     }
-
-    // Status in the spec's order, whatever path each topic took.
-    outcome.statuses.sort_by_key(|s| {
-        TopicRole::parse(&s.role)
-            .and_then(|role| TopicRole::ALL.iter().position(|r| *r == role))
-            .unwrap_or(usize::MAX)
-    });
-    outcome.state = if !conflicts.is_empty() {
-        TopicsState::Conflict(conflicts.join("; "))
-    } else if !errors.is_empty() {
-        TopicsState::Error(errors.join("; "))
-    } else if !not_ready.is_empty() {
-        TopicsState::Provisioning(not_ready.join("; "))
-    } else {
-        TopicsState::Ready
-    };
-    Ok(outcome)
+    Ok(())
 }
 
 fn status(

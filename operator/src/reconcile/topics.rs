@@ -64,66 +64,9 @@ pub async fn reconcile_topics(
         .filter(|(_, a)| matches!(a, TopicAction::Create))
         .map(|(t, _)| t)
         .collect();
-    let mut raced: BTreeSet<String> = BTreeSet::new();
-    if !to_create.is_empty() {
-        raced = admin.create_topics(&to_create).await?.into_iter().collect();
-        changes.extend(
-            to_create
-                .iter()
-                .filter(|t| !raced.contains(&t.name))
-                .map(|t| {
-                    format!(
-                        "created topic {} ({} partitions, replication {})",
-                        t.name, t.partitions, t.replication_factor
-                    )
-                }),
-        );
-    }
-    for (topic, action) in desired.iter().zip(&actions) {
-        if let TopicAction::Use {
-            add_partitions: Some((from, to)),
-            ..
-        } = action
-        {
-            admin.add_partitions(&topic.name, *to).await?;
-            changes.push(format!("topic {}: partitions {from} → {to}", topic.name));
-        }
-    }
-
-    // Config of topics that existed already (new ones got theirs at
-    // creation): managed topics get the keys that differ, external ones are
-    // only compared.
-    let config_checked: Vec<&DesiredTopic> = desired
-        .iter()
-        .zip(&actions)
-        .filter(|(t, a)| !t.config.is_empty() && matches!(a, TopicAction::Use { .. }))
-        .map(|(t, _)| t)
-        .collect();
-    let mut config_refusals: BTreeMap<&str, String> = BTreeMap::new();
-    if !config_checked.is_empty() {
-        let check_names: Vec<String> = config_checked.iter().map(|t| t.name.clone()).collect();
-        let current = admin.topic_configs(&check_names).await?;
-        for (topic, action) in desired.iter().zip(&actions) {
-            let TopicAction::Use { origin, .. } = action else {
-                continue;
-            };
-            if topic.config.is_empty() {
-                continue;
-            }
-            let differing = config_changes(&topic.config, current.get(&topic.name));
-            if differing.is_empty() {
-                continue;
-            }
-            if origin.is_managed() {
-                admin.alter_topic_config(&topic.name, &differing).await?;
-                let keys: Vec<&str> = differing.keys().map(String::as_str).collect();
-                changes.push(format!("topic {}: set {}", topic.name, keys.join(", ")));
-            } else {
-                let keys = differing.keys().map(String::as_str).collect();
-                config_refusals.insert(&topic.name, external_config_refusal(topic, &keys));
-            }
-        }
-    }
+    let raced = create_missing(admin, &to_create, &mut changes).await?;
+    add_partitions(admin, desired, &actions, &mut changes).await?;
+    let config_refusals = converge_configs(admin, desired, &actions, &mut changes).await?;
 
     let mut statuses = Vec::with_capacity(desired.len());
     let mut refused = Vec::new();
@@ -142,15 +85,8 @@ pub async fn reconcile_topics(
         if let Some(what) = &verdict.pending {
             pending.push(what.clone());
         }
-        match (recorded.origin(&topic.name), verdict.origin) {
-            (Some(TopicOrigin::Adopted), TopicOrigin::External) => changes.push(format!(
-                "topic {}: no longer adopted, left as it is and never deleted",
-                topic.name
-            )),
-            (before, TopicOrigin::Adopted) if before != Some(TopicOrigin::Adopted) => {
-                changes.push(format!("topic {}: adopted", topic.name))
-            }
-            _ => {}
+        if let Some(change) = adoption_change(topic, recorded.origin(&topic.name), verdict.origin) {
+            changes.push(change);
         }
         let message = refusal.or(verdict.pending);
         statuses.push(TopicStatus {
@@ -178,6 +114,112 @@ pub async fn reconcile_topics(
         changes,
         created,
     })
+}
+
+/// Creates the missing topics in one request; returns the names someone
+/// else created first (raced), which are then treated as existing.
+async fn create_missing(
+    admin: &KafkaAdmin,
+    to_create: &[&DesiredTopic],
+    changes: &mut Vec<String>,
+) -> Result<BTreeSet<String>> {
+    if to_create.is_empty() {
+        return Ok(BTreeSet::new());
+    }
+    let raced: BTreeSet<String> = admin.create_topics(to_create).await?.into_iter().collect();
+    changes.extend(
+        to_create
+            .iter()
+            .filter(|t| !raced.contains(&t.name))
+            .map(|t| {
+                format!(
+                    "created topic {} ({} partitions, replication {})",
+                    t.name, t.partitions, t.replication_factor
+                )
+            }),
+    );
+    Ok(raced)
+}
+
+/// Grows the topics the plan grows.
+async fn add_partitions(
+    admin: &KafkaAdmin,
+    desired: &[DesiredTopic],
+    actions: &[TopicAction],
+    changes: &mut Vec<String>,
+) -> Result<()> {
+    for (topic, action) in desired.iter().zip(actions) {
+        if let TopicAction::Use {
+            add_partitions: Some((from, to)),
+            ..
+        } = action
+        {
+            admin.add_partitions(&topic.name, *to).await?;
+            changes.push(format!("topic {}: partitions {from} → {to}", topic.name));
+        }
+    }
+    Ok(())
+}
+
+/// Config of topics that existed already (new ones got theirs at
+/// creation): managed topics get the keys that differ, external ones are
+/// only compared. Returns the refusals, by topic name.
+async fn converge_configs<'a>(
+    admin: &KafkaAdmin,
+    desired: &'a [DesiredTopic],
+    actions: &[TopicAction],
+    changes: &mut Vec<String>,
+) -> Result<BTreeMap<&'a str, String>> {
+    let mut refusals: BTreeMap<&str, String> = BTreeMap::new();
+    let check_names: Vec<String> = desired
+        .iter()
+        .zip(actions)
+        .filter(|(t, a)| !t.config.is_empty() && matches!(a, TopicAction::Use { .. }))
+        .map(|(t, _)| t.name.clone())
+        .collect();
+    if check_names.is_empty() {
+        return Ok(refusals);
+    }
+    let current = admin.topic_configs(&check_names).await?;
+    for (topic, action) in desired.iter().zip(actions) {
+        let TopicAction::Use { origin, .. } = action else {
+            continue;
+        };
+        if topic.config.is_empty() {
+            continue;
+        }
+        let differing = config_changes(&topic.config, current.get(&topic.name));
+        if differing.is_empty() {
+            continue;
+        }
+        if origin.is_managed() {
+            admin.alter_topic_config(&topic.name, &differing).await?;
+            let keys: Vec<&str> = differing.keys().map(String::as_str).collect();
+            changes.push(format!("topic {}: set {}", topic.name, keys.join(", ")));
+        } else {
+            let keys = differing.keys().map(String::as_str).collect();
+            refusals.insert(&topic.name, external_config_refusal(topic, &keys));
+        }
+    }
+    Ok(refusals)
+}
+
+/// The Event text for a topic that became adopted or stopped being so.
+fn adoption_change(
+    topic: &DesiredTopic,
+    before: Option<TopicOrigin>,
+    now: TopicOrigin,
+) -> Option<String> {
+    match (before, now) {
+        (Some(TopicOrigin::Adopted), TopicOrigin::External) => Some(format!(
+            "topic {}: no longer adopted, left as it is and never deleted",
+            topic.name
+        )),
+        (before, TopicOrigin::Adopted) if before != Some(TopicOrigin::Adopted) => {
+            Some(format!("topic {}: adopted", topic.name))
+        }
+        _ => None,
+    }
 }
 
 /// `raced`: the topic was missing when described but existed when created,
