@@ -173,19 +173,18 @@ async fn apply_pipeline(p: &AnalyticsPipeline, ctx: &Context) -> Result<Action> 
         previous.phase,
     );
 
-    let builders = derive_conditions(&observations);
-    let phase = derive_phase(&observations, &builders);
-    let now =
-        k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(k8s_openapi::jiff::Timestamp::now());
-    let status = AnalyticsPipelineStatus {
-        observed_generation: p.metadata.generation,
-        phase: Some(phase),
-        conditions: merge_conditions(&previous.conditions, builders, p.metadata.generation, &now),
-        topics: topics.statuses,
-        retired_topics: retired,
-        processor: Some(processor_status),
-        generator: generator_status,
-    };
+    let (phase, status) = derived_status(
+        p,
+        &previous,
+        &observations,
+        AnalyticsPipelineStatus {
+            topics: topics.statuses,
+            retired_topics: retired,
+            processor: Some(processor_status),
+            generator: generator_status,
+            ..AnalyticsPipelineStatus::default()
+        },
+    );
 
     publish_phase_change(ctx, p, &previous, &status).await;
     if let Some(lag) = status.processor.as_ref().and_then(|s| s.total_lag) {
@@ -213,6 +212,28 @@ async fn apply_pipeline(p: &AnalyticsPipeline, ctx: &Context) -> Result<Action> 
     }
     ctx.state.reset_failures(&key);
     Ok(Action::requeue(ctx.refresh_delay(&key)))
+}
+
+/// `observed` (topics, workloads…) completed with the conditions and
+/// phase derived from `observations` (pure), conditions keeping their
+/// transition times from `previous`.
+fn derived_status(
+    p: &AnalyticsPipeline,
+    previous: &AnalyticsPipelineStatus,
+    observations: &crate::status::Observations,
+    observed: AnalyticsPipelineStatus,
+) -> (Phase, AnalyticsPipelineStatus) {
+    let builders = derive_conditions(observations);
+    let phase = derive_phase(observations, &builders);
+    let now =
+        k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(k8s_openapi::jiff::Timestamp::now());
+    let status = AnalyticsPipelineStatus {
+        observed_generation: p.metadata.generation,
+        phase: Some(phase),
+        conditions: merge_conditions(&previous.conditions, builders, p.metadata.generation, &now),
+        ..observed
+    };
+    (phase, status)
 }
 
 async fn publish_phase_change(
@@ -278,18 +299,16 @@ async fn block_on_conflict(
         previous_phase: previous.phase,
         conflict: Some(message.clone()),
     };
-    let builders = derive_conditions(&observations);
-    let phase = derive_phase(&observations, &builders);
-    let now =
-        k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(k8s_openapi::jiff::Timestamp::now());
-    let status = AnalyticsPipelineStatus {
-        observed_generation: p.metadata.generation,
-        phase: Some(phase),
-        conditions: merge_conditions(&previous.conditions, builders, p.metadata.generation, &now),
-        topics: topics.statuses,
-        retired_topics: retired,
-        ..previous.clone()
-    };
+    let (phase, status) = derived_status(
+        p,
+        previous,
+        &observations,
+        AnalyticsPipelineStatus {
+            topics: topics.statuses,
+            retired_topics: retired,
+            ..previous.clone()
+        },
+    );
     publish_phase_change(ctx, p, previous, &status).await;
     ctx.set_phase(&pipeline_key(p), phase);
     patch_status(p, ctx, &status).await?;
