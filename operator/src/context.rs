@@ -22,6 +22,9 @@ pub struct Settings {
     pub images: DefaultImages,
     /// How often lag and throughput are refreshed when nothing changes.
     pub status_interval: Duration,
+    /// How long the merge stage may make no progress, with partials
+    /// waiting, before it counts as stalled.
+    pub merge_stall_timeout: Duration,
     /// Reconciles running at once (`--concurrency`).
     pub concurrency: u16,
 }

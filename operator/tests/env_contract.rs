@@ -14,7 +14,7 @@ use operator::crd::AnalyticsPipeline;
 use operator::model::{DefaultImages, TopicRole, ValidatedPipeline};
 use operator::reconcile::validate::validate;
 use operator::workloads::{
-    build_config_map, build_generator_deployment, build_processor_deployment,
+    build_config_map, build_generator_deployment, build_processor_statefulset,
 };
 use shopstream_common::contract::shared;
 
@@ -37,6 +37,9 @@ spec:
     hourlyWindowSeconds: 1800
     allowedLatenessSeconds: 20
     anomalyThreshold: 12345.5
+    idlePartitionTimeoutSeconds: 45
+    maxEventTimeSkewSeconds: 600
+    resources: {limits: {memory: 512Mi}}
 ";
 
 /// Set in the pods for people (`kubectl exec … env`, logs), read by no flag.
@@ -111,7 +114,7 @@ fn every_processor_variable_is_a_processor_flag() {
     let p = validated();
     let config_map = build_config_map(&p);
     let data = config_map.data.clone().unwrap_or_default();
-    let workload = build_processor_deployment(&p, &data);
+    let workload = build_processor_statefulset(&p, &data);
     let template = &workload.spec.as_ref().expect("spec").template;
     let env = resolve(container(template), &config_map);
 
@@ -135,6 +138,13 @@ fn every_processor_variable_is_a_processor_flag() {
     );
     assert_eq!(args.allowed_lateness_seconds, 20);
     assert_eq!(args.anomaly_threshold, 12345.5);
+    assert_eq!(args.idle_partition_timeout_seconds, 45);
+    assert_eq!(args.max_event_time_skew_seconds, 600);
+    assert_eq!(
+        args.replica_id.as_deref(),
+        Some("shop-pod-0"),
+        "the pod's name"
+    );
     assert_eq!(args.metrics_addr.port(), 9090);
     assert_eq!(args.log_format, shopstream_common::logging::LogFormat::Json);
 }

@@ -143,10 +143,13 @@ impl LagSampler {
         let mut out = Vec::new();
         for (key, result) in commits {
             let commit = result.map_err(|e| {
-                Error::Kafka(format!(
-                    "cannot read the committed offset of {}[{}] for group {}: {e}",
-                    key.0, key.1, query.group
-                ))
+                Error::kafka_caused_by(
+                    format!(
+                        "cannot read the committed offset of {}[{}] for group {}: {e}",
+                        key.0, key.1, query.group
+                    ),
+                    e,
+                )
             })?;
             let Some(&end_offset) = ends.get(&key) else {
                 continue;

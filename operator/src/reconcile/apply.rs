@@ -134,7 +134,7 @@ async fn foreign_children(
     }
     let name = processor_name(&p.name);
     if !ctx
-        .applied
+        .state
         .is_verified_owned(&key, &("StatefulSet", name.clone()))
     {
         let meta = read_meta::<StatefulSet>(ctx, &p.namespace, &name).await?;

@@ -9,13 +9,15 @@ use k8s_openapi::api::core::v1::{
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use kube::api::ObjectMeta;
+use shopstream_common::contract::{WORKLOAD_METRICS_PORT, shared};
+use shopstream_common::logging::LogFormat;
 
 use super::configmap::{config_map_name, generator_env_keys};
 use super::labels::{Component, labels, selector_labels};
 use crate::model::ValidatedPipeline;
 
 /// Port of `/metrics`, `/healthz` and `/readyz` in both containers.
-pub const METRICS_PORT: i32 = 9090;
+pub const METRICS_PORT: i32 = WORKLOAD_METRICS_PORT as i32;
 
 /// Annotation holding a hash of the settings a pod runs with, so that a
 /// ConfigMap change rolls exactly the Deployments whose settings changed.
@@ -126,7 +128,7 @@ pub(super) fn pod_template(
             ..EnvVar::default()
         })
         .collect();
-    for name in std::iter::once(&"POD_NAME").chain(w.pod_name_env) {
+    for name in std::iter::once(&shared::POD_NAME).chain(w.pod_name_env) {
         env.push(EnvVar {
             name: (*name).into(),
             value_from: Some(EnvVarSource {
@@ -140,10 +142,10 @@ pub(super) fn pod_template(
         });
     }
     env.push(literal_env(
-        "METRICS_ADDR",
+        shared::METRICS_ADDR,
         &format!("0.0.0.0:{METRICS_PORT}"),
     ));
-    env.push(literal_env("LOG_FORMAT", "json"));
+    env.push(literal_env(shared::LOG_FORMAT, LogFormat::Json.as_str()));
 
     let settings_hash = config_hash(w.env_keys.iter().map(|k| (*k, w.config.get(*k))));
     let pod_annotations = BTreeMap::from([

@@ -19,7 +19,7 @@ use super::configmap::processor_env_keys;
 use super::deployment::{WorkloadSettings, pod_template, processor_name, quantity};
 use super::labels::{Component, labels, selector_labels};
 use super::service::metrics_service_name;
-use crate::reconcile::validate::ValidatedPipeline;
+use crate::model::ValidatedPipeline;
 
 pub fn build_processor_statefulset(
     p: &ValidatedPipeline,
@@ -47,7 +47,7 @@ pub fn build_processor_statefulset(
             command: "processor",
             replicas: p.processor.spec.replicas,
             env_keys: processor_env_keys(),
-            pod_name_env: &["PROCESSOR_REPLICA_ID"],
+            pod_name_env: &[shopstream_common::contract::processor::REPLICA_ID],
             resources,
             config,
         },

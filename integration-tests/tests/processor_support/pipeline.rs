@@ -128,8 +128,11 @@ pub fn spawn_with(
     let file = std::fs::File::create(&log).expect("log file");
     // SHOPSTREAM_PROCESSOR_BIN runs the scenarios against another build
     // (e.g. to see a test fail without the change it covers).
-    let binary = std::env::var("SHOPSTREAM_PROCESSOR_BIN")
-        .unwrap_or_else(|_| env!("CARGO_BIN_EXE_processor").to_owned());
+    let binary = std::env::var("SHOPSTREAM_PROCESSOR_BIN").unwrap_or_else(|_| {
+        integration_tests::binaries::path("processor")
+            .display()
+            .to_string()
+    });
     let mut cmd = Command::new(binary);
     cmd.env("KAFKA_BOOTSTRAP_SERVERS", bootstrap())
         .env("PROCESSOR_GROUP_ID", group)

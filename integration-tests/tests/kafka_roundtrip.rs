@@ -2,6 +2,7 @@
 //! test environment, including topic creation through the admin API (the
 //! broker runs with auto topic creation off).
 
+#[path = "processor_support/mod.rs"]
 mod support;
 
 use std::collections::{BTreeMap, BTreeSet};

@@ -7,6 +7,7 @@
 //! status; a merge that stops advancing while partials wait, and windows
 //! closed early at the memory bound, degrade a running pipeline.
 
+#[path = "operator_support/mod.rs"]
 mod support;
 
 use std::time::Duration;

@@ -7,6 +7,7 @@
 //! from `SHOPSTREAM_KAFKA_PID_FILE`), so it is a test binary of its own:
 //! cargo runs test binaries one after another.
 
+#[path = "processor_support/mod.rs"]
 mod support;
 
 use std::time::{Duration, Instant};

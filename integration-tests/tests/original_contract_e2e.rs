@@ -2,13 +2,14 @@
 //! broker: its producer's events in (built as its `generate_event` builds
 //! them and serialised with `json.dumps`), results a reader of the original
 //! can use out. Two producers: a small Python producer written for this
-//! test (`tests/python/original_producer.py`, python3 + kafka-python from
+//! test (`integration-tests/tests/python/original_producer.py`, python3 + kafka-python from
 //! `hack/python/venv.sh`), and `generator --schema original`. Each feeds a
 //! pipeline run by 1 replica and one run by 3 replicas (every replica
 //! consuming); every windowed result and anomaly must equal the
 //! recomputation from the input topic's records (`support/recompute.rs`),
 //! and nothing may be dead-lettered.
 
+#[path = "processor_support/mod.rs"]
 mod support;
 
 use std::collections::BTreeSet;

@@ -37,6 +37,7 @@
 //! Window sizes, lateness, flush interval etc. are the processor's defaults
 //! unless the PROCESSOR_* variables are set (they are inherited).
 
+#[path = "processor_support/mod.rs"]
 mod support;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -221,7 +222,7 @@ impl Proc {
         if std::env::var_os("BENCH_PROCESSOR_WRAPPER").is_none() {
             return own;
         }
-        let binary = std::path::Path::new(env!("CARGO_BIN_EXE_processor"));
+        let binary = integration_tests::binaries::path("processor");
         let children = format!("/proc/{own}/task/{own}/children");
         std::fs::read_to_string(children)
             .unwrap_or_default()
@@ -276,10 +277,11 @@ fn spawn_processor(t: &Topics) -> Proc {
     let mut command = match words.next() {
         Some(program) => {
             let mut c = Command::new(program);
-            c.args(words).arg(env!("CARGO_BIN_EXE_processor"));
+            c.args(words)
+                .arg(integration_tests::binaries::path("processor"));
             c
         }
-        None => Command::new(env!("CARGO_BIN_EXE_processor")),
+        None => Command::new(integration_tests::binaries::path("processor")),
     };
     let child = command
         .env("KAFKA_BOOTSTRAP_SERVERS", bootstrap())
@@ -310,7 +312,7 @@ fn spawn_generator(topic: &str, args: &[&str]) -> Proc {
     let metrics = free_addr();
     let log = log_path("bench-generator");
     let file = std::fs::File::create(&log).expect("log");
-    let child = Command::new(support::binaries::path("generator"))
+    let child = Command::new(integration_tests::binaries::path("generator"))
         .env_remove("METRICS_ADDR")
         .arg("--bootstrap-servers")
         .arg(bootstrap())

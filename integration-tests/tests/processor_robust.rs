@@ -7,6 +7,7 @@
 //! load. The broker-pause test is in `processor_broker_pause.rs` (it stops
 //! the broker, so it runs in a test binary of its own).
 
+#[path = "processor_support/mod.rs"]
 mod support;
 
 use std::time::{Duration, Instant};

@@ -1,13 +1,9 @@
-//! Shared helpers of the processor crate's integration tests: the broker
+//! Shared helpers of the processor's and generator's suites: the broker
 //! address, unique names, topics, running the generator, reading a topic
 //! back; running processor replicas ([`pipeline`]), the end-to-end data
 //! set ([`dataset`]) and recomputing results independently ([`recompute`]).
 #![allow(dead_code)] // each test crate uses a different subset
 
-// The workspace's binaries (the generator is another package's), built
-// once: the same locator as the integration-tests crate's.
-#[path = "../../../integration-tests/src/binaries.rs"]
-pub mod binaries;
 pub mod dataset;
 pub mod pipeline;
 pub mod recompute;
@@ -25,24 +21,13 @@ use rdkafka::{ClientConfig, Offset, TopicPartitionList};
 use tokio::process::Command;
 
 pub fn bootstrap() -> String {
-    std::env::var("SHOPSTREAM_KAFKA_BOOTSTRAP").unwrap_or_else(|_| {
-        panic!(
-            "SHOPSTREAM_KAFKA_BOOTSTRAP is not set: this test needs the local Kafka broker. \
-             Run it with `make test`, or `make env-up` and export what `hack/env.sh` prints."
-        )
-    })
+    integration_tests::environment::kafka_bootstrap()
 }
 
 /// The Python interpreter with kafka-python (`hack/python/venv.sh`), for
 /// the tests that play the original system's producer.
 pub fn python() -> String {
-    std::env::var("SHOPSTREAM_PYTHON").unwrap_or_else(|_| {
-        panic!(
-            "SHOPSTREAM_PYTHON is not set: this test needs python3 with kafka-python. \
-             Run it with `make test`, or run hack/python/venv.sh and export what \
-             `hack/env.sh` prints."
-        )
-    })
+    integration_tests::environment::require("SHOPSTREAM_PYTHON")
 }
 
 pub fn unique(prefix: &str) -> String {
@@ -157,7 +142,7 @@ pub async fn create_topics(names: &[(&str, i32)]) {
 /// The generator binary with a clean environment (no GENERATOR_* leaking in
 /// from the caller's shell) and a free metrics port.
 pub fn generator(topic: &str, args: &[&str]) -> Command {
-    let mut command = Command::new(binaries::path("generator"));
+    let mut command = Command::new(integration_tests::binaries::path("generator"));
     for (name, _) in std::env::vars() {
         if name.starts_with("GENERATOR_")
             || ["KAFKA_BOOTSTRAP_SERVERS", "METRICS_ADDR", "LOG_FORMAT"].contains(&name.as_str())

@@ -6,6 +6,7 @@
 //! replicas killed with SIGKILL while a transaction is open, and restarted,
 //! change nothing.
 
+#[path = "processor_support/mod.rs"]
 mod support;
 
 use std::collections::BTreeMap;
