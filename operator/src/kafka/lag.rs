@@ -5,7 +5,6 @@ use kafka_admin::{IsolationLevel, KafkaClient, OffsetSpec, TopicDescription, Top
 
 use super::KafkaAdmin;
 use super::errors::from_client;
-use crate::crd::PartitionLag;
 use crate::error::{Error, Result};
 
 /// Bounds each Kafka call of a sample, retries included.
@@ -13,6 +12,20 @@ const REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
 /// Bounds reading the oldest unconsumed records (for `lagSeconds`); when it
 /// runs out the sample has no `lagSeconds` rather than no sample at all.
 const OLDEST_RECORD_BUDGET: Duration = Duration::from_secs(2);
+
+/// One input partition, as measured: the reconcile turns it into the
+/// status's `partitionLag` entry (this module knows nothing of the CRD).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PartitionLag {
+    pub partition: i32,
+    /// Offset of the next record to be appended (the last stable offset).
+    pub log_end_offset: i64,
+    /// What the group committed; `None` when it never committed.
+    pub committed_offset: Option<i64>,
+    /// Records not consumed yet: log end minus committed offset, or the
+    /// partition's whole retained backlog when nothing was committed.
+    pub lag: i64,
+}
 
 /// One measurement of the processor group against the input topic.
 #[derive(Clone, Debug, PartialEq)]

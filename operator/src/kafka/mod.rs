@@ -11,6 +11,6 @@ mod lag;
 pub use admin::{ExistingTopic, KafkaAdmin};
 pub use connections::{ClientUse, KafkaConnections};
 pub use lag::{
-    LagQuery, LagSample, LagSampler, MergeCommit, MergeQuery, OffsetObservation, RateTracker,
-    rate_between,
+    LagQuery, LagSample, LagSampler, MergeCommit, MergeQuery, OffsetObservation, PartitionLag,
+    RateTracker, rate_between,
 };

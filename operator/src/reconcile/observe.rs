@@ -125,7 +125,16 @@ pub fn summarise(
             let rates = ctx.state.observe_rates(key, sample.offsets);
             input_rate = rates.map(|r| round2(r.0));
             processor_status.total_lag = Some(sample.total_lag);
-            processor_status.partition_lag = sample.partitions.clone();
+            processor_status.partition_lag = sample
+                .partitions
+                .iter()
+                .map(|p| crate::crd::PartitionLag {
+                    partition: p.partition,
+                    log_end_offset: p.log_end_offset,
+                    committed_offset: p.committed_offset,
+                    lag: p.lag,
+                })
+                .collect();
             processor_status.lag_seconds = sample.lag_seconds.map(round2);
             processor_status.input_events_per_second = input_rate;
             processor_status.output_records_per_second = rates.map(|r| round2(r.1));
