@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # `make sanitize`: memory errors made findable, on the real environment.
-#   1. The operator's Kafka paths (kafka-admin's tests against the real broker
-#      and the scripted fake, and operator/tests/kafka_lag.rs) under
-#      AddressSanitizer, with the nightly toolchain.
-#   2. The processor's librdkafka round trip (processor/tests/kafka_roundtrip.rs)
+#   1. The operator's Kafka paths (kafka-admin's unit tests and scripted fake,
+#      and the integration-tests suites kafka_admin_broker.rs and kafka_lag.rs
+#      against the real broker) under AddressSanitizer, with the nightly
+#      toolchain.
+#   2. The processor's librdkafka round trip (integration-tests/tests/kafka_roundtrip.rs)
 #      under valgrind memcheck: librdkafka is C, and valgrind needs no
 #      instrumented build of it.
 # Not part of `make test` (it rebuilds the dependency tree with another
@@ -34,12 +35,13 @@ asan_test() {
     cargo +nightly test --locked --target "$HOST" "$@" -- --test-threads=2
 }
 asan_test -p kafka-admin --lib --tests
+asan_test -p operator --lib
 # (Not kafka_client_churn: ASan quarantines freed memory, so RSS cannot
 # return to its baseline under it; that test runs in `make test`.)
-asan_test -p operator --lib --test kafka_lag
+asan_test -p integration-tests --test kafka_admin_broker --test kafka_lag
 
-log "valgrind memcheck: processor/tests/kafka_roundtrip.rs (librdkafka)"
-binary="$(cargo test --locked -p processor --test kafka_roundtrip --no-run --message-format=json 2>/dev/null \
+log "valgrind memcheck: integration-tests/tests/kafka_roundtrip.rs (librdkafka)"
+binary="$(cargo test --locked -p integration-tests --test kafka_roundtrip --no-run --message-format=json 2>/dev/null \
   | python3 -c 'import json,sys
 for line in sys.stdin:
     m = json.loads(line)

@@ -249,7 +249,7 @@ fn optional_parts_render_when_enabled() {
         "shopstream_operator_reconcile_duration_seconds",
         "shopstream_operator_pipelines",
         "shopstream_operator_pipeline_lag_records",
-        "processor_events_consumed_total",
+        "shopstream_processor_events_consumed_total",
         "shopstream_generator_events_sent_total",
     ] {
         assert!(

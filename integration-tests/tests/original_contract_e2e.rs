@@ -108,8 +108,11 @@ async fn check(mut d: Deployments) -> Vec<Value> {
     }
     for (i, replica) in d.one.iter().chain(&d.three).enumerate() {
         let metrics = scrape(replica.metrics, "/metrics");
-        assert_eq!(metric_sum(&metrics, "processor_invalid_events_total"), 0.0);
-        let consumed = metric_sum(&metrics, "processor_events_consumed_total");
+        assert_eq!(
+            metric_sum(&metrics, "shopstream_processor_invalid_events_total"),
+            0.0
+        );
+        let consumed = metric_sum(&metrics, "shopstream_processor_events_consumed_total");
         assert!(
             consumed > 0.0,
             "replica {i} consumed nothing\n{}",

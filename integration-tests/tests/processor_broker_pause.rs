@@ -84,8 +84,8 @@ async fn a_broker_stall_longer_than_the_request_timeout_aborts_and_rewinds() {
     )];
     // Stall the broker inside a transaction, for 6x the produce timeout.
     let deadline = Instant::now() + Duration::from_secs(60);
-    while replicas[0].metric("processor_transaction_open") != 1.0
-        || replicas[0].metric("processor_events_consumed_total") < 1_000.0
+    while replicas[0].metric("shopstream_processor_transaction_open") != 1.0
+        || replicas[0].metric("shopstream_processor_events_consumed_total") < 1_000.0
     {
         assert!(
             Instant::now() < deadline,
@@ -109,8 +109,8 @@ async fn a_broker_stall_longer_than_the_request_timeout_aborts_and_rewinds() {
         logs(&replicas)
     );
     assert_matches(&got, &want);
-    let aborted = replicas[0].metric("processor_transactions_aborted_total");
-    let rewinds = replicas[0].metric("processor_merge_rewinds_total");
+    let aborted = replicas[0].metric("shopstream_processor_transactions_aborted_total");
+    let rewinds = replicas[0].metric("shopstream_processor_merge_rewinds_total");
     assert!(
         aborted >= 1.0,
         "no transaction was aborted ({rewinds} merge rewinds)\n{}",

@@ -77,7 +77,7 @@ async fn one_and_three_replicas_equal_the_recompute() {
     // Each of the three did part of the work.
     let consumed: Vec<f64> = three
         .iter()
-        .map(|r| r.metric("processor_events_consumed_total"))
+        .map(|r| r.metric("shopstream_processor_events_consumed_total"))
         .collect();
     assert!(
         consumed.iter().all(|&c| c > 0.0),
@@ -96,7 +96,7 @@ async fn one_and_three_replicas_equal_the_recompute() {
     }
     let metrics = scrape(one[0].metrics, "/metrics");
     assert_eq!(
-        metric_sum(&metrics, "processor_invalid_events_total"),
+        metric_sum(&metrics, "shopstream_processor_invalid_events_total"),
         malformed as f64
     );
     assert!(scrape(one[0].metrics, "/readyz").contains("200 OK"));
@@ -114,7 +114,8 @@ async fn one_and_three_replicas_equal_the_recompute() {
         .collect();
     produce(&input, &late).await;
     let deadline = Instant::now() + Duration::from_secs(20);
-    let late_sales = |r: &Replica| r.metric("processor_late_events_total{output=\"sales\"}");
+    let late_sales =
+        |r: &Replica| r.metric("shopstream_processor_late_events_total{output=\"sales\"}");
     while late_sales(&one[0]) < 3.0 || three.iter().map(late_sales).sum::<f64>() < 3.0 {
         assert!(
             Instant::now() < deadline,

@@ -866,8 +866,8 @@ async fn backlog() {
         std::thread::sleep(Duration::from_millis(250));
         peak_rss = peak_rss.max(status_kb(p.pid(), "VmRSS:"));
         text = p.scrape();
-        let consumed = metric(&text, "processor_events_consumed_total") as u64;
-        let wm = (metric(&text, "processor_watermark_seconds") * 1000.0) as i64;
+        let consumed = metric(&text, "shopstream_processor_events_consumed_total") as u64;
+        let wm = (metric(&text, "shopstream_processor_watermark_seconds") * 1000.0) as i64;
         let el = t_spawn.elapsed();
         if consumed > 0 && t_first.is_none() {
             t_first = Some(el);
@@ -884,7 +884,7 @@ async fn backlog() {
                 "  t={:>5.1}s consumed {consumed:>9} rss {:>6.1} MB open windows {} load {}",
                 el.as_secs_f64(),
                 mb(status_kb(p.pid(), "VmRSS:")),
-                metric(&text, "processor_open_windows"),
+                metric(&text, "shopstream_processor_open_windows"),
                 loadavg()
             );
         }
@@ -925,10 +925,10 @@ async fn backlog() {
     );
     println!(
         "processor: produced {}, late {}, invalid {}, aborted {}",
-        metric(&text, "processor_records_produced_total"),
-        metric(&text, "processor_late_events_total"),
-        metric(&text, "processor_invalid_events_total"),
-        metric(&text, "processor_transactions_aborted_total"),
+        metric(&text, "shopstream_processor_records_produced_total"),
+        metric(&text, "shopstream_processor_late_events_total"),
+        metric(&text, "shopstream_processor_invalid_events_total"),
+        metric(&text, "shopstream_processor_transactions_aborted_total"),
     );
     p.sigterm_and_wait();
     check(&t, &c, total, final_wm).await;
@@ -948,7 +948,11 @@ async fn steady() {
     let mut p = spawn_processor(&t);
     // Ready = stage 1 joined its group.
     let ready_by = Instant::now() + Duration::from_secs(60);
-    while !p.scrape().contains("processor_events_consumed_total") && Instant::now() < ready_by {
+    while !p
+        .scrape()
+        .contains("shopstream_processor_events_consumed_total")
+        && Instant::now() < ready_by
+    {
         std::thread::sleep(Duration::from_millis(200));
     }
     std::thread::sleep(Duration::from_secs(5));
@@ -1023,7 +1027,7 @@ async fn steady() {
         );
         peak_rss = peak_rss.max(status_kb(p.pid(), "VmRSS:"));
         text = p.scrape();
-        let consumed = metric(&text, "processor_events_consumed_total") as u64;
+        let consumed = metric(&text, "shopstream_processor_events_consumed_total") as u64;
         let gen_text = g.scrape();
         let sent = metric(&gen_text, "shopstream_generator_events_sent_total") as u64;
         let el = t0.elapsed().as_secs_f64();
@@ -1123,21 +1127,31 @@ async fn steady() {
         ("anomalies", &["anomalies"][..]),
     ] {
         println!(
-            "processor histogram processor_end_to_end_latency_seconds, {what}: p50 {:?}, p99 {:?}",
-            histogram_quantile(&text, "processor_end_to_end_latency_seconds", outputs, 0.5),
-            histogram_quantile(&text, "processor_end_to_end_latency_seconds", outputs, 0.99),
+            "processor histogram shopstream_processor_end_to_end_latency_seconds, {what}: p50 {:?}, p99 {:?}",
+            histogram_quantile(
+                &text,
+                "shopstream_processor_end_to_end_latency_seconds",
+                outputs,
+                0.5
+            ),
+            histogram_quantile(
+                &text,
+                "shopstream_processor_end_to_end_latency_seconds",
+                outputs,
+                0.99
+            ),
         );
     }
     println!(
         "processor: consumed {}, produced {}, late {}, invalid {}, aborted {}",
-        metric(&text, "processor_events_consumed_total"),
-        metric(&text, "processor_records_produced_total"),
-        metric(&text, "processor_late_events_total"),
-        metric(&text, "processor_invalid_events_total"),
-        metric(&text, "processor_transactions_aborted_total"),
+        metric(&text, "shopstream_processor_events_consumed_total"),
+        metric(&text, "shopstream_processor_records_produced_total"),
+        metric(&text, "shopstream_processor_late_events_total"),
+        metric(&text, "shopstream_processor_invalid_events_total"),
+        metric(&text, "shopstream_processor_transactions_aborted_total"),
     );
-    let wm = (metric(&text, "processor_watermark_seconds") * 1000.0) as i64;
-    let consumed = metric(&text, "processor_events_consumed_total") as u64;
+    let wm = (metric(&text, "shopstream_processor_watermark_seconds") * 1000.0) as i64;
+    let consumed = metric(&text, "shopstream_processor_events_consumed_total") as u64;
     p.sigterm_and_wait();
     drop(g);
     if consumed >= rate * secs {

@@ -79,7 +79,7 @@ async fn growing_partitions_while_events_flow_keeps_results_exact() {
         || {
             replicas
                 .iter()
-                .all(|r| r.metric("processor_input_partitions") >= 6.0)
+                .all(|r| r.metric("shopstream_processor_input_partitions") >= 6.0)
         },
     )
     .await;
@@ -107,7 +107,7 @@ async fn growing_partitions_while_events_flow_keeps_results_exact() {
     // Nothing was lost to lateness on the new partitions.
     let late: f64 = replicas
         .iter()
-        .map(|r| r.metric("processor_late_events_total"))
+        .map(|r| r.metric("shopstream_processor_late_events_total"))
         .sum();
     assert_eq!(late, 0.0, "{}", logs(&replicas));
     // Partials were routed over the 3 partitions of the group's start only.
@@ -160,7 +160,7 @@ async fn an_idle_partition_is_reported_and_times_out() {
         "windows closed although partition 2 holds them"
     );
     assert_eq!(
-        waiting[0].metric("processor_watermark_holding_partitions"),
+        waiting[0].metric("shopstream_processor_watermark_holding_partitions"),
         1.0
     );
     sigterm(&mut waiting[0]);
@@ -226,14 +226,14 @@ async fn stage2_at_its_memory_bound_closes_windows_early_and_keeps_running() {
         Duration::from_secs(30),
         &replicas,
         || {
-            replicas[0].metric("processor_windows_closed_early_total") > 0.0
+            replicas[0].metric("shopstream_processor_windows_closed_early_total") > 0.0
                 && checkpoints(&group, &topics.partials, 3)
                     .iter()
                     .any(|(_, _, c)| c["fc"].as_i64().is_some())
         },
     )
     .await;
-    let bytes = replicas[0].metric("processor_merge_state_bytes");
+    let bytes = replicas[0].metric("shopstream_processor_merge_state_bytes");
     assert!(
         bytes <= (1 << 20) as f64,
         "state {bytes} bytes above the bound"
@@ -283,8 +283,9 @@ async fn far_future_event_times_are_dead_lettered_and_move_no_watermark() {
         assert!(d["raw"].as_str().is_some_and(|r| r.contains("3000-01-01")));
     }
     assert_eq!(
-        replicas[0]
-            .metric("processor_invalid_events_by_reason_total{reason=\"future_event_time\"}"),
+        replicas[0].metric(
+            "shopstream_processor_invalid_events_by_reason_total{reason=\"future_event_time\"}"
+        ),
         3.0
     );
     sigterm(&mut replicas[0]);
@@ -455,7 +456,7 @@ async fn stage2_commits_its_checkpoint_with_hundreds_of_input_partitions() {
         );
     }
     assert_eq!(
-        replicas[0].metric("processor_offset_commit_failures_total"),
+        replicas[0].metric("shopstream_processor_offset_commit_failures_total"),
         0.0
     );
     sigterm(&mut replicas[0]);

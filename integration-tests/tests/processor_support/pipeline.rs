@@ -226,7 +226,7 @@ pub async fn wait_until(
 pub async fn kill_mid_transaction(victim: &mut Replica) -> bool {
     let deadline = Instant::now() + Duration::from_secs(5);
     let mut open = false;
-    let open_now = |r: &Replica| r.metric("processor_transaction_open") == 1.0;
+    let open_now = |r: &Replica| r.metric("shopstream_processor_transaction_open") == 1.0;
     while Instant::now() < deadline {
         if open_now(victim) {
             tokio::time::sleep(Duration::from_millis(20)).await;

@@ -97,7 +97,7 @@ pub struct Args {
     pub anomaly_threshold: f64,
     /// Distinct user segments kept per segment window (per partials
     /// partition); segments beyond are grouped as `(other)` and counted in
-    /// processor_segment_overflow_events_total. `user_segment` is an open
+    /// shopstream_processor_segment_overflow_events_total. `user_segment` is an open
     /// string: this bounds what a producer writing e.g. user ids into it
     /// costs in memory and output records.
     #[arg(

@@ -34,7 +34,7 @@ pub const REASON_TOO_LONG: &str = "field too long";
 pub const REASON_EMPTY: &str = "empty field";
 
 /// Values of the `reason` label of
-/// `processor_invalid_events_by_reason_total`.
+/// `shopstream_processor_invalid_events_by_reason_total`.
 pub const REASON_CLASSES: [&str; 8] = [
     "invalid_json",
     "missing_field",
