@@ -190,129 +190,37 @@ impl LagSampler {
     }
 
     pub async fn sample(&self, query: LagQuery) -> Result<LagSample> {
-        let client = &self.client;
         let input_topic = query.input_topic.as_str();
-        // The output topics are described too, although only their offsets
-        // are read: the reply tells the client their partition leaders,
-        // which ListOffsets below then needs no request of its own for.
-        let mut described: Vec<String> = vec![query.input_topic.clone()];
-        described.extend(query.output_topics.iter().map(|(topic, _)| topic.clone()));
-        let topics = client
-            .describe_topics(&described, REQUEST_TIMEOUT)
-            .await
-            .map_err(from_client)?;
-        let input_partitions = match topics.get(input_topic) {
-            Some(TopicDescription::Exists(topic)) if topic.partition_count() > 0 => {
-                topic.partition_count()
-            }
-            Some(TopicDescription::Unreadable(reason)) => {
-                return Err(Error::kafka(format!(
-                    "cannot describe input topic {input_topic}: {reason}"
-                )));
-            }
-            _ => {
-                return Err(Error::kafka(format!(
-                    "input topic {input_topic} does not exist"
-                )));
-            }
-        };
+        let input_partitions = self.input_partitions(&query).await?;
         let inputs: Vec<TopicPartition> = (0..input_partitions)
             .map(|p| (input_topic.to_string(), p))
             .collect();
-
-        let committed_offsets = client
-            .committed_offsets(&query.group, &inputs, REQUEST_TIMEOUT)
-            .await
-            .map_err(from_client)?;
-        let mut committed: BTreeMap<i32, Option<i64>> = BTreeMap::new();
-        for ((_, partition), result) in committed_offsets {
-            let commit = result.map_err(|e| {
-                Error::kafka_caused_by(
-                    format!(
-                        "cannot read the committed offset of {input_topic}[{partition}] for group {}: {e}",
-                        query.group
-                    ),
-                    e,
-                )
-            })?;
-            committed.insert(partition, commit.map(|c| c.offset));
-        }
-
-        let mut wanted = inputs.clone();
+        let committed = self.committed(&query, &inputs).await?;
+        let mut wanted = inputs;
         for (topic, count) in &query.output_topics {
             wanted.extend((0..*count).map(|p| (topic.clone(), p)));
         }
         // The same end offsets the processor's read_committed consumers can
         // reach: the last stable offset, not the high watermark of open
         // transactions. Partitions that do not exist (yet) are left out.
-        let ends: HashMap<TopicPartition, i64> = client
-            .list_offsets(
-                &wanted,
-                OffsetSpec::Latest,
-                IsolationLevel::ReadCommitted,
-                REQUEST_TIMEOUT,
-            )
-            .await
-            .map_err(from_client)?
-            .into_iter()
-            .filter_map(|(partition, offset)| Some((partition, offset.ok()?)))
-            .collect();
+        let ends = self.offsets(&wanted, OffsetSpec::Latest).await?;
         let never_committed: Vec<TopicPartition> = committed
             .iter()
             .filter(|(_, c)| c.is_none())
             .map(|(p, _)| (input_topic.to_string(), *p))
             .collect();
-        let starts: HashMap<TopicPartition, i64> = if never_committed.is_empty() {
-            HashMap::new()
-        } else {
-            client
-                .list_offsets(
-                    &never_committed,
-                    OffsetSpec::Earliest,
-                    IsolationLevel::ReadCommitted,
-                    REQUEST_TIMEOUT,
-                )
-                .await
-                .map_err(from_client)?
-                .into_iter()
-                .filter_map(|(partition, offset)| Some((partition, offset.ok()?)))
-                .collect()
-        };
+        let starts = self.offsets(&never_committed, OffsetSpec::Earliest).await?;
 
-        let mut partitions = Vec::new();
-        let mut input_end = 0;
-        let mut unconsumed = BTreeMap::new();
-        for (&p, &committed_offset) in &committed {
-            let key = (input_topic.to_string(), p);
-            let Some(&high) = ends.get(&key) else {
-                return Err(Error::kafka(format!(
-                    "no end offset for {input_topic}[{p}]"
-                )));
-            };
-            input_end += high;
-            // Without a commit the group would start from the earliest
-            // retained record, so the whole retained backlog counts as lag.
-            let low = starts.get(&key).copied().unwrap_or(0);
-            let next = committed_offset.unwrap_or(low);
-            let lag = (high - next).max(0);
-            if lag > 0 {
-                unconsumed.insert(p, next);
-            }
-            partitions.push(PartitionLag {
-                partition: p,
-                log_end_offset: high,
-                committed_offset,
-                lag,
-            });
-        }
+        let (partitions, unconsumed) = partition_lags(input_topic, &committed, &ends, &starts)?;
+        let input_end = partitions.iter().map(|p| p.log_end_offset).sum();
         let output_end = query
             .output_topics
             .iter()
             .flat_map(|(topic, count)| (0..*count).map(move |p| (topic.clone(), p)))
             .filter_map(|key| ends.get(&key))
             .sum();
-
-        let group_members = client
+        let group_members = self
+            .client
             .describe_group(&query.group, REQUEST_TIMEOUT)
             .await
             .map_err(|e| {
@@ -338,6 +246,84 @@ impl LagSampler {
                 output_end,
             },
         })
+    }
+
+    /// The input topic's partition count. The output topics are described
+    /// too, although only their offsets are read: the reply tells the client
+    /// their partition leaders, which ListOffsets then needs no request of
+    /// its own for.
+    async fn input_partitions(&self, query: &LagQuery) -> Result<i32> {
+        let input_topic = query.input_topic.as_str();
+        let mut described: Vec<String> = vec![query.input_topic.clone()];
+        described.extend(query.output_topics.iter().map(|(topic, _)| topic.clone()));
+        let topics = self
+            .client
+            .describe_topics(&described, REQUEST_TIMEOUT)
+            .await
+            .map_err(from_client)?;
+        match topics.get(input_topic) {
+            Some(TopicDescription::Exists(topic)) if topic.partition_count() > 0 => {
+                Ok(topic.partition_count())
+            }
+            Some(TopicDescription::Unreadable(reason)) => Err(Error::kafka(format!(
+                "cannot describe input topic {input_topic}: {reason}"
+            ))),
+            _ => Err(Error::kafka(format!(
+                "input topic {input_topic} does not exist"
+            ))),
+        }
+    }
+
+    /// The group's committed offset per input partition (`None`: never).
+    async fn committed(
+        &self,
+        query: &LagQuery,
+        inputs: &[TopicPartition],
+    ) -> Result<BTreeMap<i32, Option<i64>>> {
+        let committed_offsets = self
+            .client
+            .committed_offsets(&query.group, inputs, REQUEST_TIMEOUT)
+            .await
+            .map_err(from_client)?;
+        let mut committed = BTreeMap::new();
+        for ((topic, partition), result) in committed_offsets {
+            let commit = result.map_err(|e| {
+                Error::kafka_caused_by(
+                    format!(
+                        "cannot read the committed offset of {topic}[{partition}] for group {}: {e}",
+                        query.group
+                    ),
+                    e,
+                )
+            })?;
+            committed.insert(partition, commit.map(|c| c.offset));
+        }
+        Ok(committed)
+    }
+
+    /// Offsets of `partitions` as a read_committed consumer sees them;
+    /// partitions without one (not there yet) are left out.
+    async fn offsets(
+        &self,
+        partitions: &[TopicPartition],
+        spec: OffsetSpec,
+    ) -> Result<HashMap<TopicPartition, i64>> {
+        if partitions.is_empty() {
+            return Ok(HashMap::new());
+        }
+        Ok(self
+            .client
+            .list_offsets(
+                partitions,
+                spec,
+                IsolationLevel::ReadCommitted,
+                REQUEST_TIMEOUT,
+            )
+            .await
+            .map_err(from_client)?
+            .into_iter()
+            .filter_map(|(partition, offset)| Some((partition, offset.ok()?)))
+            .collect())
     }
 
     /// The age in seconds of the oldest committed record at the given
@@ -367,9 +353,62 @@ impl LagSampler {
     }
 }
 
+/// Each input partition's lag, and where the unconsumed records start
+/// (for their age). Pure. Without a commit the group would start from the
+/// earliest retained record, so the whole retained backlog counts as lag.
+fn partition_lags(
+    input_topic: &str,
+    committed: &BTreeMap<i32, Option<i64>>,
+    ends: &HashMap<TopicPartition, i64>,
+    starts: &HashMap<TopicPartition, i64>,
+) -> Result<(Vec<PartitionLag>, BTreeMap<i32, i64>)> {
+    let mut partitions = Vec::new();
+    let mut unconsumed = BTreeMap::new();
+    for (&p, &committed_offset) in committed {
+        let key = (input_topic.to_string(), p);
+        let Some(&high) = ends.get(&key) else {
+            return Err(Error::kafka(format!(
+                "no end offset for {input_topic}[{p}]"
+            )));
+        };
+        let low = starts.get(&key).copied().unwrap_or(0);
+        let next = committed_offset.unwrap_or(low);
+        let lag = (high - next).max(0);
+        if lag > 0 {
+            unconsumed.insert(p, next);
+        }
+        partitions.push(PartitionLag {
+            partition: p,
+            log_end_offset: high,
+            committed_offset,
+            lag,
+        });
+    }
+    Ok((partitions, unconsumed))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn lag_counts_the_backlog_of_a_group_that_never_committed() {
+        let t = |p: i32| ("in".to_string(), p);
+        let committed = BTreeMap::from([(0, Some(90)), (1, None), (2, Some(50))]);
+        let ends = HashMap::from([(t(0), 100), (t(1), 40), (t(2), 50)]);
+        let starts = HashMap::from([(t(1), 10)]);
+        let (partitions, unconsumed) =
+            partition_lags("in", &committed, &ends, &starts).expect("every end known");
+        let lags: Vec<i64> = partitions.iter().map(|p| p.lag).collect();
+        assert_eq!(
+            lags,
+            [10, 30, 0],
+            "partition 1 from its earliest retained record"
+        );
+        assert_eq!(unconsumed, BTreeMap::from([(0, 90), (1, 10)]));
+        let missing = HashMap::from([(t(0), 100)]);
+        assert!(partition_lags("in", &committed, &missing, &starts).is_err());
+    }
 
     #[test]
     fn rates_come_from_offset_deltas() {
