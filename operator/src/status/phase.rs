@@ -60,87 +60,9 @@ pub struct ProcessorObservation {
 }
 
 pub fn derive_conditions(o: &Observations) -> Vec<ConditionBuilder> {
-    let topics = match &o.topics {
-        TopicsState::Ready => ConditionBuilder::new(
-            TOPICS_READY,
-            true,
-            "TopicsReady",
-            "all topics exist and match the spec",
-        ),
-        TopicsState::Provisioning(m) => {
-            ConditionBuilder::new(TOPICS_READY, false, "Provisioning", m.clone())
-        }
-        TopicsState::Conflict(m) => {
-            ConditionBuilder::new(TOPICS_READY, false, "TopicConflict", m.clone())
-        }
-        TopicsState::Error(m) => {
-            ConditionBuilder::new(TOPICS_READY, false, "TopicError", m.clone())
-        }
-        TopicsState::KafkaUnreachable(m) => {
-            ConditionBuilder::new(TOPICS_READY, false, "KafkaUnreachable", m.clone())
-        }
-    };
-
-    let generator = match o.generator {
-        None => ConditionBuilder::new(
-            GENERATOR_READY,
-            true,
-            "Disabled",
-            "the generator is disabled in the spec",
-        ),
-        Some(w) if w.desired == 0 => ConditionBuilder::new(
-            GENERATOR_READY,
-            true,
-            "ScaledToZero",
-            "the generator has 0 replicas",
-        ),
-        Some(w) if w.ready >= w.desired => ConditionBuilder::new(
-            GENERATOR_READY,
-            true,
-            "Ready",
-            format!("{}/{} replicas ready", w.ready, w.desired),
-        ),
-        Some(w) => ConditionBuilder::new(
-            GENERATOR_READY,
-            false,
-            "ReplicasNotReady",
-            format!("{}/{} replicas ready", w.ready, w.desired),
-        ),
-    };
-
-    let p = o.processor;
-    let replicas = format!("{}/{} replicas ready", p.workload.ready, p.workload.desired);
-    let mut processor = if p.workload.desired == 0 {
-        ConditionBuilder::new(
-            PROCESSOR_READY,
-            false,
-            "ScaledToZero",
-            "the processor has 0 replicas: nothing consumes the input topic",
-        )
-    } else if p.workload.ready < p.workload.desired {
-        ConditionBuilder::new(PROCESSOR_READY, false, "ReplicasNotReady", replicas)
-    } else {
-        match p.group_members {
-            None => ConditionBuilder::new(
-                PROCESSOR_READY,
-                false,
-                "LagUnknown",
-                format!("{replicas}, but the consumer group could not be read from Kafka"),
-            ),
-            Some(0) => ConditionBuilder::new(
-                PROCESSOR_READY,
-                false,
-                "NoActiveConsumers",
-                format!("{replicas}, but the consumer group has no active members"),
-            ),
-            Some(n) => ConditionBuilder::new(
-                PROCESSOR_READY,
-                true,
-                "Consuming",
-                format!("{replicas}, {n} active consumers"),
-            ),
-        }
-    };
+    let topics = topics_condition(&o.topics);
+    let generator = generator_condition(o.generator);
+    let mut processor = processor_condition(o.processor);
     if !o.warnings.is_empty() {
         processor.message = format!("{}; {}", processor.message, o.warnings.join("; "));
     }
@@ -172,6 +94,95 @@ pub fn derive_conditions(o: &Observations) -> Vec<ConditionBuilder> {
         ),
     };
     vec![topics, generator, processor, merge, ready]
+}
+
+fn topics_condition(topics: &TopicsState) -> ConditionBuilder {
+    match topics {
+        TopicsState::Ready => ConditionBuilder::new(
+            TOPICS_READY,
+            true,
+            "TopicsReady",
+            "all topics exist and match the spec",
+        ),
+        TopicsState::Provisioning(m) => {
+            ConditionBuilder::new(TOPICS_READY, false, "Provisioning", m.clone())
+        }
+        TopicsState::Conflict(m) => {
+            ConditionBuilder::new(TOPICS_READY, false, "TopicConflict", m.clone())
+        }
+        TopicsState::Error(m) => {
+            ConditionBuilder::new(TOPICS_READY, false, "TopicError", m.clone())
+        }
+        TopicsState::KafkaUnreachable(m) => {
+            ConditionBuilder::new(TOPICS_READY, false, "KafkaUnreachable", m.clone())
+        }
+    }
+}
+
+fn generator_condition(generator: Option<WorkloadObservation>) -> ConditionBuilder {
+    match generator {
+        None => ConditionBuilder::new(
+            GENERATOR_READY,
+            true,
+            "Disabled",
+            "the generator is disabled in the spec",
+        ),
+        Some(w) if w.desired == 0 => ConditionBuilder::new(
+            GENERATOR_READY,
+            true,
+            "ScaledToZero",
+            "the generator has 0 replicas",
+        ),
+        Some(w) if w.ready >= w.desired => ConditionBuilder::new(
+            GENERATOR_READY,
+            true,
+            "Ready",
+            format!("{}/{} replicas ready", w.ready, w.desired),
+        ),
+        Some(w) => ConditionBuilder::new(
+            GENERATOR_READY,
+            false,
+            "ReplicasNotReady",
+            format!("{}/{} replicas ready", w.ready, w.desired),
+        ),
+    }
+}
+
+/// Ready only with every replica ready and live members in the consumer
+/// group (pods can be ready while nothing consumes).
+fn processor_condition(p: ProcessorObservation) -> ConditionBuilder {
+    let replicas = format!("{}/{} replicas ready", p.workload.ready, p.workload.desired);
+    if p.workload.desired == 0 {
+        return ConditionBuilder::new(
+            PROCESSOR_READY,
+            false,
+            "ScaledToZero",
+            "the processor has 0 replicas: nothing consumes the input topic",
+        );
+    }
+    if p.workload.ready < p.workload.desired {
+        return ConditionBuilder::new(PROCESSOR_READY, false, "ReplicasNotReady", replicas);
+    }
+    match p.group_members {
+        None => ConditionBuilder::new(
+            PROCESSOR_READY,
+            false,
+            "LagUnknown",
+            format!("{replicas}, but the consumer group could not be read from Kafka"),
+        ),
+        Some(0) => ConditionBuilder::new(
+            PROCESSOR_READY,
+            false,
+            "NoActiveConsumers",
+            format!("{replicas}, but the consumer group has no active members"),
+        ),
+        Some(n) => ConditionBuilder::new(
+            PROCESSOR_READY,
+            true,
+            "Consuming",
+            format!("{replicas}, {n} active consumers"),
+        ),
+    }
 }
 
 fn merge_condition(merge: Option<&MergeObservation>) -> ConditionBuilder {

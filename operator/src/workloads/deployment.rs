@@ -111,42 +111,7 @@ pub(super) fn pod_template(
     component: Component,
     w: WorkloadSettings,
 ) -> PodTemplateSpec {
-    let config_map = config_map_name(&p.name);
-    let mut env: Vec<EnvVar> = w
-        .env_keys
-        .iter()
-        .map(|key| EnvVar {
-            name: (*key).to_string(),
-            value_from: Some(EnvVarSource {
-                config_map_key_ref: Some(ConfigMapKeySelector {
-                    name: config_map.clone(),
-                    key: (*key).to_string(),
-                    optional: Some(false),
-                }),
-                ..EnvVarSource::default()
-            }),
-            ..EnvVar::default()
-        })
-        .collect();
-    for name in std::iter::once(&shared::POD_NAME).chain(w.pod_name_env) {
-        env.push(EnvVar {
-            name: (*name).into(),
-            value_from: Some(EnvVarSource {
-                field_ref: Some(ObjectFieldSelector {
-                    field_path: "metadata.name".into(),
-                    ..ObjectFieldSelector::default()
-                }),
-                ..EnvVarSource::default()
-            }),
-            ..EnvVar::default()
-        });
-    }
-    env.push(literal_env(
-        shared::METRICS_ADDR,
-        &format!("0.0.0.0:{METRICS_PORT}"),
-    ));
-    env.push(literal_env(shared::LOG_FORMAT, LogFormat::Json.as_str()));
-
+    let env = container_env(&p.name, &w);
     let settings_hash = config_hash(w.env_keys.iter().map(|k| (*k, w.config.get(*k))));
     let pod_annotations = BTreeMap::from([
         ("prometheus.io/scrape".to_string(), "true".to_string()),
@@ -210,6 +175,50 @@ pub(super) fn pod_template(
             ..PodSpec::default()
         }),
     }
+}
+
+/// The container's environment, the operator's side of the contract
+/// (`shopstream_common::contract`): every setting from the pipeline's
+/// ConfigMap (a missing key fails the pod, never a default), the pod's name
+/// (for logs, and as the replica id where the workload asks), and the
+/// endpoint address and JSON logs.
+fn container_env(pipeline: &str, w: &WorkloadSettings) -> Vec<EnvVar> {
+    let config_map = config_map_name(pipeline);
+    let mut env: Vec<EnvVar> = w
+        .env_keys
+        .iter()
+        .map(|key| EnvVar {
+            name: (*key).to_string(),
+            value_from: Some(EnvVarSource {
+                config_map_key_ref: Some(ConfigMapKeySelector {
+                    name: config_map.clone(),
+                    key: (*key).to_string(),
+                    optional: Some(false),
+                }),
+                ..EnvVarSource::default()
+            }),
+            ..EnvVar::default()
+        })
+        .collect();
+    for name in std::iter::once(&shared::POD_NAME).chain(w.pod_name_env) {
+        env.push(EnvVar {
+            name: (*name).into(),
+            value_from: Some(EnvVarSource {
+                field_ref: Some(ObjectFieldSelector {
+                    field_path: "metadata.name".into(),
+                    ..ObjectFieldSelector::default()
+                }),
+                ..EnvVarSource::default()
+            }),
+            ..EnvVar::default()
+        });
+    }
+    env.push(literal_env(
+        shared::METRICS_ADDR,
+        &format!("0.0.0.0:{METRICS_PORT}"),
+    ));
+    env.push(literal_env(shared::LOG_FORMAT, LogFormat::Json.as_str()));
+    env
 }
 
 fn restricted_container_security() -> SecurityContext {
