@@ -293,6 +293,40 @@ async fn writer_error(writer: JoinHandle<Result<()>>) -> ProcessorError {
     }
 }
 
+/// Shutdown: lets the committing batch finish, then commits the rest.
+/// Returns the writer task, to be joined once nothing more is sent to it.
+async fn finish(
+    stage: &Stage1<'_>,
+    mut batch: Batch,
+    mut idle: IdleTracker,
+    in_flight: bool,
+    outcomes: &mut mpsc::UnboundedReceiver<Outcome>,
+    writer: JoinHandle<Result<()>>,
+) -> Result<JoinHandle<Result<()>>> {
+    let mut last = Some(Outcome::Committed);
+    if in_flight {
+        last = outcomes.recv().await;
+    }
+    match last {
+        Some(Outcome::Committed) => {
+            if stage.seal(&mut batch, &mut idle).await? {
+                match outcomes.recv().await {
+                    Some(Outcome::Committed) => {}
+                    Some(Outcome::Aborted(_)) => {
+                        tracing::warn!("the last batch was aborted; the next owner re-reads it")
+                    }
+                    None => return Err(writer_error(writer).await),
+                }
+            }
+        }
+        Some(Outcome::Aborted(_)) => {
+            tracing::warn!("a batch was aborted at shutdown; the next owner re-reads it")
+        }
+        None => return Err(writer_error(writer).await),
+    }
+    Ok(writer)
+}
+
 /// Runs stage 1 until `shutdown` turns true: then commits the in-flight
 /// batches and leaves the group.
 pub async fn run(
@@ -385,28 +419,7 @@ pub async fn run(
             in_flight = stage.seal(&mut batch, &mut idle).await?;
         }
     }
-    // Shutdown: let the committing batch finish, then commit the rest.
-    let mut last = Some(Outcome::Committed);
-    if in_flight {
-        last = outcomes.recv().await;
-    }
-    match last {
-        Some(Outcome::Committed) => {
-            if stage.seal(&mut batch, &mut idle).await? {
-                match outcomes.recv().await {
-                    Some(Outcome::Committed) => {}
-                    Some(Outcome::Aborted(_)) => {
-                        tracing::warn!("the last batch was aborted; the next owner re-reads it")
-                    }
-                    None => return Err(writer_error(writer).await),
-                }
-            }
-        }
-        Some(Outcome::Aborted(_)) => {
-            tracing::warn!("a batch was aborted at shutdown; the next owner re-reads it")
-        }
-        None => return Err(writer_error(writer).await),
-    }
+    let writer = finish(&stage, batch, idle, in_flight, &mut outcomes, writer).await?;
     drop(stage);
     match writer.await {
         Ok(r) => r?,
