@@ -8,7 +8,7 @@
 # For a person, or a test that needs one rendering of a page whose data is
 # already there. A test that must *wait* for data arriving in real time
 # (the dashboard during the demo) drives Chromium through WebDriver instead:
-# processor/tests/browser/ (see hack/chromium/README.md).
+# integration-tests/tests/browser/ (see hack/chromium/README.md).
 set -euo pipefail
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 source "$HERE/../lib.sh"

@@ -14,8 +14,8 @@
 //! same code and gets the same dict, with exact totals where the original
 //! had sums of doubles (`161640.00000000003`).
 
-use shopstream_processor::generator::python_json::{push_float, push_str};
-use shopstream_processor::product_id::ProductId;
+use purchase_event::product_id::ProductId;
+use purchase_event::python_json::{push_float, push_str};
 
 use crate::records::{Hourly, TopProduct};
 use crate::time::python_str;

@@ -4,8 +4,8 @@
 //! not match it is an error with serde's reason, never a partial write.
 
 use chrono::{DateTime, Utc};
+use purchase_event::product_id::OwnedProductId;
 use serde::Deserialize;
-use shopstream_processor::product_id::OwnedProductId;
 
 /// Which output topic a record came from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -73,5 +73,5 @@ pub fn compute(model: Model, history: &UserHistory) -> Result<ClvRecord, Invalid
 /// `value` rounded to `digits` decimals, as Python's `round` (the decimal
 /// nearest to the binary value).
 pub(crate) fn round_to(value: f64, digits: usize) -> f64 {
-    shopstream_processor::generator::python_json::round(value, digits)
+    purchase_event::python_json::round(value, digits)
 }
