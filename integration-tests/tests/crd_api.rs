@@ -190,6 +190,22 @@ async fn invalid_specs_are_rejected_with_a_clear_message() {
     let msg = rejection(&api, "bad-bootstrap", spec).await;
     assert!(msg.contains("spec.kafka.bootstrapServers"), "{msg}");
 
+    // Valid object names that the pipeline's Service or StatefulSet could
+    // not carry: a dot, and one character over the 42 the pods' labels allow.
+    for name in ["my.shop", &"s".repeat(43)] {
+        let msg = rejection(&api, name, minimal_spec()).await;
+        assert!(
+            msg.contains("the pipeline name must be at most 42"),
+            "{name}: {msg}"
+        );
+    }
+    api.create(
+        &PostParams::default(),
+        &pipeline(&"s".repeat(42), minimal_spec()),
+    )
+    .await
+    .expect("a 42-character name is accepted");
+
     support::delete_namespace(&client, &ns).await;
 }
 

@@ -23,6 +23,16 @@ use super::workloads::{GeneratorSpec, ProcessorSpec};
     namespaced,
     status = "AnalyticsPipelineStatus",
     derive = "PartialEq",
+    // The name becomes part of child object names with Kubernetes' tighter
+    // limits: the `<name>-metrics` Service needs a DNS-1035 label, and a
+    // StatefulSet's pods carry `<name>-processor-<revision hash>` in a
+    // 63-character label, which leaves 42 characters for the name. Refusing
+    // it at `kubectl apply` beats a pipeline that half-exists.
+    validation = Rule::new(
+        "self.metadata.name.size() <= 42 && self.metadata.name.matches('^[a-z]([-a-z0-9]*[a-z0-9])?$')"
+    ).message(
+        "the pipeline name must be at most 42 characters of lowercase letters, digits and '-', start with a letter and end with a letter or digit (it names the pipeline's Service and StatefulSet)"
+    ),
     doc = "A real-time e-commerce analytics pipeline: Kafka topics, a purchase-event generator and a windowed analytics processor.",
     printcolumn(
         name = "Phase",

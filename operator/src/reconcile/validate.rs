@@ -23,6 +23,7 @@ pub fn validate(pipeline: &AnalyticsPipeline, images: &DefaultImages) -> Result<
         .namespace
         .clone()
         .ok_or_else(|| Error::InvalidSpec("the pipeline has no namespace".into()))?;
+    check_pipeline_name(&name)?;
     let spec = &pipeline.spec;
     let topics = desired_topics(pipeline, &namespace, &name)?;
     Ok(ValidatedPipeline {
@@ -152,6 +153,34 @@ fn generator_settings(
     })
 }
 
+/// Longest pipeline name whose child objects all fit Kubernetes' limits:
+/// the StatefulSet's pods carry `<name>-processor-<revision hash>` (up to 10
+/// hash characters) in a label of at most 63 characters.
+const MAX_PIPELINE_NAME_LEN: usize = 42;
+
+/// The CRD refuses such names at admission; this repeats the check for
+/// resources stored before that rule existed, so they get a condition
+/// instead of failing applies on every reconcile.
+fn check_pipeline_name(name: &str) -> Result<()> {
+    let bytes = name.as_bytes();
+    let dns_label = bytes.first().is_some_and(u8::is_ascii_lowercase)
+        && bytes
+            .last()
+            .is_some_and(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+        && bytes
+            .iter()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || *b == b'-');
+    if dns_label && name.len() <= MAX_PIPELINE_NAME_LEN {
+        return Ok(());
+    }
+    Err(Error::InvalidSpec(format!(
+        "the pipeline name {name:?} cannot be used: it must be at most {MAX_PIPELINE_NAME_LEN} \
+         characters of lowercase letters, digits and '-', start with a letter and end with a \
+         letter or digit, because it names the pipeline's Service and StatefulSet; recreate \
+         the pipeline under another name"
+    )))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -198,6 +227,24 @@ spec:
         let generator = v.generator.expect("generator enabled by default");
         assert_eq!(generator.events_per_second_per_replica, 5.0);
         assert!(v.warnings.is_empty());
+    }
+
+    #[test]
+    fn names_that_children_cannot_carry_are_refused() {
+        let longest = format!("a{}", "b".repeat(MAX_PIPELINE_NAME_LEN - 1));
+        for ok in ["shop", "a", "shop-2", longest.as_str()] {
+            let mut p = pipeline(MINIMAL);
+            p.metadata.name = Some(ok.into());
+            assert!(validate(&p, &images()).is_ok(), "{ok} is a valid name");
+        }
+        let too_long = format!("{longest}c");
+        for bad in ["my.shop", "2shop", "shop-", "Shop", "", too_long.as_str()] {
+            let mut p = pipeline(MINIMAL);
+            p.metadata.name = Some(bad.into());
+            let err = validate(&p, &images()).expect_err(bad);
+            assert!(err.is_permanent(), "{bad}: waits for a new name");
+            assert!(err.to_string().contains("cannot be used"), "{bad}: {err}");
+        }
     }
 
     #[test]
@@ -248,9 +295,9 @@ status:
     }
 
     #[test]
-    fn too_long_default_names_are_a_spec_error() {
+    fn too_long_topic_names_are_a_spec_error() {
         let mut p = pipeline(MINIMAL);
-        p.metadata.name = Some("p".repeat(240));
+        p.spec.topics.sales.name = Some("p".repeat(250));
         let err = validate(&p, &images()).expect_err("too long");
         assert!(err.is_permanent());
         assert!(err.to_string().contains("Kafka allows 249"), "{err}");
