@@ -14,11 +14,10 @@ use kube::api::{Patch, PatchParams};
 use kube::{Api, Client, ResourceExt};
 use operator::crd::AnalyticsPipeline;
 use rdkafka::ClientConfig;
-use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, ResourceSpecifier, TopicReplication};
-use rdkafka::client::DefaultClientContext;
+use rdkafka::admin::{AdminOptions, NewTopic, ResourceSpecifier, TopicReplication};
 use rdkafka::producer::{BaseRecord, DefaultProducerContext, Producer, ThreadedProducer};
 use serde_json::json;
-use support::kafka::GroupMember;
+use support::kafka::{GroupMember, admin, partitions};
 use support::{
     OperatorProcess, apply_pipeline, condition, kafka_bootstrap, kubectl, unique, wait_until,
 };
@@ -33,37 +32,6 @@ const TOPIC_SUFFIXES: [&str; 8] = [
     "dead-letter",
     "partials",
 ];
-
-fn admin() -> AdminClient<DefaultClientContext> {
-    ClientConfig::new()
-        .set("bootstrap.servers", kafka_bootstrap())
-        .create()
-        .expect("admin client")
-}
-
-/// Partition counts of `topics` in Kafka (0 when missing).
-async fn partitions(topics: &[String]) -> Vec<i32> {
-    let topics = topics.to_vec();
-    tokio::task::spawn_blocking(move || {
-        let metadata = admin()
-            .inner()
-            .fetch_metadata(None, Duration::from_secs(5))
-            .expect("metadata");
-        topics
-            .iter()
-            .map(|name| {
-                metadata
-                    .topics()
-                    .iter()
-                    .find(|t| t.name() == name && t.error().is_none())
-                    .map(|t| t.partitions().len() as i32)
-                    .unwrap_or(0)
-            })
-            .collect()
-    })
-    .await
-    .expect("metadata task")
-}
 
 /// The default topic names of `ns/pipeline`.
 fn topic_names(ns: &str, pipeline: &str) -> Vec<String> {
