@@ -24,6 +24,9 @@ CACHE_DIR="${SHOPSTREAM_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/shopstream}"
 RUN_DIR="${SHOPSTREAM_RUN_DIR:-$CACHE_DIR/run}"
 LOG_DIR="$RUN_DIR/logs"
 KUBECONFIG_PATH="$RUN_DIR/kubeconfig"
+# Certificates and credentials of the broker's secured listeners
+# (hack/kafka/certs.sh); outside the broker's data dir so a restart keeps them.
+KAFKA_SECURITY_DIR="$RUN_DIR/kafka-security"
 
 # Loopback ports, away from the usual defaults so a developer's own etcd,
 # Kafka or cluster keeps running undisturbed.
@@ -33,6 +36,14 @@ KUBE_APISERVER_PORT="${KUBE_APISERVER_PORT:-16443}"
 KAFKA_PORT="${KAFKA_PORT:-19092}"
 KAFKA_CONTROLLER_PORT="${KAFKA_CONTROLLER_PORT:-19093}"
 KAFKA_BOOTSTRAP="127.0.0.1:$KAFKA_PORT"
+# The broker's secured listeners (hack/kafka/README.md): SASL_SSL with
+# SCRAM-SHA-512, and SSL with required client certificates (mTLS). By default
+# the two ports after the controller's, so an instance that moves KAFKA_PORT
+# moves them too.
+KAFKA_SASL_SSL_PORT="${KAFKA_SASL_SSL_PORT:-$((KAFKA_PORT + 2))}"
+KAFKA_MTLS_PORT="${KAFKA_MTLS_PORT:-$((KAFKA_PORT + 3))}"
+KAFKA_SASL_SSL_BOOTSTRAP="127.0.0.1:$KAFKA_SASL_SSL_PORT"
+KAFKA_MTLS_BOOTSTRAP="127.0.0.1:$KAFKA_MTLS_PORT"
 # The Docker-free demo stack (hack/local/): controller-manager and scheduler
 # serve /healthz here; the demo's operator serves its metrics here.
 KUBE_CONTROLLER_MANAGER_PORT="${KUBE_CONTROLLER_MANAGER_PORT:-16257}"

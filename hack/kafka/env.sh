@@ -36,7 +36,24 @@ kafka_pid() {
   echo "$pid"
 }
 
-kafka_port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$KAFKA_PORT") 2>/dev/null; }
+KAFKA_ADMIN_PASSWORD_FILE="$KAFKA_SECURITY_DIR/users/admin/password"
+
+port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+kafka_port_open() { port_open "$KAFKA_PORT"; }
+kafka_secure_ports_open() { port_open "$KAFKA_SASL_SSL_PORT" && port_open "$KAFKA_MTLS_PORT"; }
+
+# kafka_config_current: the running broker was started with this up.sh's
+# secured listeners on the current ports, and after its certificates and admin
+# password were last renewed (certs.sh only rewrites files that change).
+kafka_config_current() {
+  [[ -f "$KAFKA_CONFIG" ]] || return 1
+  grep -q "^listeners=.*SASL_SSL://127.0.0.1:$KAFKA_SASL_SSL_PORT,MTLS://127.0.0.1:$KAFKA_MTLS_PORT," "$KAFKA_CONFIG" || return 1
+  local f
+  for f in "$KAFKA_SECURITY_DIR/broker/keystore.pem" "$KAFKA_SECURITY_DIR/clients-ca/ca.crt" "$KAFKA_ADMIN_PASSWORD_FILE"; do
+    [[ "$f" -nt "$KAFKA_PID_FILE" ]] && return 1
+  done
+  return 0
+}
 
 # kafka_healthy: the broker answers a real request (topic listing), bounded in time.
 kafka_healthy() {
@@ -44,4 +61,17 @@ kafka_healthy() {
   timeout 30 "${KAFKA_CLI_JAVA[@]}" org.apache.kafka.tools.TopicCommand \
     --bootstrap-server "$KAFKA_BOOTSTRAP" \
     --command-config "$KAFKA_HACK_DIR/admin-fast.properties" --list >/dev/null 2>&1
+}
+
+# kafka_secure_healthy NAME BOOTSTRAP CLIENT_PROPERTIES: an admin user lists
+# topics over a secured listener, bounded in time; on failure the tool's own
+# error (handshake, authentication) goes to stderr.
+kafka_secure_healthy() {
+  local name="$1" bootstrap="$2" properties="$3" out
+  if ! out="$(timeout 30 "${KAFKA_CLI_JAVA[@]}" org.apache.kafka.tools.TopicCommand \
+      --bootstrap-server "$bootstrap" --command-config "$properties" --list 2>&1 >/dev/null)"; then
+    printf '%s\n' "$out" | grep -v '^\s*at ' | tail -n 15 >&2
+    echo "Kafka $name check failed (client settings: $properties)" >&2
+    return 1
+  fi
 }

@@ -2,7 +2,7 @@
 # Runs a Kafka command line tool from the cached jars, e.g.
 #   hack/kafka/kafka-cli.sh org.apache.kafka.tools.TopicCommand --bootstrap-server 127.0.0.1:19092 --list
 # Short names: topics, console-producer, console-consumer, consumer-groups,
-# configs, broker-api-versions, metadata-quorum, storage.
+# configs, acls, broker-api-versions, metadata-quorum, storage.
 set -euo pipefail
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 source "$HERE/../lib.sh"
@@ -16,6 +16,7 @@ case "$cls" in
   console-consumer)    cls=org.apache.kafka.tools.consumer.ConsoleConsumer ;;
   consumer-groups)     cls=org.apache.kafka.tools.consumer.group.ConsumerGroupCommand ;;
   configs)             cls=kafka.admin.ConfigCommand ;;
+  acls)                cls=org.apache.kafka.tools.AclCommand ;;
   broker-api-versions) cls=org.apache.kafka.tools.BrokerApiVersionsCommand ;;
   metadata-quorum)     cls=org.apache.kafka.tools.MetadataQuorumCommand ;;
   storage)             cls=kafka.tools.StorageTool ;;

@@ -1,6 +1,10 @@
 #!/usr/bin/env bash
 # Starts a single-node Apache Kafka (KRaft, broker+controller in one JVM) on
-# $KAFKA_BOOTSTRAP, controller on 127.0.0.1:$KAFKA_CONTROLLER_PORT.
+# $KAFKA_BOOTSTRAP (PLAINTEXT, unauthenticated, all-powerful: every existing
+# test uses it), $KAFKA_SASL_SSL_BOOTSTRAP (SASL_SSL, SCRAM-SHA-512) and
+# $KAFKA_MTLS_BOOTSTRAP (SSL with required client certificates); controller on
+# 127.0.0.1:$KAFKA_CONTROLLER_PORT. The secured listeners run KRaft's
+# StandardAuthorizer with deny-by-default (hack/kafka/README.md).
 # Idempotent: a running, healthy broker is left alone. Exits non-zero naming
 # Kafka and its log ($LOG_DIR/kafka.log) when it cannot get a working broker.
 set -euo pipefail
@@ -10,20 +14,34 @@ source "$HERE/env.sh"
 KAFKA_START_TIMEOUT="${KAFKA_START_TIMEOUT:-90}"
 exec 3>&2   # stderr for messages from inside wait_for's (silenced) check
 
+# Certificates and the admin password first (a no-op when cached): the
+# broker reads them at start.
+"$HERE/certs.sh"
+
 if pid="$(kafka_pid)"; then
-  if kafka_healthy; then
-    log "Kafka already running (pid $pid) on $KAFKA_BOOTSTRAP"
+  # A broker started by an older up.sh (no secured listeners, other ports) or
+  # before its certificates or admin password were renewed would fail the
+  # secured tests in confusing ways: replace it.
+  if ! kafka_config_current; then
+    log "Kafka (pid $pid) runs without the current secured listeners or certificates; restarting it (fresh data dir)"
+    "$HERE/down.sh"
+  elif kafka_healthy && kafka_secure_ports_open; then
+    log "Kafka already running (pid $pid) on $KAFKA_BOOTSTRAP, $KAFKA_SASL_SSL_BOOTSTRAP (SASL_SSL), $KAFKA_MTLS_BOOTSTRAP (mTLS)"
+    exit 0
+  else
+    log "Kafka process $pid exists but is not answering yet; waiting"
+    wait_for "Kafka (pid $pid)" "$KAFKA_LOG" "$KAFKA_START_TIMEOUT" kafka_healthy
+    wait_for "Kafka secured listeners (pid $pid)" "$KAFKA_LOG" 10 kafka_secure_ports_open
+    log "Kafka ready on $KAFKA_BOOTSTRAP (pid $pid)"
     exit 0
   fi
-  log "Kafka process $pid exists but is not answering yet; waiting"
-  wait_for "Kafka (pid $pid)" "$KAFKA_LOG" "$KAFKA_START_TIMEOUT" kafka_healthy
-  log "Kafka ready on $KAFKA_BOOTSTRAP (pid $pid)"
-  exit 0
 fi
 rm -f "$KAFKA_PID_FILE"
-if kafka_port_open; then
-  die "Kafka: port $KAFKA_PORT is already in use by a process we did not start (see: ss -ltnp | grep $KAFKA_PORT)"
-fi
+for port in "$KAFKA_PORT" "$KAFKA_SASL_SSL_PORT" "$KAFKA_MTLS_PORT" "$KAFKA_CONTROLLER_PORT"; do
+  if port_open "$port"; then
+    die "Kafka: port $port is already in use by a process we did not start (see: ss -ltnp | grep $port)"
+  fi
+done
 
 "$HERE/build.sh"
 mkdir -p "$KAFKA_RUN" "$LOG_DIR"
@@ -35,11 +53,30 @@ cat >"$KAFKA_CONFIG" <<PROPS
 process.roles=broker,controller
 node.id=1
 controller.quorum.bootstrap.servers=127.0.0.1:$KAFKA_CONTROLLER_PORT
-listeners=PLAINTEXT://127.0.0.1:$KAFKA_PORT,CONTROLLER://127.0.0.1:$KAFKA_CONTROLLER_PORT
-advertised.listeners=PLAINTEXT://127.0.0.1:$KAFKA_PORT,CONTROLLER://127.0.0.1:$KAFKA_CONTROLLER_PORT
+listeners=PLAINTEXT://127.0.0.1:$KAFKA_PORT,SASL_SSL://127.0.0.1:$KAFKA_SASL_SSL_PORT,MTLS://127.0.0.1:$KAFKA_MTLS_PORT,CONTROLLER://127.0.0.1:$KAFKA_CONTROLLER_PORT
+advertised.listeners=PLAINTEXT://127.0.0.1:$KAFKA_PORT,SASL_SSL://127.0.0.1:$KAFKA_SASL_SSL_PORT,MTLS://127.0.0.1:$KAFKA_MTLS_PORT,CONTROLLER://127.0.0.1:$KAFKA_CONTROLLER_PORT
 inter.broker.listener.name=PLAINTEXT
 controller.listener.names=CONTROLLER
-listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT
+listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT,SASL_SSL:SASL_SSL,MTLS:SSL
+# Secured listeners (certificates: hack/kafka/certs.sh). The broker's
+# certificate, issued by the cluster CA, serves both.
+ssl.keystore.type=PEM
+ssl.keystore.location=$KAFKA_SECURITY_DIR/broker/keystore.pem
+# SASL_SSL: SCRAM-SHA-512 only, as Strimzi's scram-sha-512 authentication.
+listener.name.sasl_ssl.sasl.enabled.mechanisms=SCRAM-SHA-512
+listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;
+# MTLS: a client certificate from the clients CA is required; the principal is
+# its subject, User:CN=<name>, as for Strimzi's tls authentication.
+listener.name.mtls.ssl.client.auth=required
+listener.name.mtls.ssl.truststore.type=PEM
+listener.name.mtls.ssl.truststore.location=$KAFKA_SECURITY_DIR/clients-ca/ca.crt
+# Authorization: ACLs decide for every authenticated principal, and a resource
+# without ACLs is denied. Super users: ANONYMOUS (what PLAINTEXT and the
+# controller listener authenticate as, so existing tests and the quorum keep
+# full rights) and the two admin users of the secured listeners.
+authorizer.class.name=org.apache.kafka.metadata.authorizer.StandardAuthorizer
+allow.everyone.if.no.acl.found=false
+super.users=User:ANONYMOUS;User:admin;User:CN=admin-tls
 log.dirs=$KAFKA_DATA
 num.partitions=1
 auto.create.topics.enable=false
@@ -54,7 +91,13 @@ num.io.threads=4
 log.retention.hours=24
 PROPS
 
-# Format the storage once per data dir (down.sh deletes it, so normally every up).
+# Format the storage once per data dir (down.sh deletes it, so normally every
+# up). The SCRAM admin user is part of the format; a data dir formatted before
+# the current admin password was made would refuse it, so it is formatted anew.
+if [[ -f "$KAFKA_DATA/meta.properties" && "$KAFKA_ADMIN_PASSWORD_FILE" -nt "$KAFKA_DATA/meta.properties" ]]; then
+  log "Kafka: the admin password is newer than $KAFKA_DATA; formatting a fresh data dir"
+  rm -rf "$KAFKA_DATA"
+fi
 if [[ ! -f "$KAFKA_DATA/meta.properties" ]]; then
   rm -rf "$KAFKA_DATA"
   # Kafka cluster ids are 16 random bytes, base64url without padding. One in
@@ -65,7 +108,8 @@ if [[ ! -f "$KAFKA_DATA/meta.properties" ]]; then
   {
     echo "===== $(date -Is) kafka storage format"
     kafka_cli kafka.tools.StorageTool format --config "$KAFKA_CONFIG" \
-      --cluster-id="$cluster_id" --standalone
+      --cluster-id="$cluster_id" --standalone \
+      --add-scram "SCRAM-SHA-512=[name=admin,password=$(<"$KAFKA_ADMIN_PASSWORD_FILE")]"
   } >>"$KAFKA_LOG" 2>&1 || {
     tail -n 20 "$KAFKA_LOG" >&2
     die "Kafka: formatting storage failed; log: $KAFKA_LOG"
@@ -100,6 +144,14 @@ check_started() {
   kafka_healthy
 }
 wait_for "Kafka" "$KAFKA_LOG" "$KAFKA_START_TIMEOUT" check_started
+# The secured listeners end to end, both at once (a JVM each): TLS with the
+# cluster CA, SCRAM and mTLS authentication, the admin users' super-user rights.
+kafka_secure_healthy SASL_SSL "$KAFKA_SASL_SSL_BOOTSTRAP" "$KAFKA_SECURITY_DIR/admin-sasl-ssl.properties" &
+sasl_check=$!
+kafka_secure_healthy mTLS "$KAFKA_MTLS_BOOTSTRAP" "$KAFKA_SECURITY_DIR/admin-mtls.properties" \
+  || die "Kafka: the mTLS listener on $KAFKA_MTLS_BOOTSTRAP does not accept the admin-tls client certificate; log: $KAFKA_LOG"
+wait "$sasl_check" \
+  || die "Kafka: the SASL_SSL listener on $KAFKA_SASL_SSL_BOOTSTRAP does not accept the SCRAM admin user; log: $KAFKA_LOG"
 started_pid=""   # success: keep it running
 trap - EXIT
-log "Kafka ready on $KAFKA_BOOTSTRAP (pid $(<"$KAFKA_PID_FILE"))"
+log "Kafka ready on $KAFKA_BOOTSTRAP, $KAFKA_SASL_SSL_BOOTSTRAP (SASL_SSL), $KAFKA_MTLS_BOOTSTRAP (mTLS) (pid $(<"$KAFKA_PID_FILE"))"
