@@ -48,6 +48,7 @@ kafka_secure_ports_open() { port_open "$KAFKA_SASL_SSL_PORT" && port_open "$KAFK
 kafka_config_current() {
   [[ -f "$KAFKA_CONFIG" ]] || return 1
   grep -q "^listeners=.*SASL_SSL://127.0.0.1:$KAFKA_SASL_SSL_PORT,MTLS://127.0.0.1:$KAFKA_MTLS_PORT," "$KAFKA_CONFIG" || return 1
+  grep -q "^listener.name.sasl_ssl.sasl.enabled.mechanisms=SCRAM-SHA-512,SCRAM-SHA-256$" "$KAFKA_CONFIG" || return 1
   local f
   for f in "$KAFKA_SECURITY_DIR/broker/keystore.pem" "$KAFKA_SECURITY_DIR/clients-ca/ca.crt" "$KAFKA_ADMIN_PASSWORD_FILE"; do
     [[ "$f" -nt "$KAFKA_PID_FILE" ]] && return 1

@@ -62,9 +62,11 @@ listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT,SASL_SSL
 # certificate, issued by the cluster CA, serves both.
 ssl.keystore.type=PEM
 ssl.keystore.location=$KAFKA_SECURITY_DIR/broker/keystore.pem
-# SASL_SSL: SCRAM-SHA-512 only, as Strimzi's scram-sha-512 authentication.
-listener.name.sasl_ssl.sasl.enabled.mechanisms=SCRAM-SHA-512
+# SASL_SSL: SCRAM-SHA-512, as Strimzi's scram-sha-512 authentication, and
+# SCRAM-SHA-256 for the clients that offer it (users made by user.sh have both).
+listener.name.sasl_ssl.sasl.enabled.mechanisms=SCRAM-SHA-512,SCRAM-SHA-256
 listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;
+listener.name.sasl_ssl.scram-sha-256.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;
 # MTLS: a client certificate from the clients CA is required; the principal is
 # its subject, User:CN=<name>, as for Strimzi's tls authentication.
 listener.name.mtls.ssl.client.auth=required

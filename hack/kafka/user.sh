@@ -4,7 +4,8 @@
 #
 #   user.sh scram NAME [DIR]  a random password in DIR/password (and
 #                             DIR/sasl.jaas.config), registered on the broker as
-#                             a SCRAM-SHA-512 credential of User:NAME; run again
+#                             SCRAM-SHA-512 and SCRAM-SHA-256 credentials of
+#                             User:NAME; run again
 #                             to give NAME a new password
 #   user.sh tls NAME [DIR]    a client certificate from the clients CA, principal
 #                             User:CN=NAME: DIR/ca.crt, user.crt, user.key
@@ -30,7 +31,8 @@ case "$kind" in
     request="$(mktemp "$dir/.scram.XXXXXX")"
     trap 'rm -f "$request"' EXIT
     # (A file takes the value without the brackets --add-config wants.)
-    printf 'SCRAM-SHA-512=iterations=4096,password=%s\n' "$password" >"$request"
+    printf 'SCRAM-SHA-512=iterations=4096,password=%s\nSCRAM-SHA-256=iterations=4096,password=%s\n' \
+      "$password" "$password" >"$request"
     # Over PLAINTEXT, whose ANONYMOUS principal is a super user.
     if ! out="$(kafka_cli kafka.admin.ConfigCommand --bootstrap-server "$KAFKA_BOOTSTRAP" \
         --command-config "$KAFKA_HACK_DIR/admin-fast.properties" \

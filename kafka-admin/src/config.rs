@@ -87,10 +87,13 @@ pub struct ClientConfig {
     /// Short, so memory stays bounded by what was asked recently; a stale
     /// entry costs one retry, not a wrong answer.
     pub metadata_max_age: Duration,
-    /// Opens the byte stream to a broker: plain TCP now, TLS later.
+    /// Opens the byte stream to a broker: plain TCP, or TLS (set by
+    /// [`ClientConfig::security`]).
     pub connector: Arc<dyn Connector>,
-    /// Runs after ApiVersions on every new connection (SASL later).
+    /// Runs after ApiVersions on every new connection (SASL).
     pub authenticator: Option<Arc<dyn Authenticator>>,
+    /// What [`ClientConfig::security`] set up, for `Debug` (no secrets).
+    pub(crate) security_summary: String,
 }
 
 impl ClientConfig {
@@ -104,6 +107,7 @@ impl ClientConfig {
             metadata_max_age: Duration::from_secs(10),
             connector: Arc::new(PlainTcp),
             authenticator: None,
+            security_summary: "PLAINTEXT".into(),
         })
     }
 
@@ -120,7 +124,7 @@ impl std::fmt::Debug for ClientConfig {
             .field("client_id", &self.client_id)
             .field("connect_timeout", &self.connect_timeout)
             .field("max_response_bytes", &self.max_response_bytes)
-            .field("authenticator", &self.authenticator.is_some())
+            .field("security", &self.security_summary)
             .finish_non_exhaustive()
     }
 }

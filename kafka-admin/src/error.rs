@@ -126,6 +126,29 @@ impl ErrorCode {
         )
     }
 
+    /// The principal lacks an ACL for the request (topic, group, cluster or
+    /// transactional id).
+    pub fn is_authorization_error(self) -> bool {
+        matches!(
+            self.0,
+            ResponseError::TopicAuthorizationFailed
+                | ResponseError::GroupAuthorizationFailed
+                | ResponseError::ClusterAuthorizationFailed
+                | ResponseError::TransactionalIdAuthorizationFailed
+                | ResponseError::DelegationTokenAuthorizationFailed
+        )
+    }
+
+    /// SASL refused the credential, the mechanism or the exchange.
+    pub fn is_authentication_error(self) -> bool {
+        matches!(
+            self.0,
+            ResponseError::SaslAuthenticationFailed
+                | ResponseError::UnsupportedSaslMechanism
+                | ResponseError::IllegalSaslState
+        )
+    }
+
     /// The code as kafka-protocol names it.
     pub fn kind(self) -> ResponseError {
         self.0
@@ -146,6 +169,29 @@ pub enum Error {
     /// The client was configured with something it cannot use.
     #[error("invalid client configuration: {0}")]
     Config(String),
+
+    /// The TLS handshake failed: the broker's certificate is not signed by
+    /// a trusted CA or not valid for its address, the broker refused the
+    /// client certificate, or the peer does not speak TLS. Permanent until
+    /// the configuration or the certificates change.
+    #[error("TLS handshake with Kafka broker {broker} failed: {reason}")]
+    TlsHandshake {
+        broker: String,
+        reason: String,
+        #[source]
+        source: Option<Cause>,
+    },
+
+    /// SASL authentication was refused: a wrong user or password, a
+    /// mechanism the listener does not offer, or a server that could not
+    /// prove it knows the credential. `reason` comes from the broker or
+    /// the SCRAM exchange and never holds the password.
+    #[error("SASL {mechanism} authentication to Kafka broker {broker} failed: {reason}")]
+    Authentication {
+        broker: String,
+        mechanism: &'static str,
+        reason: String,
+    },
 
     /// No TCP connection (or no transport session) could be opened.
     #[error("cannot connect to Kafka broker {broker}")]
@@ -237,7 +283,11 @@ impl Error {
             | Error::ResponseTooLarge { .. } => true,
             Error::DeadlineExceeded { last, .. } => last.as_ref().is_none_or(|e| e.is_retriable()),
             Error::Broker { error, .. } => error.is_retriable(),
-            Error::Config(_) | Error::UnsupportedApi { .. } | Error::Encode { .. } => false,
+            Error::Config(_)
+            | Error::UnsupportedApi { .. }
+            | Error::Encode { .. }
+            | Error::TlsHandshake { .. }
+            | Error::Authentication { .. } => false,
         }
     }
 

@@ -8,6 +8,11 @@
 //! first committed record at an offset. What it does not do: produce, or
 //! consume as a group member.
 //!
+//! Secured listeners: TLS (trusted CA, hostname verification, client
+//! certificates) and SASL SCRAM-SHA-512, SCRAM-SHA-256 and PLAIN, set with
+//! [`ClientConfig::security`]; [`Error::kind`] tells an authentication
+//! failure, a TLS handshake failure and an ACL denial apart.
+//!
 //! How it behaves:
 //! - one multiplexed connection per broker, shared by every caller, opened
 //!   lazily and replaced when it breaks; dropping the client closes them;
@@ -35,9 +40,11 @@ mod cluster;
 mod config;
 mod connection;
 mod error;
+mod error_kind;
 mod ops;
 mod records;
 mod retry;
+mod security;
 pub mod transport;
 mod wire;
 
@@ -45,10 +52,15 @@ pub use client::KafkaClient;
 pub use config::{BrokerAddress, ClientConfig, parse_bootstrap};
 pub use connection::Handshake;
 pub use error::{BrokerError, Cause, Error, ErrorCode, Result};
+pub use error_kind::ErrorKind;
 pub use ops::configs::{ConfigEntry, ConfigSource};
 pub use ops::groups::{CommittedOffset, GroupDescription};
 pub use ops::offsets::{IsolationLevel, OffsetSpec};
 pub use ops::topics::{Creation, NewTopic, PartitionInfo, TopicDescription, TopicInfo};
+pub use security::{
+    ClientIdentity, SaslConfig, SaslMechanism, ScramError, ScramHash, Secret, SecurityConfig,
+    TlsConfig,
+};
 
 /// A topic name and a partition index.
 pub type TopicPartition = (String, i32);

@@ -1,11 +1,11 @@
 //! How bytes reach a broker, kept apart from what is said over them.
 //!
-//! A [`Connector`] opens the byte stream (plain TCP here; a TLS connector
-//! wraps the TCP stream in a TLS session and returns that instead). An
+//! A [`Connector`] opens the byte stream (plain TCP here; the TLS
+//! connector in `security::tls` wraps the TCP stream in a TLS session). An
 //! [`Authenticator`] runs on each new connection right after the API
-//! versions are known and before the connection is shared (a SASL
-//! handshake). Neither TLS nor SASL is implemented yet; the client works
-//! unchanged with any implementation of the two traits.
+//! versions are known and before the connection is shared (the SASL
+//! exchange in `security::sasl`). The protocol code works unchanged with
+//! any implementation of the two traits.
 
 use std::future::Future;
 use std::io;

@@ -1,4 +1,4 @@
-//! A new connection before it is shared: ApiVersions, then (later) SASL.
+//! A new connection before it is shared: ApiVersions, then SASL if configured.
 //! Requests here are strictly one at a time.
 
 use std::time::Duration;

@@ -74,16 +74,16 @@ impl Connection {
             }
             Ok::<_, Error>(handshake)
         };
-        let handshake =
-            tokio::time::timeout(budget, setup)
-                .await
-                .map_err(|_| Error::Connect {
-                    broker: broker.clone(),
-                    source: std::io::Error::new(
-                        std::io::ErrorKind::TimedOut,
-                        format!("connection setup took longer than {budget:?}"),
-                    ),
-                })??;
+        let handshake = tokio::time::timeout(budget, setup)
+            .await
+            .map_err(|_| Error::Connect {
+                broker: broker.clone(),
+                source: std::io::Error::new(
+                    std::io::ErrorKind::TimedOut,
+                    format!("connection setup took longer than {budget:?}"),
+                ),
+            })?
+            .map_err(tls_failure_as_handshake_error)?;
         let (stream, versions, next_correlation_id) = handshake.into_parts();
         Ok(Self::spawn(
             stream,
@@ -186,6 +186,28 @@ impl Connection {
                 after: timeout,
             })??;
         decode_response::<R>(reply, version, &self.broker)
+    }
+}
+
+/// An I/O error of connection setup that TLS caused (an untrusted
+/// certificate, the broker's alert) becomes [`Error::TlsHandshake`]:
+/// permanent, unlike a lost connection.
+fn tls_failure_as_handshake_error(error: Error) -> Error {
+    let (broker, io) = match &error {
+        Error::Connect { broker, source } => (broker, source),
+        Error::ConnectionLost {
+            broker,
+            source: Some(source),
+        } => (broker, source),
+        _ => return error,
+    };
+    match crate::security::tls::tls_failure(io) {
+        Some(tls) => Error::TlsHandshake {
+            broker: broker.clone(),
+            reason: crate::security::tls::describe(tls),
+            source: Some(Box::new(tls.clone())),
+        },
+        None => error,
     }
 }
 

@@ -13,6 +13,9 @@ use crate::error::Error;
 #[derive(Clone, Debug)]
 pub(crate) enum Broken {
     Io(std::io::ErrorKind, String),
+    /// TLS refused (e.g. the broker's alert for a rejected client
+    /// certificate, which TLS 1.3 delivers after the handshake).
+    Tls(String),
     TooLarge {
         size: usize,
         limit: usize,
@@ -24,14 +27,17 @@ pub(crate) enum Broken {
 
 impl From<std::io::Error> for Broken {
     fn from(e: std::io::Error) -> Self {
-        Broken::Io(e.kind(), e.to_string())
+        match crate::security::tls::tls_failure(&e) {
+            Some(tls) => Broken::Tls(crate::security::tls::describe(tls)),
+            None => Broken::Io(e.kind(), e.to_string()),
+        }
     }
 }
 
 impl fmt::Display for Broken {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Broken::Io(_, message) => f.write_str(message),
+            Broken::Io(_, message) | Broken::Tls(message) => f.write_str(message),
             Broken::TooLarge { size, limit } => {
                 write!(f, "reply of {size} bytes over the limit of {limit}")
             }
@@ -47,6 +53,11 @@ impl Broken {
             Broken::Io(kind, message) => Error::ConnectionLost {
                 broker: broker.to_string(),
                 source: Some(std::io::Error::new(*kind, message.clone())),
+            },
+            Broken::Tls(reason) => Error::TlsHandshake {
+                broker: broker.to_string(),
+                reason: reason.clone(),
+                source: None,
             },
             Broken::TooLarge { size, limit } => Error::ResponseTooLarge {
                 broker: broker.to_string(),
