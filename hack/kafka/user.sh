@@ -30,17 +30,20 @@ case "$kind" in
     # The credential goes to the broker in a file, never on a command line.
     request="$(mktemp "$dir/.scram.XXXXXX")"
     trap 'rm -f "$request"' EXIT
-    # (A file takes the value without the brackets --add-config wants.)
-    printf 'SCRAM-SHA-512=iterations=4096,password=%s\nSCRAM-SHA-256=iterations=4096,password=%s\n' \
-      "$password" "$password" >"$request"
-    # Over PLAINTEXT, whose ANONYMOUS principal is a super user.
-    if ! out="$(kafka_cli kafka.admin.ConfigCommand --bootstrap-server "$KAFKA_BOOTSTRAP" \
-        --command-config "$KAFKA_HACK_DIR/admin-fast.properties" \
-        --alter --entity-type users --entity-name "$name" --add-config-file "$request" 2>&1)"; then
-      # The tool echoes a rejected credential: never print the password.
-      printf '%s\n' "${out//$password/<password>}" | grep -v '^\s*at ' | tail -n 10 >&2
-      die "Kafka: creating the SCRAM user $name on $KAFKA_BOOTSTRAP failed"
-    fi
+    # One request per mechanism: KRaft refuses two changes of one user's
+    # credentials in the same request. (A file takes the value without the
+    # brackets --add-config wants.)
+    for mechanism in SCRAM-SHA-512 SCRAM-SHA-256; do
+      printf '%s=iterations=4096,password=%s\n' "$mechanism" "$password" >"$request"
+      # Over PLAINTEXT, whose ANONYMOUS principal is a super user.
+      if ! out="$(kafka_cli kafka.admin.ConfigCommand --bootstrap-server "$KAFKA_BOOTSTRAP" \
+          --command-config "$KAFKA_HACK_DIR/admin-fast.properties" \
+          --alter --entity-type users --entity-name "$name" --add-config-file "$request" 2>&1)"; then
+        # The tool echoes a rejected credential: never print the password.
+        printf '%s\n' "${out//$password/<password>}" | grep -v '^\s*at ' | tail -n 10 >&2
+        die "Kafka: creating the $mechanism credential of user $name on $KAFKA_BOOTSTRAP failed"
+      fi
+    done
     printf '%s' "$password" >"$dir/password"
     printf 'org.apache.kafka.common.security.scram.ScramLoginModule required username="%s" password="%s";' \
       "$name" "$password" >"$dir/sasl.jaas.config"
