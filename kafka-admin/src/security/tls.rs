@@ -20,7 +20,7 @@ use crate::security::secret::Secret;
 use crate::transport::{BoxFuture, BoxStream, Connector};
 
 /// Which servers to trust and who the client is.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct TlsConfig {
     /// One or more CA certificates in PEM (public; several during a CA
     /// renewal).
@@ -36,10 +36,38 @@ pub struct TlsConfig {
 
 /// A client certificate chain and its private key, both PEM. `Debug`
 /// never shows the key.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct ClientIdentity {
     pub certificate_pem: Vec<u8>,
     pub private_key_pem: Secret,
+}
+
+/// PEM is shown by size: certificates are public but long, keys secret.
+struct PemSize(usize);
+
+impl std::fmt::Debug for PemSize {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "<{} bytes of PEM>", self.0)
+    }
+}
+
+impl std::fmt::Debug for TlsConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TlsConfig")
+            .field("trusted_ca_pem", &PemSize(self.trusted_ca_pem.len()))
+            .field("client_identity", &self.client_identity)
+            .field("verify_hostname", &self.verify_hostname)
+            .finish()
+    }
+}
+
+impl std::fmt::Debug for ClientIdentity {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClientIdentity")
+            .field("certificate_pem", &PemSize(self.certificate_pem.len()))
+            .field("private_key_pem", &self.private_key_pem)
+            .finish()
+    }
 }
 
 impl TlsConfig {
@@ -260,9 +288,13 @@ mod tests {
     #[test]
     fn debug_never_shows_the_private_key() {
         let config = TlsConfig::new(NOT_PEM).with_client_certificate(NOT_PEM, KEY_LOOKALIKE);
-        let shown = format!("{config:?}");
+        let shown = format!("{config:?} {config:#?}");
         assert!(!shown.contains("c2VjcmV0"), "{shown}");
+        // Not even as the bytes' numbers.
+        let as_numbers = format!("{:?}", KEY_LOOKALIKE.as_bytes());
+        assert!(!shown.contains(&as_numbers[1..20]), "{shown}");
         assert!(shown.contains("<redacted>"), "{shown}");
+        assert!(shown.contains("<5 bytes of PEM>"), "{shown}");
     }
 
     #[test]
