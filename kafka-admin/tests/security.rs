@@ -211,6 +211,18 @@ async fn first_failure(client: &KafkaClient) -> Error {
     error
 }
 
+/// Fails the test when nothing listens on `bootstrap` (so a test that
+/// expects a failure cannot pass because the listener is missing).
+async fn assert_listening(bootstrap: &str) {
+    tokio::time::timeout(
+        Duration::from_secs(5),
+        tokio::net::TcpStream::connect(bootstrap),
+    )
+    .await
+    .unwrap_or_else(|_| panic!("connecting to {bootstrap} timed out"))
+    .unwrap_or_else(|e| panic!("no Kafka listener on {bootstrap} ({e}): run hack/env-up.sh"));
+}
+
 /// The full error chain, as a log line or a condition would show it.
 fn chain(error: &Error) -> String {
     let mut text = format!("{error} | {error:?}");
@@ -454,6 +466,7 @@ async fn plaintext_client_cannot_use_a_tls_listener() {
         env("SHOPSTREAM_KAFKA_SASL_SSL_BOOTSTRAP"),
         env("SHOPSTREAM_KAFKA_MTLS_BOOTSTRAP"),
     ] {
+        assert_listening(&bootstrap).await;
         let client = KafkaClient::new(ClientConfig::new(&bootstrap).expect("bootstrap"));
         let error = client
             .describe_topics(&["any".to_string()], Duration::from_secs(3))
@@ -470,6 +483,7 @@ async fn plaintext_client_cannot_use_a_tls_listener() {
 
 #[tokio::test]
 async fn tls_client_on_the_plaintext_listener_fails_as_tls() {
+    assert_listening(&env("SHOPSTREAM_KAFKA_BOOTSTRAP")).await;
     let client = KafkaClient::new(
         ClientConfig::new(&env("SHOPSTREAM_KAFKA_BOOTSTRAP"))
             .expect("bootstrap")
