@@ -174,7 +174,7 @@ mod tests {
     }
 
     // The reasons below are librdkafka 2.10's, against Kafka 4.2's mTLS
-    // listener (processor/tests/kafka_security.rs prints them).
+    // listener (integration-tests/tests/processor_kafka_security.rs prints them).
     const BAD_CERTIFICATE: &str = "ssl://127.0.0.1:19095/bootstrap: Receive failed: \
         ssl/record/rec_layer_s3.c:918:ssl3_read_bytes error:0A000412:SSL routines::\
         ssl/tls alert bad certificate: SSL alert number 42 (after 35ms in state APIVERSION_QUERY)";

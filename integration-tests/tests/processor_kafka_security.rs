@@ -16,13 +16,12 @@
 //! `kafka-cli.sh acls`) over the all-powerful PLAINTEXT listener, as the
 //! operator will create them through Strimzi.
 
-mod support;
-
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use futures::StreamExt;
+use integration_tests::kafka::{create_topic, delete_topics};
 use rdkafka::ClientConfig;
 use rdkafka::client::ClientContext;
 use rdkafka::config::RDKafkaLogLevel;
@@ -34,7 +33,6 @@ use rdkafka::types::RDKafkaErrorCode;
 use shopstream_processor::kafka_security::{
     Authentication, KafkaSecurity, ScramMechanism, SecurityFailure, Tls,
 };
-use support::{create_topic, delete_topics};
 use tokio::process::Command;
 
 /// Every wait of this file ends by then; a broken setup fails, never hangs.
@@ -529,7 +527,7 @@ async fn connection_failure(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sasl_ssl_transactional_round_trip_with_exact_acls() {
-    let user = support::unique("scram");
+    let user = integration_tests::kafka::unique("scram");
     let dir = scram_user(&user).await;
     let password = std::fs::read_to_string(dir.join("password")).expect("password file");
     let security = scram(
@@ -549,7 +547,7 @@ async fn sasl_ssl_transactional_round_trip_with_exact_acls() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn mtls_transactional_round_trip_with_exact_acls() {
-    let user = support::unique("tls");
+    let user = integration_tests::kafka::unique("tls");
     let dir = tls_user(&user).await;
     let security = mtls(&dir.0, env_path("SHOPSTREAM_KAFKA_CA_FILE"));
     transactional_round_trip(
@@ -564,8 +562,8 @@ async fn mtls_transactional_round_trip_with_exact_acls() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn wrong_password_is_an_authentication_failure() {
-    let wrong = std::env::temp_dir().join(support::unique("wrong-password"));
-    let secret = format!("wrong-{}", support::unique("pw"));
+    let wrong = std::env::temp_dir().join(integration_tests::kafka::unique("wrong-password"));
+    let secret = format!("wrong-{}", integration_tests::kafka::unique("pw"));
     std::fs::write(&wrong, &secret).expect("password file");
     // The admin user exists; Kafka answers an unknown user the same way.
     let security = scram("admin", wrong.clone(), env_path("SHOPSTREAM_KAFKA_CA_FILE"));
@@ -696,7 +694,7 @@ async fn refused_without_acls(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn user_without_acls_is_refused() {
     let ca = env_path("SHOPSTREAM_KAFKA_CA_FILE");
-    let user = support::unique("noacl");
+    let user = integration_tests::kafka::unique("noacl");
     let dir = scram_user(&user).await;
     let password = std::fs::read_to_string(dir.join("password")).expect("password file");
     refused_without_acls(
@@ -707,7 +705,7 @@ async fn user_without_acls_is_refused() {
     )
     .await;
 
-    let dir = tls_user(&support::unique("noacl-tls")).await;
+    let dir = tls_user(&integration_tests::kafka::unique("noacl-tls")).await;
     refused_without_acls(
         "mtls",
         &env("SHOPSTREAM_KAFKA_MTLS_BOOTSTRAP"),
