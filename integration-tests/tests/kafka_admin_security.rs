@@ -160,13 +160,23 @@ async fn admin_round_trip(client: &KafkaClient, prefix: &str) {
         .await
         .expect("create topics over the secured listener");
     assert_eq!(created[&topic], Ok(Creation::Created));
-    let described = client
-        .describe_topics(std::slice::from_ref(&topic), TIMEOUT)
-        .await
-        .expect("describe");
-    match &described[&topic] {
-        TopicDescription::Exists(info) => assert_eq!(info.partition_count(), 2),
-        other => panic!("{topic}: {other:?}"),
+    // A new topic reaches the broker's metadata cache a moment after
+    // CreateTopics answers (seen on a freshly started broker): ask again,
+    // bounded.
+    let started = Instant::now();
+    loop {
+        let described = client
+            .describe_topics(std::slice::from_ref(&topic), TIMEOUT)
+            .await
+            .expect("describe");
+        match &described[&topic] {
+            TopicDescription::Exists(info) => {
+                assert_eq!(info.partition_count(), 2);
+                break;
+            }
+            other if started.elapsed() > TIMEOUT => panic!("{topic}: {other:?}"),
+            _ => tokio::time::sleep(Duration::from_millis(200)).await,
+        }
     }
     let partitions = [(topic.clone(), 0), (topic.clone(), 1)];
     let offsets = client
