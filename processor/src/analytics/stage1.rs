@@ -327,18 +327,16 @@ async fn finish(
     Ok(writer)
 }
 
-/// Runs stage 1 until `shutdown` turns true: then commits the in-flight
-/// batches and leaves the group.
-pub async fn run(
-    args: Arc<Args>,
-    metrics: Arc<Metrics>,
+/// Stage 1's Kafka clients before the first record: the consumer
+/// subscribed to the input topic, and the writer's transactional producer
+/// initialised (fencing a predecessor with the same replica identity) with
+/// the partials routing pinned. Blocking calls run in `block_in_place`.
+fn connect(
+    args: &Arc<Args>,
+    metrics: &Arc<Metrics>,
     ready: Arc<AtomicBool>,
-    mut shutdown: watch::Receiver<bool>,
-) -> Result<()> {
-    let windows = args.window_config()?;
-    let rules = args.input_rules();
-    let context = Stage1Context::new(Arc::clone(&metrics), ready, args.input_topic.clone());
-    let mut idle = IdleTracker::new(args.idle_timeout_ms());
+) -> Result<(StreamConsumer<Stage1Context>, Writer)> {
+    let context = Stage1Context::new(Arc::clone(metrics), ready, args.input_topic.clone());
     let consumer: StreamConsumer<Stage1Context> =
         consumer_config(&args.bootstrap_servers, &args.group_id)
             .set("statistics.interval.ms", "5000")
@@ -366,15 +364,29 @@ pub async fn run(
         .subscribe(&[&args.input_topic])
         .map_err(ProcessorError::kafka("subscribing to the input topic"))?;
     tracing::info!(%transactional_id, routing, "stage 1 running");
-
-    let (batches, batches_rx) = mpsc::channel(1);
-    let (outcomes_tx, mut outcomes) = mpsc::unbounded_channel();
     let writer = Writer {
-        args: Arc::clone(&args),
-        metrics: Arc::clone(&metrics),
+        args: Arc::clone(args),
+        metrics: Arc::clone(metrics),
         producer,
         routing,
     };
+    Ok((consumer, writer))
+}
+
+/// Runs stage 1 until `shutdown` turns true: then commits the in-flight
+/// batches and leaves the group.
+pub async fn run(
+    args: Arc<Args>,
+    metrics: Arc<Metrics>,
+    ready: Arc<AtomicBool>,
+    mut shutdown: watch::Receiver<bool>,
+) -> Result<()> {
+    let windows = args.window_config()?;
+    let rules = args.input_rules();
+    let mut idle = IdleTracker::new(args.idle_timeout_ms());
+    let (consumer, writer) = connect(&args, &metrics, ready)?;
+    let (batches, batches_rx) = mpsc::channel(1);
+    let (outcomes_tx, mut outcomes) = mpsc::unbounded_channel();
     let writer = tokio::spawn(writer.run(batches_rx, outcomes_tx));
     let stage = Stage1 {
         args: &args,
