@@ -18,7 +18,7 @@ use super::{patch_status, pipeline_key, publish, reconcile};
 use crate::context::Context;
 use crate::crd::{AnalyticsPipeline, AnalyticsPipelineStatus, Phase};
 use crate::error::{Error, Result};
-use crate::status::{ConditionBuilder, READY, merge_conditions};
+use crate::status::ready_false_after_error;
 
 /// Test hook: a pipeline with this name (`namespace/name`) panics in its
 /// reconcile, so the integration tests can show the isolation. Read once
@@ -83,23 +83,13 @@ async fn report(p: &AnalyticsPipeline, ctx: &Context, error: &Error) {
     let previous = p.status.clone().unwrap_or_default();
     let now =
         k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(k8s_openapi::jiff::Timestamp::now());
-    let mut conditions: Vec<_> = previous
-        .conditions
-        .iter()
-        .filter(|c| c.type_ != READY)
-        .cloned()
-        .collect();
-    conditions.extend(merge_conditions(
+    let conditions = ready_false_after_error(
         &previous.conditions,
-        vec![ConditionBuilder::new(
-            READY,
-            false,
-            error.category(),
-            error.to_string(),
-        )],
+        error.category(),
+        error.to_string(),
         p.metadata.generation,
         &now,
-    ));
+    );
     let status = AnalyticsPipelineStatus {
         phase: Some(Phase::Degraded),
         conditions,

@@ -404,26 +404,15 @@ async fn write_failed_status(
     previous: &AnalyticsPipelineStatus,
     error: &Error,
 ) -> Result<()> {
-    use crate::status::{ConditionBuilder, READY};
     let now =
         k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(k8s_openapi::jiff::Timestamp::now());
-    let mut conditions: Vec<_> = previous
-        .conditions
-        .iter()
-        .filter(|c| c.type_ != READY)
-        .cloned()
-        .collect();
-    conditions.extend(merge_conditions(
+    let conditions = crate::status::ready_false_after_error(
         &previous.conditions,
-        vec![ConditionBuilder::new(
-            READY,
-            false,
-            error.category(),
-            error.to_string(),
-        )],
+        error.category(),
+        error.to_string(),
         p.metadata.generation,
         &now,
-    ));
+    );
     let status = AnalyticsPipelineStatus {
         observed_generation: p.metadata.generation,
         phase: Some(Phase::Failed),

@@ -56,6 +56,30 @@ pub fn merge_conditions(
         .collect()
 }
 
+/// The conditions after an error that ended the reconcile early: `Ready`
+/// turns False with the error's reason and message; every other condition
+/// keeps what it last said, because the reconcile never re-checked it.
+pub fn ready_false_after_error(
+    previous: &[Condition],
+    reason: &'static str,
+    message: String,
+    generation: Option<i64>,
+    now: &Time,
+) -> Vec<Condition> {
+    let mut conditions: Vec<_> = previous
+        .iter()
+        .filter(|c| c.type_ != super::READY)
+        .cloned()
+        .collect();
+    conditions.extend(merge_conditions(
+        previous,
+        vec![ConditionBuilder::new(super::READY, false, reason, message)],
+        generation,
+        now,
+    ));
+    conditions
+}
+
 fn truncate(message: &str, max: usize) -> String {
     if message.len() <= max {
         return message.to_string();
@@ -73,6 +97,38 @@ mod tests {
 
     fn time(secs: i64) -> Time {
         Time(k8s_openapi::jiff::Timestamp::from_second(secs).expect("valid time"))
+    }
+
+    #[test]
+    fn an_error_turns_only_ready_false() {
+        let previous = merge_conditions(
+            &[],
+            vec![
+                ConditionBuilder::new("TopicsReady", true, "TopicsReady", "8 topics"),
+                ConditionBuilder::new(super::super::READY, true, "PipelineRunning", "ok"),
+            ],
+            Some(1),
+            &time(100),
+        );
+        let next = ready_false_after_error(
+            &previous,
+            "KafkaError",
+            "broker down".into(),
+            Some(2),
+            &time(200),
+        );
+        assert_eq!(next.len(), 2);
+        assert_eq!(
+            next[0], previous[0],
+            "other conditions are kept as they were"
+        );
+        let ready = &next[1];
+        assert_eq!(ready.type_, super::super::READY);
+        assert_eq!(ready.status, "False");
+        assert_eq!(ready.reason, "KafkaError");
+        assert_eq!(ready.message, "broker down");
+        assert_eq!(ready.last_transition_time, time(200));
+        assert_eq!(ready.observed_generation, Some(2));
     }
 
     #[test]

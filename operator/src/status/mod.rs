@@ -5,7 +5,7 @@ mod conditions;
 pub mod merge;
 mod phase;
 
-pub use conditions::{ConditionBuilder, merge_conditions};
+pub use conditions::{ConditionBuilder, merge_conditions, ready_false_after_error};
 pub use phase::{
     MergeObservation, Observations, ProcessorObservation, TopicsState, WorkloadObservation,
     derive_conditions, derive_phase,
