@@ -22,25 +22,6 @@ use support::{
     OperatorProcess, apply_pipeline, condition, kafka_bootstrap, kubectl, unique, wait_until,
 };
 
-const TOPIC_SUFFIXES: [&str; 8] = [
-    "input",
-    "sales",
-    "segments",
-    "anomalies",
-    "hourly",
-    "top-products",
-    "dead-letter",
-    "partials",
-];
-
-/// The default topic names of `ns/pipeline`.
-fn topic_names(ns: &str, pipeline: &str) -> Vec<String> {
-    TOPIC_SUFFIXES
-        .iter()
-        .map(|s| format!("{ns}.{pipeline}.{s}"))
-        .collect()
-}
-
 fn produce(topic: &str, count: usize) {
     let producer: ThreadedProducer<DefaultProducerContext> = ClientConfig::new()
         .set("bootstrap.servers", kafka_bootstrap())
@@ -99,7 +80,7 @@ async fn provisions_topics_workloads_and_reports_lag_and_throughput() {
     let pipelines: Api<AnalyticsPipeline> = Api::namespaced(client.clone(), &ns);
 
     // Topics, with the spec's partitions and config.
-    let names = topic_names(&ns, &name);
+    let names = support::default_topic_names(&ns, &name);
     wait_until("all topics in Kafka", Duration::from_secs(60), || async {
         let found = partitions(&names).await;
         if found.iter().all(|p| *p == 3) {
@@ -384,7 +365,7 @@ async fn foreign_topics_are_not_touched_and_retain_keeps_topics() {
     let ns = support::namespace(&client, "op-conflict").await;
     let _operator = OperatorProcess::start(&ns, "op-1", "shopstream-operator");
     let name = unique("shop");
-    let names = topic_names(&ns, &name);
+    let names = support::default_topic_names(&ns, &name);
 
     // Someone else's topic, with a different partition count, is in the way.
     let foreign = NewTopic::new(&names[1], 6, TopicReplication::Fixed(1));
@@ -455,7 +436,7 @@ async fn unreachable_kafka_is_reported_and_deletion_still_completes() {
     let ns = support::namespace(&client, "op-outage").await;
     let _operator = OperatorProcess::start(&ns, "op-1", "shopstream-operator");
     let name = unique("shop");
-    let names = topic_names(&ns, &name);
+    let names = support::default_topic_names(&ns, &name);
     let pipelines: Api<AnalyticsPipeline> = Api::namespaced(client.clone(), &ns);
 
     let spec = |bootstrap: &str| {

@@ -228,19 +228,7 @@ async fn merge_progress_stalls_and_the_memory_bound_are_reported() {
         Duration::from_secs(60),
     )
     .await;
-    let topics: Vec<String> = [
-        "input",
-        "sales",
-        "segments",
-        "anomalies",
-        "hourly",
-        "top-products",
-        "dead-letter",
-        "partials",
-    ]
-    .iter()
-    .map(|r| format!("{ns}.{name}.{r}"))
-    .collect();
+    let topics = support::default_topic_names(&ns, &name);
     delete_topics(&topics).await;
     support::delete_namespace(&client, &ns).await;
 }

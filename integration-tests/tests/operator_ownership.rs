@@ -187,19 +187,7 @@ async fn objects_of_someone_else_are_never_taken_over() {
         Duration::from_secs(60),
     )
     .await;
-    let topics: Vec<String> = [
-        "input",
-        "sales",
-        "segments",
-        "anomalies",
-        "hourly",
-        "top-products",
-        "dead-letter",
-        "partials",
-    ]
-    .iter()
-    .map(|r| format!("{ns}.{name}.{r}"))
-    .collect();
+    let topics = support::default_topic_names(&ns, &name);
     delete_topics(&topics).await;
     support::delete_namespace(&client, &ns).await;
 }

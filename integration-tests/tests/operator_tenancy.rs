@@ -19,24 +19,6 @@ use support::{
     OperatorProcess, apply_pipeline, condition, kafka_bootstrap, kubectl, unique, wait_until,
 };
 
-const ROLES: [&str; 8] = [
-    "input",
-    "sales",
-    "segments",
-    "anomalies",
-    "hourly",
-    "top-products",
-    "dead-letter",
-    "partials",
-];
-
-fn default_names(ns: &str, pipeline: &str) -> Vec<String> {
-    ROLES
-        .iter()
-        .map(|role| format!("{ns}.{pipeline}.{role}"))
-        .collect()
-}
-
 fn topic_status<'a>(p: &'a AnalyticsPipeline, role: &str) -> &'a TopicStatus {
     p.status
         .as_ref()
@@ -119,10 +101,10 @@ async fn the_same_pipeline_name_in_two_namespaces_shares_nothing() {
     let s = wait_for_condition(&staging_api, &name, "TopicsReady", "True", None).await;
     let p = wait_for_condition(&prod_api, &name, "TopicsReady", "True", None).await;
 
-    let staging_topics = default_names(&staging, &name);
-    let prod_topics = default_names(&prod, &name);
+    let staging_topics = support::default_topic_names(&staging, &name);
+    let prod_topics = support::default_topic_names(&prod, &name);
     for (pipeline, names) in [(&s, &staging_topics), (&p, &prod_topics)] {
-        for (role, topic) in ROLES.iter().zip(names.iter()) {
+        for (role, topic) in support::TOPIC_ROLES.iter().zip(names.iter()) {
             let status = topic_status(pipeline, role);
             assert_eq!(&status.name, topic);
             assert_eq!(status.origin, Some(TopicOrigin::Created));
@@ -185,7 +167,7 @@ async fn a_foreign_topic_is_used_but_changed_or_deleted_only_when_adopted() {
     let ns = support::namespace(&client, "op-foreign").await;
     let _operator = OperatorProcess::start(&ns, "op-1", "shopstream-operator");
     let name = unique("shop");
-    let names = default_names(&ns, &name);
+    let names = support::default_topic_names(&ns, &name);
     let (sales, hourly) = (&names[1], &names[4]);
 
     // Two topics someone else made, with config the spec does not name.
@@ -410,7 +392,10 @@ async fn a_pipeline_from_before_the_upgrade_keeps_its_topic_names() {
     support::install_crd(&client).await;
     let ns = support::namespace(&client, "op-upgrade").await;
     let name = unique("shop");
-    let old_names: Vec<String> = ROLES.iter().map(|r| format!("{name}-{r}")).collect();
+    let old_names: Vec<String> = support::TOPIC_ROLES
+        .iter()
+        .map(|r| format!("{name}-{r}"))
+        .collect();
     for topic in &old_names {
         create_topic(topic, 3, &[]).await;
     }
@@ -449,12 +434,12 @@ async fn a_pipeline_from_before_the_upgrade_keeps_its_topic_names() {
         },
     )
     .await;
-    for (role, old) in ROLES.iter().zip(&old_names) {
+    for (role, old) in support::TOPIC_ROLES.iter().zip(&old_names) {
         let status = topic_status(&p, role);
         assert_eq!(&status.name, old, "the {role} topic was renamed");
         assert_eq!(status.origin, Some(TopicOrigin::Created));
     }
-    let new_names = default_names(&ns, &name);
+    let new_names = support::default_topic_names(&ns, &name);
     assert_eq!(partitions(&new_names).await, [0; 8], "no new topics");
     let config_map: k8s_openapi::api::core::v1::ConfigMap = Api::namespaced(client.clone(), &ns)
         .get(&format!("{name}-config"))
@@ -484,7 +469,7 @@ async fn a_pipeline_from_before_the_upgrade_keeps_its_topic_names() {
 /// The status an operator before `origin` wrote: names `<pipeline>-<role>`,
 /// `managed: true`, under the operator's field manager.
 async fn write_old_status(api: &Api<AnalyticsPipeline>, name: &str, topics: &[String]) {
-    let topics: Vec<serde_json::Value> = ROLES
+    let topics: Vec<serde_json::Value> = support::TOPIC_ROLES
         .iter()
         .zip(topics)
         .map(|(role, topic)| {

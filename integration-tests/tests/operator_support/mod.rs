@@ -199,6 +199,28 @@ pub fn kafka_bootstrap() -> String {
     required_env("SHOPSTREAM_KAFKA_BOOTSTRAP")
 }
 
+/// The topic roles in the order the operator lists them, spelled as in the
+/// default names. Written out here rather than taken from the operator, so
+/// the suites check its defaults instead of repeating them.
+pub const TOPIC_ROLES: [&str; 8] = [
+    "input",
+    "sales",
+    "segments",
+    "anomalies",
+    "hourly",
+    "top-products",
+    "dead-letter",
+    "partials",
+];
+
+/// The default topic names of `ns/pipeline`: `<namespace>.<pipeline>.<role>`.
+pub fn default_topic_names(ns: &str, pipeline: &str) -> Vec<String> {
+    TOPIC_ROLES
+        .iter()
+        .map(|role| format!("{ns}.{pipeline}.{role}"))
+        .collect()
+}
+
 /// A name unique to this run, for Kafka topics (cluster-wide) and pipelines.
 pub fn unique(prefix: &str) -> String {
     let nanos = SystemTime::now()
