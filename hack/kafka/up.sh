@@ -139,8 +139,12 @@ log "Kafka starting (pid $started_pid), log $KAFKA_LOG"
 
 check_started() {
   if ! kill -0 "$started_pid" 2>/dev/null; then
+    # The cause is logged once, early (a port in use, a bad config), and the
+    # shutdown that follows fills the tail; show both.
+    echo "----- first errors in $KAFKA_LOG -----" >&3
+    grep -m 8 -E 'ERROR|FATAL|Exception' "$KAFKA_LOG" >&3 || true
     echo "----- last lines of $KAFKA_LOG -----" >&3
-    tail -n 40 "$KAFKA_LOG" >&3
+    tail -n 20 "$KAFKA_LOG" >&3
     die "Kafka exited during startup; full log: $KAFKA_LOG" 2>&3
   fi
   kafka_healthy

@@ -13,14 +13,43 @@ use super::repo_root;
 pub struct PrivateBroker {
     run_dir: PathBuf,
     pub port: u16,
+    sasl_ssl_port: u16,
+    mtls_port: u16,
     controller_port: u16,
 }
 
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free loopback port")
+/// The broker's four listeners (plaintext, SASL_SSL, mTLS, controller).
+const LISTENERS: usize = 4;
+
+/// Four distinct free loopback ports below the kernel's ephemeral range
+/// (32768 and up): a port handed out by `bind(0)` can be taken by any client
+/// connection's local end before the broker binds it, which made the broker
+/// exit with "Address already in use" in CI. All four are held at once while
+/// choosing, so they differ from each other.
+fn free_ports() -> [u16; LISTENERS] {
+    let mut seed = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos() as u64)
+        .unwrap_or(0)
+        ^ (u64::from(std::process::id()) << 16);
+    let mut held = Vec::with_capacity(LISTENERS);
+    for _ in 0..10_000 {
+        seed = seed
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
+        let port = 20_000 + ((seed >> 33) % 12_000) as u16;
+        if let Ok(listener) = TcpListener::bind(("127.0.0.1", port)) {
+            held.push((port, listener));
+            if held.len() == LISTENERS {
+                let mut ports = [0; LISTENERS];
+                for (slot, (port, _)) in ports.iter_mut().zip(&held) {
+                    *slot = *port;
+                }
+                return ports;
+            }
+        }
+    }
+    panic!("no {LISTENERS} free loopback ports in 20000..32000");
 }
 
 impl PrivateBroker {
@@ -29,6 +58,8 @@ impl PrivateBroker {
         command
             .env("SHOPSTREAM_RUN_DIR", &self.run_dir)
             .env("KAFKA_PORT", self.port.to_string())
+            .env("KAFKA_SASL_SSL_PORT", self.sasl_ssl_port.to_string())
+            .env("KAFKA_MTLS_PORT", self.mtls_port.to_string())
             .env("KAFKA_CONTROLLER_PORT", self.controller_port.to_string());
         command
     }
@@ -48,10 +79,13 @@ impl PrivateBroker {
         let run_dir =
             std::env::temp_dir().join(format!("shopstream-broker-{}-{tag}", std::process::id()));
         let _ = std::fs::remove_dir_all(&run_dir);
+        let [port, sasl_ssl_port, mtls_port, controller_port] = free_ports();
         let broker = Self {
             run_dir,
-            port: free_port(),
-            controller_port: free_port(),
+            port,
+            sasl_ssl_port,
+            mtls_port,
+            controller_port,
         };
         broker.up(tag);
         broker
