@@ -27,7 +27,14 @@ pid_of() {
   [[ "$pid" =~ ^[0-9]+$ ]] || return 1
   alive "$pid" || return 1
   argv0="$(tr '\0' '\n' <"/proc/$pid/cmdline" 2>/dev/null | head -n 1)" || return 1
-  [[ "$argv0" == "$bin" ]] || return 1
+  # A bare name matches the program wherever it was built: the demo's
+  # binaries live under whatever CARGO_TARGET_DIR the run that started them
+  # had, which the run that stops them may not share.
+  if [[ "$bin" == */* ]]; then
+    [[ "$argv0" == "$bin" ]] || return 1
+  else
+    [[ "${argv0##*/}" == "$bin" ]] || return 1
+  fi
   echo "$pid"
 }
 
