@@ -17,6 +17,7 @@ pub enum Binary {
     Operator,
     Processor,
     Generator,
+    Serving,
 }
 
 impl Binary {
@@ -26,6 +27,7 @@ impl Binary {
             Binary::Operator => "shopstream_operator",
             Binary::Processor => "shopstream_processor",
             Binary::Generator => "shopstream_generator",
+            Binary::Serving => "shopstream_serving",
         }
     }
 }

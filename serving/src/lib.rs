@@ -1,5 +1,5 @@
-//! The serving layer's logic, without I/O except [`writer`]: what a
-//! pipeline's results become in Redis.
+//! The serving layer: what a pipeline's results become in Redis (pure
+//! logic), and the `serving` binary that writes and shows them.
 //!
 //! - [`records`]: the processor's output records, as read from its topics.
 //! - [`keys`] and [`mapping`]: those records as Redis writes — the original
@@ -12,14 +12,19 @@
 //!   model on each user's purchase history.
 //! - [`writer`]: applies a batch of writes to Redis, atomically and
 //!   idempotently.
+//! - [`service`]: the `serving` binary: consume the output topics, write,
+//!   commit; health, metrics, the offsets probe.
+//! - [`dashboard`]: the live page and the JSON API, read from Redis.
 //!
 //! The contract is documented in `docs/serving.md`.
 
 pub mod clv;
+pub mod dashboard;
 pub mod keys;
 pub mod mapping;
 pub mod original_json;
 pub mod records;
+pub mod service;
 pub mod time;
 pub mod writer;
 pub mod writes;

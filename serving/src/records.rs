@@ -18,6 +18,14 @@ pub enum Output {
 }
 
 impl Output {
+    pub const ALL: [Output; 5] = [
+        Output::Sales,
+        Output::Segments,
+        Output::Hourly,
+        Output::TopProducts,
+        Output::Anomalies,
+    ];
+
     pub fn name(self) -> &'static str {
         match self {
             Output::Sales => "sales",

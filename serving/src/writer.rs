@@ -94,36 +94,7 @@ impl RedisWriter {
     /// reconnects by itself after Redis restarts; a write during the outage
     /// fails and is for the caller to retry.
     pub async fn connect(target: RedisTarget) -> Result<RedisWriter, WriteError> {
-        let connect_error = |source| WriteError::Connect {
-            target: target.to_string(),
-            source,
-        };
-        let mut info = ConnectionAddr::Tcp(target.host.clone(), target.port)
-            .into_connection_info()
-            .map_err(connect_error)?;
-        if let Some(password) = &target.password {
-            let settings = info.redis_settings().clone().set_password(password);
-            info = info.set_redis_settings(settings);
-        }
-        let config = ConnectionManagerConfig::new()
-            .set_connection_timeout(Some(CONNECT_TIMEOUT))
-            .set_response_timeout(Some(RESPONSE_TIMEOUT))
-            .set_number_of_retries(2)
-            .set_max_delay(Duration::from_secs(2));
-        let mut connection = redis::Client::open(info)
-            .map_err(connect_error)?
-            .get_connection_manager_with_config(config)
-            .await
-            .map_err(connect_error)?;
-        // The connection is lazy about authentication: without this, a
-        // missing or wrong password would only show on the first batch,
-        // where redis 1.2's multiplexed connection fails a MULTI pipeline
-        // whose every reply is NOAUTH with a broken pipe (and an overflow
-        // panic in its driver task in debug builds) instead of the reason.
-        let _: String = redis::cmd("PING")
-            .query_async(&mut connection)
-            .await
-            .map_err(connect_error)?;
+        let connection = connection(&target).await?;
         Ok(RedisWriter { target, connection })
     }
 
@@ -147,6 +118,43 @@ impl RedisWriter {
             })?;
         Ok(())
     }
+}
+
+/// A connection to `target` that reconnects by itself after Redis restarts,
+/// checked (and authenticated) with a `PING`. The dashboard reads through
+/// one of these too.
+pub async fn connection(target: &RedisTarget) -> Result<ConnectionManager, WriteError> {
+    let connect_error = |source| WriteError::Connect {
+        target: target.to_string(),
+        source,
+    };
+    let mut info = ConnectionAddr::Tcp(target.host.clone(), target.port)
+        .into_connection_info()
+        .map_err(connect_error)?;
+    if let Some(password) = &target.password {
+        let settings = info.redis_settings().clone().set_password(password);
+        info = info.set_redis_settings(settings);
+    }
+    let config = ConnectionManagerConfig::new()
+        .set_connection_timeout(Some(CONNECT_TIMEOUT))
+        .set_response_timeout(Some(RESPONSE_TIMEOUT))
+        .set_number_of_retries(2)
+        .set_max_delay(Duration::from_secs(2));
+    let mut connection = redis::Client::open(info)
+        .map_err(connect_error)?
+        .get_connection_manager_with_config(config)
+        .await
+        .map_err(connect_error)?;
+    // The connection is lazy about authentication: without this, a
+    // missing or wrong password would only show on the first batch,
+    // where redis 1.2's multiplexed connection fails a MULTI pipeline
+    // whose every reply is NOAUTH with a broken pipe (and an overflow
+    // panic in its driver task in debug builds) instead of the reason.
+    let _: String = redis::cmd("PING")
+        .query_async(&mut connection)
+        .await
+        .map_err(connect_error)?;
+    Ok(connection)
 }
 
 /// The commands of `batch`, in order, in one `MULTI … EXEC`.

@@ -11,6 +11,7 @@
 pub mod generator;
 pub mod operator;
 pub mod processor;
+pub mod serving;
 
 /// Keys every workload binary reads.
 pub mod shared {

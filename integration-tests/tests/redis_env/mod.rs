@@ -138,36 +138,59 @@ fn port_of(addr: &str) -> &str {
         .unwrap_or_else(|| panic!("Redis address {addr} has no port"))
 }
 
-fn restart_script() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../hack/redis/restart.sh")
+fn script(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(format!("../hack/redis/{name}"))
 }
 
-/// Stops the instance and starts it again on the same data dir
-/// (`hack/redis/restart.sh`); returns once it answers PING. Connections
-/// made before are broken afterwards.
-pub async fn restart(instance: Instance, stop: Stop) {
+/// Runs `hack/redis/<name> <args…>` on this test's instances.
+async fn run_script(name: &str, args: &[&str]) {
     let mut command = tokio::process::Command::new("bash");
-    command.arg(restart_script());
-    if let Stop::Crash = stop {
-        command.arg("--kill");
-    }
     command
-        .arg(instance.script_name())
-        // The script derives the ports from the environment it runs in; pin
-        // them to the addresses this test talks to, so it can only ever act
-        // on these servers (it refuses one whose pid file it does not own).
+        .arg(script(name))
+        .args(args)
+        // The scripts derive the ports from the environment they run in; pin
+        // them to the addresses this test talks to, so they can only ever act
+        // on these servers (they refuse one whose pid file they do not own).
         .env("REDIS_PORT", port_of(&Instance::Open.addr()))
         .env("REDIS_AUTH_PORT", port_of(&Instance::Auth.addr()))
         .stdin(Stdio::null())
         .kill_on_drop(true);
     let output = tokio::time::timeout(Duration::from_secs(90), command.output())
         .await
-        .expect("hack/redis/restart.sh finished within 90 s")
-        .expect("running hack/redis/restart.sh");
+        .unwrap_or_else(|_| panic!("hack/redis/{name} {args:?} finished within 90 s"))
+        .unwrap_or_else(|e| panic!("running hack/redis/{name}: {e}"));
     assert!(
         output.status.success(),
-        "hack/redis/restart.sh {instance:?} ({stop:?}) failed: {}\n{}",
+        "hack/redis/{name} {args:?} failed: {}\n{}",
         output.status,
         String::from_utf8_lossy(&output.stderr)
     );
+}
+
+/// Stops the instance, keeping its data (`hack/redis/down.sh --keep-data`):
+/// Redis stays down until [`start`].
+pub async fn stop(instance: Instance, stop: Stop) {
+    let mut args = vec!["--keep-data"];
+    if let Stop::Crash = stop {
+        args.push("--kill");
+    }
+    args.push(instance.script_name());
+    run_script("down.sh", &args).await;
+}
+
+/// Starts a stopped instance on its data; returns once it answers PING.
+pub async fn start(instance: Instance) {
+    run_script("up.sh", &[instance.script_name()]).await;
+}
+
+/// Stops the instance and starts it again on the same data dir
+/// (`hack/redis/restart.sh`); returns once it answers PING. Connections
+/// made before are broken afterwards.
+pub async fn restart(instance: Instance, stop: Stop) {
+    let mut args = Vec::new();
+    if let Stop::Crash = stop {
+        args.push("--kill");
+    }
+    args.push(instance.script_name());
+    run_script("restart.sh", &args).await;
 }
