@@ -48,7 +48,7 @@ helm-lint: ## helm lint + helm template of the chart (helm built by hack/helm/bu
 	hack/helm/build.sh
 	hack/helm/lint.sh
 
-images: ## Build shopstream/{operator,processor,generator}:<version> with Docker
+images: ## Build shopstream/{operator,processor,generator,serving}:<version> with Docker
 	hack/kind/images.sh
 
 kind-load: ## Load the images into the kind cluster

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# `make images`: builds shopstream/{operator,processor,generator}:<workspace
-# version> from docker/Dockerfile (one build stage, three runtime targets).
+# `make images`: builds shopstream/{operator,processor,generator,serving}:<workspace
+# version> from docker/Dockerfile (one build stage, four runtime targets).
 # Needs Docker with BuildKit (the default since Docker 23).
 set -euo pipefail
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"

@@ -19,7 +19,7 @@ KIND_CACHE_BIN="$CACHE_DIR/kind-$KIND_VERSION/bin/kind"
 
 # Images: shopstream/{operator,processor,generator}:<workspace version>.
 IMAGE_PREFIX="${IMAGE_PREFIX:-shopstream}"
-IMAGE_COMPONENTS=(operator processor generator)
+IMAGE_COMPONENTS=(operator processor generator serving)
 workspace_version() {
   sed -n '/^\[workspace\.package\]/,/^\[/s/^version *= *"\(.*\)"/\1/p' "$REPO_ROOT/Cargo.toml" | head -n1
 }

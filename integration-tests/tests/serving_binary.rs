@@ -7,206 +7,22 @@
 mod redis_env;
 mod serving_support;
 
-use std::net::{Ipv4Addr, SocketAddr, TcpListener};
-use std::path::PathBuf;
-use std::process::Stdio;
-use std::time::{Duration, Instant};
+use std::net::SocketAddr;
+use std::time::Duration;
 
 use integration_tests::environment::kafka_bootstrap;
-use integration_tests::{binaries, kafka};
 use rdkafka::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, Consumer};
-use rdkafka::producer::{FutureProducer, FutureRecord, Producer};
+use rdkafka::producer::Producer;
 use rdkafka::{Offset, TopicPartitionList};
 use redis::AsyncCommands;
 use redis_env::{Instance, Stop};
 use serde_json::Value;
+use serving_support::process::{Serving, Topics, metric, send, transactional_producer};
 use serving_support::{RECORDS, assert_golden_except, snapshot};
 use shopstream_serving::keys::KeySpace;
 use shopstream_serving::records::Output;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-
-struct Topics {
-    names: Vec<(Output, String)>,
-    input: String,
-}
-
-impl Topics {
-    async fn create(test: &str) -> Topics {
-        let mut names = Vec::new();
-        for output in Output::ALL {
-            let topic = kafka::create_topic(&format!("{test}-{}", output.name()), 2, &[]).await;
-            names.push((output, topic));
-        }
-        let input = kafka::create_topic(&format!("{test}-input"), 1, &[]).await;
-        Topics { names, input }
-    }
-
-    fn of(&self, output: Output) -> &str {
-        self.names
-            .iter()
-            .find(|(o, _)| *o == output)
-            .map(|(_, name)| name.as_str())
-            .unwrap()
-    }
-
-    async fn delete(&self) {
-        let mut all: Vec<&str> = self.names.iter().map(|(_, n)| n.as_str()).collect();
-        all.push(&self.input);
-        kafka::delete_topics(&all).await;
-    }
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .unwrap()
-}
-
-struct Serving {
-    child: tokio::process::Child,
-    addr: SocketAddr,
-    log: PathBuf,
-    keys: KeySpace,
-    group: String,
-}
-
-impl Serving {
-    fn spawn(test: &str, topics: &Topics, redis: Instance) -> Serving {
-        let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, free_port()));
-        let pipeline = kafka::unique(test);
-        let group = format!("{pipeline}-serving");
-        let log = std::env::temp_dir().join(format!("{pipeline}.log"));
-        let file = std::fs::File::create(&log).unwrap();
-        let mut command = tokio::process::Command::new(binaries::path("serving"));
-        command
-            .env_clear()
-            .env("KAFKA_BOOTSTRAP_SERVERS", kafka_bootstrap())
-            .env("SERVING_GROUP_ID", &group)
-            .env("PROCESSOR_GROUP_ID", format!("{pipeline}-processor"))
-            .env("PROCESSOR_INPUT_TOPIC", &topics.input)
-            .env("PROCESSOR_SALES_TOPIC", topics.of(Output::Sales))
-            .env("PROCESSOR_SEGMENTS_TOPIC", topics.of(Output::Segments))
-            .env("PROCESSOR_HOURLY_TOPIC", topics.of(Output::Hourly))
-            .env(
-                "PROCESSOR_TOP_PRODUCTS_TOPIC",
-                topics.of(Output::TopProducts),
-            )
-            .env("PROCESSOR_ANOMALIES_TOPIC", topics.of(Output::Anomalies))
-            .env("SERVING_REDIS_ADDRESS", redis.addr())
-            .env("SERVING_PIPELINE_NAMESPACE", "serving-binary")
-            .env("SERVING_PIPELINE_NAME", &pipeline)
-            .env("SERVING_FLUSH_INTERVAL_MS", "50")
-            .env("METRICS_ADDR", addr.to_string())
-            .env("RUST_LOG", "info")
-            .stdin(Stdio::null())
-            .stdout(file.try_clone().unwrap())
-            .stderr(file)
-            .kill_on_drop(true);
-        if let Some(password) = redis.password() {
-            command.env("SERVING_REDIS_PASSWORD", password);
-        }
-        let child = command.spawn().unwrap();
-        Serving {
-            child,
-            addr,
-            log,
-            keys: KeySpace::for_pipeline("serving-binary", &pipeline),
-            group,
-        }
-    }
-
-    fn log_text(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
-
-    fn assert_alive(&mut self) {
-        if let Ok(Some(status)) = self.child.try_wait() {
-            panic!("serving exited ({status}):\n{}", self.log_text());
-        }
-    }
-
-    /// (status code, body) of `GET path`; (0, "") when nothing answers.
-    async fn get(&self, path: &str) -> (u16, String) {
-        let Ok(mut stream) = tokio::net::TcpStream::connect(self.addr).await else {
-            return (0, String::new());
-        };
-        let request = format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
-        if stream.write_all(request.as_bytes()).await.is_err() {
-            return (0, String::new());
-        }
-        let mut reply = String::new();
-        let _ = stream.read_to_string(&mut reply).await;
-        let code = reply
-            .split(' ')
-            .nth(1)
-            .and_then(|c| c.parse().ok())
-            .unwrap_or(0);
-        let body = reply
-            .split_once("\r\n\r\n")
-            .map(|(_, b)| b.to_owned())
-            .unwrap_or_default();
-        (code, body)
-    }
-
-    async fn json(&self, path: &str) -> Value {
-        let (code, body) = self.get(path).await;
-        serde_json::from_str(&body)
-            .unwrap_or_else(|e| panic!("{path} answered {code} with no JSON ({e}): {body}"))
-    }
-
-    /// Waits until `check` holds, failing with the log after `within`.
-    async fn wait_for<F, Fut>(&mut self, what: &str, within: Duration, mut check: F)
-    where
-        F: FnMut() -> Fut,
-        Fut: std::future::Future<Output = bool>,
-    {
-        let deadline = Instant::now() + within;
-        loop {
-            self.assert_alive();
-            if check().await {
-                return;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "{what}: not within {within:?}\n--- serving log ---\n{}",
-                self.log_text()
-            );
-            tokio::time::sleep(Duration::from_millis(200)).await;
-        }
-    }
-}
-
-fn metric(text: &str, name: &str) -> f64 {
-    text.lines()
-        .find(|l| l.starts_with(name) && l[name.len()..].starts_with(' '))
-        .and_then(|l| l.rsplit(' ').next())
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0.0)
-}
-
-fn transactional_producer() -> FutureProducer {
-    let producer: FutureProducer = ClientConfig::new()
-        .set("bootstrap.servers", kafka_bootstrap())
-        .set("transactional.id", kafka::unique("serving-test-txn"))
-        .create()
-        .unwrap();
-    producer.init_transactions(Duration::from_secs(30)).unwrap();
-    producer
-}
-
-async fn send(producer: &FutureProducer, topic: &str, partition: i32, value: &str) {
-    producer
-        .send(
-            FutureRecord::<(), _>::to(topic)
-                .partition(partition)
-                .payload(value),
-            Duration::from_secs(30),
-        )
-        .await
-        .unwrap_or_else(|(e, _)| panic!("producing to {topic}: {e}"));
-}
 
 fn committed_offsets(group: &str, topic: &str) -> Vec<Option<i64>> {
     let consumer: BaseConsumer = ClientConfig::new()
@@ -242,7 +58,7 @@ const ABORTED_HOURLY: &str = r#"{"window_start":"2025-08-12T10:00:00Z","window_e
 #[tokio::test]
 async fn committed_output_records_become_the_originals_keys_values_and_ttls() {
     let topics = Topics::create("serving-bin").await;
-    let mut serving = Serving::spawn("serving-bin", &topics, Instance::Open);
+    let mut serving = Serving::spawn("serving-bin", &topics, &Instance::Open.addr(), None);
     let producer = transactional_producer();
 
     // An aborted transaction first: read_committed must skip it.
@@ -369,7 +185,12 @@ async fn a_redis_outage_is_retried_and_reported_and_nothing_is_lost() {
     let topics = Topics::create("serving-outage").await;
     // The password instance: the reconnection after the restart must
     // authenticate again.
-    let mut serving = Serving::spawn("serving-outage", &topics, Instance::Auth);
+    let mut serving = Serving::spawn(
+        "serving-outage",
+        &topics,
+        &Instance::Auth.addr(),
+        Instance::Auth.password(),
+    );
     let producer = transactional_producer();
     let sales = topics.of(Output::Sales).to_owned();
     let key = |minute: &str| format!("{}sales:2025-08-12 10:{minute}:00", serving.keys.prefix());

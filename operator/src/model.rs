@@ -9,7 +9,8 @@ use std::collections::BTreeMap;
 use kube::ResourceExt;
 
 use crate::crd::{
-    AnalyticsPipeline, DeletionPolicy, GeneratorSchema, ProcessorSpec, TopicSpec, TopicsSpec,
+    AnalyticsPipeline, DeletionPolicy, GeneratorSchema, ProcessorSpec, ServingSpec, TopicSpec,
+    TopicsSpec,
 };
 
 /// The generator image of pipelines that do not name one (`--generator-image`).
@@ -18,6 +19,9 @@ pub const DEFAULT_GENERATOR_IMAGE: &str =
 /// The processor image of pipelines that do not name one (`--processor-image`).
 pub const DEFAULT_PROCESSOR_IMAGE: &str =
     concat!("shopstream/processor:", env!("CARGO_PKG_VERSION"));
+
+/// The serving image of pipelines that do not name one (`--serving-image`).
+pub const DEFAULT_SERVING_IMAGE: &str = concat!("shopstream/serving:", env!("CARGO_PKG_VERSION"));
 
 /// The key of everything the operator keeps per pipeline: `namespace/name`.
 pub fn pipeline_key(p: &AnalyticsPipeline) -> String {
@@ -145,6 +149,8 @@ pub struct ValidatedPipeline {
     pub consumer_group: String,
     pub generator: Option<GeneratorSettings>,
     pub processor: ProcessorSettings,
+    /// `None` unless `spec.serving.enabled`.
+    pub serving: Option<ServingSettings>,
     pub deletion_policy: DeletionPolicy,
     /// Non-fatal findings worth telling the user (e.g. idle replicas).
     pub warnings: Vec<String>,
@@ -165,11 +171,18 @@ pub struct ProcessorSettings {
     pub spec: ProcessorSpec,
 }
 
+#[derive(Clone, Debug, PartialEq)]
+pub struct ServingSettings {
+    pub image: String,
+    pub spec: ServingSpec,
+}
+
 /// Images used when the spec does not name one; set by operator flags.
 #[derive(Clone, Debug)]
 pub struct DefaultImages {
     pub generator: String,
     pub processor: String,
+    pub serving: String,
 }
 
 impl Default for DefaultImages {
@@ -177,6 +190,7 @@ impl Default for DefaultImages {
         Self {
             generator: DEFAULT_GENERATOR_IMAGE.into(),
             processor: DEFAULT_PROCESSOR_IMAGE.into(),
+            serving: DEFAULT_SERVING_IMAGE.into(),
         }
     }
 }

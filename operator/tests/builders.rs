@@ -9,7 +9,7 @@ use operator::model::{DefaultImages, ValidatedPipeline};
 use operator::reconcile::validate::validate;
 use operator::workloads::{
     build_config_map, build_generator_deployment, build_metrics_service,
-    build_processor_statefulset,
+    build_processor_statefulset, build_serving_deployment, build_serving_service,
 };
 use serde::Serialize;
 
@@ -45,6 +45,7 @@ fn validated(yaml: &str) -> ValidatedPipeline {
         &DefaultImages {
             generator: "shopstream/generator:0.1.0".into(),
             processor: "shopstream/processor:0.1.0".into(),
+            serving: "shopstream/serving:0.1.0".into(),
         },
     )
     .expect("valid pipeline")
@@ -186,4 +187,40 @@ fn a_spec_change_rolls_exactly_what_it_affects() {
         hash(&build_generator_deployment(&base, &base_config).expect("enabled")),
         hash(&build_generator_deployment(&threshold, &threshold_config).expect("enabled"))
     );
+}
+
+const WITH_SERVING: &str = "
+apiVersion: analytics.shopstream.dev/v1alpha1
+kind: AnalyticsPipeline
+metadata: {name: shop, namespace: analytics}
+spec:
+  kafka: {bootstrapServers: 'kafka-bootstrap.kafka:9092'}
+  serving:
+    redis:
+      address: 'redis.cache:6379'
+      passwordSecret: {name: shop-redis}
+    ttl: {aggregatesSeconds: 3600}
+";
+
+#[test]
+fn serving_deployment_and_service_match_fixtures() {
+    let p = validated(WITH_SERVING);
+    let config = build_config_map(&p).data.unwrap_or_default();
+    let deployment = build_serving_deployment(&p, &config).expect("serving is enabled");
+    assert_matches_fixture("serving-deployment.yaml", &deployment);
+    let service = build_serving_service(&p).expect("serving is enabled");
+    assert_matches_fixture("serving-service.yaml", &service);
+    // The password comes from the Secret; the operator never sees it.
+    let yaml = serde_yaml::to_string(&deployment).unwrap();
+    assert!(yaml.contains("secretKeyRef"), "{yaml}");
+}
+
+#[test]
+fn serving_is_off_unless_enabled() {
+    let p = validated(EXAMPLE);
+    let config = build_config_map(&p).data.unwrap_or_default();
+    assert!(build_serving_deployment(&p, &config).is_none());
+    assert!(build_serving_service(&p).is_none());
+    let disabled = WITH_SERVING.replace("  serving:\n", "  serving:\n    enabled: false\n");
+    assert!(build_serving_service(&validated(&disabled)).is_none());
 }

@@ -15,6 +15,7 @@ use operator::model::{DefaultImages, TopicRole, ValidatedPipeline};
 use operator::reconcile::validate::validate;
 use operator::workloads::{
     build_config_map, build_generator_deployment, build_processor_statefulset,
+    build_serving_deployment,
 };
 use shopstream_common::contract::shared;
 
@@ -40,6 +41,9 @@ spec:
     idlePartitionTimeoutSeconds: 45
     maxEventTimeSkewSeconds: 600
     resources: {limits: {memory: 512Mi}}
+  serving:
+    redis: {address: 'redis.cache:6379', passwordSecret: {name: shop-redis}}
+    ttl: {aggregatesSeconds: 900, clvSeconds: 300}
 ";
 
 /// Set in the pods for people (`kubectl exec … env`, logs), read by no flag.
@@ -68,6 +72,8 @@ fn resolve(container: &Container, config_map: &ConfigMap) -> BTreeMap<String, St
                     })
                 } else if from.field_ref.is_some() {
                     "shop-pod-0".to_string()
+                } else if from.secret_key_ref.is_some() {
+                    "secret-from-the-secret".to_string()
                 } else {
                     panic!("{}: a source this test does not resolve", var.name)
                 }
@@ -172,4 +178,40 @@ fn every_generator_variable_is_a_generator_flag() {
     assert_eq!(args.metrics_addr.port(), 9090);
     assert_eq!(args.log_format, shopstream_common::logging::LogFormat::Json);
     args.check().expect("a combination the generator runs");
+}
+
+#[test]
+fn every_serving_variable_is_a_serving_flag() {
+    let p = validated();
+    let config_map = build_config_map(&p);
+    let data = config_map.data.clone().unwrap_or_default();
+    let workload = build_serving_deployment(&p, &data).expect("serving enabled");
+    let template = &workload.spec.as_ref().expect("spec").template;
+    let env = resolve(container(template), &config_map);
+
+    let command = shopstream_serving::service::Args::command();
+    let argv = argv(&command, &env);
+    let args = shopstream_serving::service::Args::try_parse_from(&argv)
+        .unwrap_or_else(|e| panic!("serving refuses what the operator sets: {e}"));
+    assert_eq!(args.bootstrap_servers, p.bootstrap_servers);
+    assert_eq!(args.group_id, format!("{}-serving", p.consumer_group));
+    assert_eq!(args.processor_group_id, p.consumer_group);
+    assert_eq!(args.input_topic, "purchases");
+    assert_eq!(args.top_products_topic, "top-products-v2");
+    assert_eq!(args.sales_topic, p.topic_name(TopicRole::Sales));
+    assert_eq!(args.redis_address, "redis.cache:6379");
+    assert_eq!(
+        args.redis_password.as_deref(),
+        Some("secret-from-the-secret")
+    );
+    assert_eq!(
+        (args.aggregates_ttl_seconds, args.clv_ttl_seconds),
+        (900, 300)
+    );
+    assert_eq!(
+        args.keys(),
+        shopstream_serving::keys::KeySpace::for_pipeline("analytics", "shop")
+    );
+    assert_eq!(args.http_addr.port(), 9090);
+    assert_eq!(args.log_format, shopstream_common::logging::LogFormat::Json);
 }

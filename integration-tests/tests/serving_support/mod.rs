@@ -3,6 +3,8 @@
 //! pipeline's prefix, values byte for byte, maximum TTLs).
 #![allow(dead_code)] // each test crate uses a different subset
 
+pub mod process;
+
 use std::collections::BTreeMap;
 
 use redis::AsyncCommands;

@@ -10,7 +10,9 @@ use kube::Client;
 use operator::context::{Context, Settings};
 use operator::leader::LeaderElector;
 use operator::metrics::Metrics;
-use operator::model::{DEFAULT_GENERATOR_IMAGE, DEFAULT_PROCESSOR_IMAGE, DefaultImages};
+use operator::model::{
+    DEFAULT_GENERATOR_IMAGE, DEFAULT_PROCESSOR_IMAGE, DEFAULT_SERVING_IMAGE, DefaultImages,
+};
 use shopstream_common::contract::{operator as env, shared};
 use shopstream_common::http::{EndpointServer, Endpoints, Readiness};
 use shopstream_common::logging::{self, LogFormat};
@@ -41,6 +43,9 @@ struct Args {
     /// Processor image for pipelines that do not name one.
     #[arg(long, env = env::PROCESSOR_IMAGE, default_value = DEFAULT_PROCESSOR_IMAGE)]
     processor_image: String,
+    /// Serving image for pipelines that do not name one.
+    #[arg(long, env = env::SERVING_IMAGE, default_value = DEFAULT_SERVING_IMAGE)]
+    serving_image: String,
     /// Elect a leader through a Lease so that several replicas can run.
     #[arg(long, env = env::LEADER_ELECTION, default_value_t = true, action = clap::ArgAction::Set)]
     leader_election: bool,
@@ -86,6 +91,7 @@ async fn run(args: Args) -> anyhow::Result<ExitCode> {
             images: DefaultImages {
                 generator: args.generator_image.clone(),
                 processor: args.processor_image.clone(),
+                serving: args.serving_image.clone(),
             },
             status_interval: args.status_interval,
             merge_stall_timeout: args.merge_stall_timeout,

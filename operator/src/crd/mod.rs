@@ -7,12 +7,14 @@
 //! written for the user, not for the implementer.
 
 pub mod definition;
+pub mod serving;
 pub mod spec;
 pub mod status;
 pub mod topics;
 pub mod workloads;
 
 pub use definition::{CRD_FILE, crd_yaml};
+pub use serving::{RedisSpec, SecretKey, ServingSpec, ServingStatus, ServingTtl};
 pub use spec::{AnalyticsPipeline, AnalyticsPipelineSpec, DeletionPolicy, KafkaConnection};
 pub use status::{
     AnalyticsPipelineStatus, GeneratorStatus, PartitionLag, Phase, ProcessorStatus, RetiredTopic,

@@ -2,6 +2,7 @@ use kube::{CustomResource, KubeSchema};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+use super::serving::ServingSpec;
 use super::status::AnalyticsPipelineStatus;
 use super::topics::TopicsSpec;
 use super::workloads::{GeneratorSpec, ProcessorSpec};
@@ -91,6 +92,11 @@ pub struct AnalyticsPipelineSpec {
     /// sales analytics from the input topic.
     #[serde(default)]
     pub processor: ProcessorSpec,
+
+    /// The serving component: the results in Redis with the original
+    /// system's keys, and a live dashboard. Off unless set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub serving: Option<ServingSpec>,
 
     /// What happens to the Kafka topics the pipeline created (or adopted)
     /// when the pipeline is deleted, or when the spec renames one of them:

@@ -44,6 +44,10 @@ pub struct AnalyticsPipelineStatus {
     /// Replicas and measured rate of the generator.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub generator: Option<GeneratorStatus>,
+
+    /// Readiness and dashboard URL of the serving component, when enabled.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub serving: Option<super::serving::ServingStatus>,
 }
 
 /// Lifecycle phase of a pipeline.

@@ -25,8 +25,8 @@ use crate::error::{Error, Result};
 use crate::model::ValidatedPipeline;
 use crate::workloads::{
     build_config_map, build_generator_deployment, build_metrics_service,
-    build_processor_statefulset, config_map_name, generator_name, metrics_service_name,
-    processor_name,
+    build_processor_statefulset, build_serving_deployment, build_serving_service, config_map_name,
+    generator_name, metrics_service_name, processor_name, serving_name,
 };
 
 /// What the workload step did.
@@ -68,16 +68,29 @@ pub async fn apply_workloads(
     });
     let mut service = build_metrics_service(p);
     service.metadata = owned(service.metadata);
+    let serving = build_serving_deployment(p, &config).map(|mut d| {
+        d.metadata = owned(d.metadata);
+        d
+    });
+    let serving_service = build_serving_service(p).map(|mut s| {
+        s.metadata = owned(s.metadata);
+        s
+    });
 
     let key = pipeline_key(owner);
-    let desired = fingerprint(&(&config_map, &processor, &generator, &service)).map_err(|e| {
-        Error::internal_caused_by(format!("cannot serialise the workloads: {e}"), e)
-    })?;
+    let desired = fingerprint(&(
+        &config_map,
+        &processor,
+        &generator,
+        &service,
+        (&serving, &serving_service),
+    ))
+    .map_err(|e| Error::internal_caused_by(format!("cannot serialise the workloads: {e}"), e))?;
     if ctx.state.is_current(&key, desired) {
         return Ok(WorkloadsOutcome::Unchanged);
     }
 
-    let conflicts = foreign_children(ctx, owner, p, generator.is_some()).await?;
+    let conflicts = foreign_children(ctx, owner, p, generator.is_some(), serving.is_some()).await?;
     if !conflicts.is_empty() {
         return Ok(WorkloadsOutcome::Conflict(conflicts));
     }
@@ -99,6 +112,19 @@ pub async fn apply_workloads(
     }
     let service = apply(ctx, &p.namespace, service).await?;
     remember(&mut versions, "Service", service.meta());
+    match (serving, serving_service) {
+        (Some(serving), Some(serving_service)) => {
+            let serving = apply(ctx, &p.namespace, serving).await?;
+            remember(&mut versions, "Deployment", serving.meta());
+            let serving_service = apply(ctx, &p.namespace, serving_service).await?;
+            remember(&mut versions, "Service", serving_service.meta());
+        }
+        _ => {
+            let name = serving_name(&p.name);
+            delete_own_deployment(ctx, owner, p, &name).await?;
+            delete_own_service(ctx, owner, p, &name).await?;
+        }
+    }
 
     ctx.state.record(&key, epoch, desired, versions);
     Ok(WorkloadsOutcome::Applied)
@@ -112,6 +138,7 @@ async fn foreign_children(
     owner: &AnalyticsPipeline,
     p: &ValidatedPipeline,
     with_generator: bool,
+    with_serving: bool,
 ) -> Result<Vec<String>> {
     let key = pipeline_key(owner);
     let uid = owner.uid().ok_or_else(Error::missing_uid)?;
@@ -148,6 +175,23 @@ async fn foreign_children(
         {
             let meta = read_meta::<Deployment>(ctx, &p.namespace, &name).await?;
             check("Deployment", name, meta);
+        }
+    }
+    if with_serving {
+        let name = serving_name(&p.name);
+        if !ctx
+            .state
+            .is_verified_owned(&key, &("Deployment", name.clone()))
+        {
+            let meta = read_meta::<Deployment>(ctx, &p.namespace, &name).await?;
+            check("Deployment", name.clone(), meta);
+        }
+        if !ctx
+            .state
+            .is_verified_owned(&key, &("Service", name.clone()))
+        {
+            let meta = read_meta::<Service>(ctx, &p.namespace, &name).await?;
+            check("Service", name, meta);
         }
     }
     let name = metrics_service_name(&p.name);
@@ -194,6 +238,29 @@ async fn delete_own_deployment(
     match api.delete(name, &delete_exactly(&current.metadata)).await {
         Ok(_) => Ok(()),
         // Gone already, or replaced since the read: not ours to delete.
+        Err(kube::Error::Api(e)) if e.code == 404 || e.code == 409 => Ok(()),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// The serving Service of a pipeline whose serving was disabled goes, if
+/// it is the pipeline's.
+async fn delete_own_service(
+    ctx: &Context,
+    owner: &AnalyticsPipeline,
+    p: &ValidatedPipeline,
+    name: &str,
+) -> Result<()> {
+    let uid = owner.uid().unwrap_or_default();
+    let api: Api<Service> = Api::namespaced(ctx.client.clone(), &p.namespace);
+    let Some(current) = api.get_metadata_opt(name).await? else {
+        return Ok(());
+    };
+    if ownership(Some(&current.metadata), &uid) != Ownership::Owned {
+        return Ok(());
+    }
+    match api.delete(name, &delete_exactly(&current.metadata)).await {
+        Ok(_) => Ok(()),
         Err(kube::Error::Api(e)) if e.code == 404 || e.code == 409 => Ok(()),
         Err(e) => Err(e.into()),
     }

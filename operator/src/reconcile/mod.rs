@@ -164,6 +164,11 @@ async fn apply_pipeline(p: &AnalyticsPipeline, ctx: &Context) -> Result<Action> 
 
     let observed = observe::observe(ctx, &validated, &topics.state).await?;
     let observe_done = started.elapsed();
+    let serving_status = observed.serving.map(|s| crate::crd::ServingStatus {
+        replicas: format!("{}/{}", s.ready, s.desired),
+        ready: s.ready > 0,
+        url: crate::workloads::serving_url(&validated),
+    });
     let (observations, processor_status, generator_status) = observe::summarise(
         ctx,
         &key,
@@ -182,6 +187,7 @@ async fn apply_pipeline(p: &AnalyticsPipeline, ctx: &Context) -> Result<Action> 
             retired_topics: retired,
             processor: Some(processor_status),
             generator: generator_status,
+            serving: serving_status,
             ..AnalyticsPipelineStatus::default()
         },
     );

@@ -14,12 +14,14 @@ use crate::status::merge::{
 use crate::status::{
     MergeObservation, Observations, ProcessorObservation, TopicsState, WorkloadObservation,
 };
-use crate::workloads::{generator_name, processor_name};
+use crate::workloads::{generator_name, processor_name, serving_name};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 
 pub struct Observed {
     pub processor: WorkloadObservation,
     pub generator: Option<WorkloadObservation>,
+    /// `None` unless serving is enabled.
+    pub serving: Option<WorkloadObservation>,
     /// `Err(message)` when Kafka could not be asked.
     pub lag: std::result::Result<LagSample, String>,
     /// The merge stage's commits; `Err(message)` when they could not be read.
@@ -51,6 +53,18 @@ pub async fn observe(
                 .and_then(|s| s.ready_replicas)
                 .unwrap_or(0),
             desired: g.replicas,
+        }),
+        None => None,
+    };
+    let serving = match &p.serving {
+        Some(s) => Some(WorkloadObservation {
+            ready: deployments
+                .get_opt(&serving_name(&p.name))
+                .await?
+                .and_then(|d| d.status)
+                .and_then(|s| s.ready_replicas)
+                .unwrap_or(0),
+            desired: s.spec.replicas,
         }),
         None => None,
     };
@@ -92,6 +106,7 @@ pub async fn observe(
     Ok(Observed {
         processor,
         generator,
+        serving,
         lag,
         merge,
     })

@@ -9,7 +9,8 @@ use super::topic_names::{check_length, resolve_topic_name};
 use crate::crd::AnalyticsPipeline;
 use crate::error::{Error, Result};
 use crate::model::{
-    DefaultImages, DesiredTopic, GeneratorSettings, ProcessorSettings, TopicRole, ValidatedPipeline,
+    DefaultImages, DesiredTopic, GeneratorSettings, ProcessorSettings, ServingSettings, TopicRole,
+    ValidatedPipeline,
 };
 
 pub fn validate(pipeline: &AnalyticsPipeline, images: &DefaultImages) -> Result<ValidatedPipeline> {
@@ -41,6 +42,14 @@ pub fn validate(pipeline: &AnalyticsPipeline, images: &DefaultImages) -> Result<
                 .unwrap_or_else(|| images.processor.clone()),
             spec: spec.processor.clone(),
         },
+        serving: spec
+            .serving
+            .as_ref()
+            .filter(|s| s.enabled)
+            .map(|s| ServingSettings {
+                image: s.image.clone().unwrap_or_else(|| images.serving.clone()),
+                spec: s.clone(),
+            }),
         deletion_policy: spec.deletion_policy,
         name,
         namespace,
@@ -189,6 +198,7 @@ mod tests {
         DefaultImages {
             generator: "shopstream/generator:test".into(),
             processor: "shopstream/processor:test".into(),
+            serving: "shopstream/serving:test".into(),
         }
     }
 

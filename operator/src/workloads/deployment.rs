@@ -73,7 +73,7 @@ pub(super) struct WorkloadSettings<'a> {
     pub config: &'a BTreeMap<String, String>,
 }
 
-fn build_deployment(
+pub(super) fn build_deployment(
     p: &ValidatedPipeline,
     component: Component,
     w: WorkloadSettings,

@@ -5,6 +5,8 @@ use std::collections::BTreeMap;
 pub enum Component {
     Generator,
     Processor,
+    /// The serving component (`spec.serving`).
+    Serving,
     /// Objects shared by both workloads (ConfigMap, metrics Service).
     Pipeline,
 }
@@ -14,6 +16,7 @@ impl Component {
         match self {
             Component::Generator => "generator",
             Component::Processor => "processor",
+            Component::Serving => "serving",
             Component::Pipeline => "pipeline",
         }
     }

@@ -1,0 +1,123 @@
+//! `spec.serving` and `status.serving`: the pipeline's serving component
+//! (its results in Redis, a live dashboard and a JSON API; docs/serving.md).
+
+use kube::KubeSchema;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+/// The serving component: consumes the output topics and writes them to an
+/// existing Redis with the original system's keys and TTLs, and serves a
+/// live dashboard on the `<pipeline>-serving` Service (port 8080).
+#[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct ServingSpec {
+    /// Run the serving component (Deployment and Service `<pipeline>-serving`).
+    #[serde(default = "default_true")]
+    pub enabled: bool,
+
+    /// The Redis it writes to.
+    pub redis: RedisSpec,
+
+    /// Number of serving pods. They share one consumer group; every pod
+    /// serves the whole dashboard (it reads Redis).
+    #[serde(default = "default_one")]
+    #[schemars(range(min = 0, max = 20))]
+    pub replicas: i32,
+
+    /// Container image of the serving component. Defaults to the image the
+    /// operator was installed with (`--serving-image`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 512))]
+    pub image: Option<String>,
+
+    /// Time to live of the keys, seconds. Defaults are the original's.
+    #[serde(default)]
+    pub ttl: ServingTtl,
+}
+
+/// Where Redis is, and how to authenticate.
+#[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct RedisSpec {
+    /// `host:port` of Redis, e.g. `redis.cache:6379`.
+    #[schemars(
+        length(min = 3, max = 512),
+        regex(pattern = r"^(\[[0-9a-fA-F:.]+\]|[^\s:\[\]]+):[0-9]{1,5}$")
+    )]
+    pub address: String,
+
+    /// A key of a Secret in the pipeline's namespace holding the Redis
+    /// password (AUTH). The password reaches the pod as an environment
+    /// variable from the Secret; it is never copied into a ConfigMap, the
+    /// status or a log.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub password_secret: Option<SecretKey>,
+}
+
+/// One key of a Secret.
+#[derive(JsonSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct SecretKey {
+    /// Name of the Secret (same namespace as the pipeline).
+    #[schemars(length(min = 1, max = 253))]
+    pub name: String,
+    /// Key within the Secret; default `password`.
+    #[serde(default = "default_password_key")]
+    #[schemars(length(min = 1, max = 253))]
+    pub key: String,
+}
+
+/// Key lifetimes.
+#[derive(JsonSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct ServingTtl {
+    /// Hourly sales, rankings, windows and anomalies (the original: 7200).
+    #[serde(default = "default_aggregates_ttl")]
+    #[schemars(range(min = 1, max = 31536000))]
+    pub aggregates_seconds: i64,
+    /// Per-user CLV (the original: 3600).
+    #[serde(default = "default_clv_ttl")]
+    #[schemars(range(min = 1, max = 31536000))]
+    pub clv_seconds: i64,
+}
+
+impl Default for ServingTtl {
+    fn default() -> Self {
+        ServingTtl {
+            aggregates_seconds: default_aggregates_ttl(),
+            clv_seconds: default_clv_ttl(),
+        }
+    }
+}
+
+/// Observed state of the serving component.
+#[derive(JsonSchema, Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct ServingStatus {
+    /// `ready/desired` pods.
+    pub replicas: String,
+    /// Whether at least one pod is ready (writing to Redis and reading Kafka).
+    pub ready: bool,
+    /// The dashboard's URL inside the cluster.
+    pub url: String,
+}
+
+fn default_true() -> bool {
+    true
+}
+
+fn default_one() -> i32 {
+    1
+}
+
+fn default_password_key() -> String {
+    "password".into()
+}
+
+fn default_aggregates_ttl() -> i64 {
+    7200
+}
+
+fn default_clv_ttl() -> i64 {
+    3600
+}
