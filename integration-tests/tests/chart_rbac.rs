@@ -69,7 +69,12 @@ fn expected_operator_rules() -> BTreeMap<(String, String), BTreeSet<String>> {
             "configmaps",
             &["get", "list", "watch", "create", "patch"],
         ),
-        ("", "services", &["get", "list", "watch", "create", "patch"]),
+        // delete: the serving Service of a pipeline whose serving was disabled.
+        (
+            "",
+            "services",
+            &["get", "list", "watch", "create", "patch", "delete"],
+        ),
         (
             "kafka.strimzi.io",
             "kafkatopics",

@@ -183,6 +183,23 @@ pub async fn start(instance: Instance) {
     run_script("up.sh", &[instance.script_name()]).await;
 }
 
+/// Starts the instance again when dropped (a test that stopped it and then
+/// failed must not leave it down for the next suites); a no-op when it
+/// runs already.
+pub struct StartOnDrop(pub Instance);
+
+impl Drop for StartOnDrop {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("bash")
+            .arg(script("up.sh"))
+            .arg(self.0.script_name())
+            .env("REDIS_PORT", port_of(&Instance::Open.addr()))
+            .env("REDIS_AUTH_PORT", port_of(&Instance::Auth.addr()))
+            .stdin(Stdio::null())
+            .status();
+    }
+}
+
 /// Stops the instance and starts it again on the same data dir
 /// (`hack/redis/restart.sh`); returns once it answers PING. Connections
 /// made before are broken afterwards.
