@@ -32,6 +32,10 @@ pub struct Args {
     )]
     pub bootstrap_servers: String,
 
+    /// TLS and authentication to Kafka.
+    #[command(flatten)]
+    pub kafka_security: kafka_security::KafkaSecurityArgs,
+
     /// Topic to write to; it must exist (the generator never creates topics).
     #[arg(long, env = env::TOPIC)]
     pub topic: String,

@@ -5,10 +5,12 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
+use anyhow::Context as _;
+use kafka_security::SecurityConfigError;
 use rdkafka::ClientConfig;
 use rdkafka::client::ClientContext;
 use rdkafka::config::RDKafkaLogLevel;
-use rdkafka::error::{KafkaError, KafkaResult};
+use rdkafka::error::KafkaError;
 use rdkafka::message::Message;
 use rdkafka::producer::{DeliveryResult, Producer, ProducerContext, ThreadedProducer};
 
@@ -100,8 +102,9 @@ impl ProducerContext for DeliveryCounter {
 }
 
 /// The producer configuration: idempotent, acks=all, compressed, batched for
-/// throughput; `-X` properties are applied last.
-pub fn client_config(args: &Args) -> ClientConfig {
+/// throughput, secured as `--kafka-*` says; `-X` properties are applied
+/// last.
+pub fn client_config(args: &Args) -> Result<ClientConfig, SecurityConfigError> {
     let mut config = ClientConfig::new();
     config
         .set("bootstrap.servers", &args.bootstrap_servers)
@@ -116,14 +119,18 @@ pub fn client_config(args: &Args) -> ClientConfig {
         .set("queue.buffering.max.kbytes", "1048576")
         .set("message.timeout.ms", "120000")
         .set("statistics.interval.ms", "0");
+    args.kafka_security.security().apply(&mut config)?;
     for (key, value) in &args.producer_properties {
         config.set(key, value);
     }
-    config
+    Ok(config)
 }
 
-pub fn create(args: &Args, metrics: Arc<Metrics>) -> KafkaResult<EventProducer> {
-    client_config(args).create_with_context(DeliveryCounter::new(metrics))
+pub fn create(args: &Args, metrics: Arc<Metrics>) -> anyhow::Result<EventProducer> {
+    let producer = client_config(args)
+        .context("Kafka security settings")?
+        .create_with_context(DeliveryCounter::new(metrics))?;
+    Ok(producer)
 }
 
 /// Polls the topic's metadata until it lists partitions without error, or

@@ -75,6 +75,9 @@ fn expected_operator_rules() -> BTreeMap<(String, String), BTreeSet<String>> {
             "services",
             &["get", "list", "watch", "create", "patch", "delete"],
         ),
+        // The CA and credential a pipeline names (spec.kafka.tls,
+        // spec.kafka.authentication), by name: never list or watch.
+        ("", "secrets", &["get"]),
         (
             "kafka.strimzi.io",
             "kafkatopics",
@@ -411,7 +414,8 @@ async fn run_with_chart_rbac(cluster_wide: bool) {
     );
     for denied in [
         &["update", "deployments.apps", "-n", &ns][..],
-        &["get", "secrets", "-n", &ns],
+        &["list", "secrets", "-n", &ns],
+        &["watch", "secrets", "-n", &ns],
         &["list", "pods", "-n", &ns],
         &[
             "delete",

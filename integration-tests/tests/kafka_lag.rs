@@ -163,7 +163,7 @@ async fn admin_describes_existing_topics_and_leaves_out_missing_ones() {
     create_topic(&bootstrap, &three, 3).await;
     create_topic(&bootstrap, &one, 1).await;
 
-    let admin = KafkaAdmin::connect(&bootstrap).expect("admin");
+    let admin = KafkaAdmin::connect(&bootstrap, None).expect("admin");
     // A duplicate name must not fail the request (librdkafka refuses
     // duplicates in one DescribeTopics).
     let described = admin

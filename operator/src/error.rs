@@ -27,6 +27,13 @@ pub enum Error {
         source: Option<Cause>,
     },
 
+    /// A Secret (or key) named in `spec.kafka.tls` or
+    /// `spec.kafka.authentication` cannot be read. Retried with backoff: a
+    /// Strimzi `KafkaUser`'s Secret appears some time after the user. The
+    /// message names the Secret and key, never a value.
+    #[error("Kafka credentials: {0}")]
+    KafkaCredentials(String),
+
     /// A topic exists in a state the operator refuses to change (fewer
     /// partitions wanted, another replication factor, foreign topic).
     #[error("topic conflict: {0}")]
@@ -140,7 +147,11 @@ impl Error {
     pub fn category(&self) -> &'static str {
         match self {
             Error::InvalidSpec(_) => "InvalidSpec",
-            Error::Kafka { .. } => "KafkaUnavailable",
+            Error::Kafka { .. } => match self.kafka_security_failure() {
+                Some(reason) => reason,
+                None => "KafkaUnavailable",
+            },
+            Error::KafkaCredentials(_) => "KafkaCredentialsUnavailable",
             Error::TopicConflict(_) => "TopicConflict",
             Error::Conflict(_) => "Conflict",
             Error::Kube(_) => "KubernetesApiError",
@@ -148,6 +159,32 @@ impl Error {
             Error::Serialization(_) => "SerializationError",
             Error::Finalizer { .. } => "FinalizerError",
             Error::Internal { .. } => "InternalError",
+        }
+    }
+
+    /// `AuthenticationFailed`, `TlsHandshakeFailed` or `AuthorizationFailed`
+    /// when Kafka refused the operator's credentials, its TLS handshake or
+    /// its request by ACL: the condition reason a user should see instead
+    /// of "unavailable".
+    pub fn kafka_security_failure(&self) -> Option<&'static str> {
+        use kafka_admin::ErrorKind;
+        let Error::Kafka {
+            source: Some(source),
+            ..
+        } = self
+        else {
+            return None;
+        };
+        let kind = if let Some(e) = source.downcast_ref::<kafka_admin::Error>() {
+            e.kind()
+        } else {
+            source.downcast_ref::<kafka_admin::BrokerError>()?.kind()
+        };
+        match kind {
+            ErrorKind::AuthenticationFailed
+            | ErrorKind::TlsHandshakeFailed
+            | ErrorKind::AuthorizationFailed => Some(kind.as_str()),
+            _ => None,
         }
     }
 

@@ -11,6 +11,7 @@ pub mod controller;
 pub mod crd;
 pub mod error;
 pub mod kafka;
+pub mod kafka_security;
 pub mod leader;
 pub mod metrics;
 pub mod model;

@@ -144,6 +144,8 @@ pub struct ValidatedPipeline {
     pub namespace: String,
     pub bootstrap_servers: String,
     pub strimzi_cluster: Option<String>,
+    /// TLS and authentication to Kafka, as Secret references.
+    pub kafka_security: crate::kafka_security::KafkaSecurityRefs,
     /// One topic per role, in [`TopicRole::ALL`] order (the input first).
     pub topics: [DesiredTopic; 8],
     pub consumer_group: String,

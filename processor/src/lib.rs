@@ -5,7 +5,7 @@
 
 pub mod analytics;
 pub mod fixed_schema;
-pub mod kafka_security;
+pub use kafka_security;
 pub mod rfc3339;
 
 pub use purchase_event as event;

@@ -23,6 +23,24 @@ pub mod shared {
     pub const LOG_FORMAT: &str = "LOG_FORMAT";
     /// The pod's name (downward API): the replica's identity.
     pub const POD_NAME: &str = "POD_NAME";
+
+    // Kafka security (issue 16). Every value is a setting or a file path,
+    // never a secret: passwords and keys stay in files mounted from
+    // Secrets, so they never appear in a pod spec, `kubectl describe` or a
+    // ConfigMap.
+
+    /// PEM file of the CA(s) the brokers' certificates chain to; set: TLS.
+    pub const KAFKA_TLS_CA_FILE: &str = "KAFKA_TLS_CA_FILE";
+    /// PEM client certificate (mutual TLS); with [`KAFKA_TLS_KEY_FILE`].
+    pub const KAFKA_TLS_CERTIFICATE_FILE: &str = "KAFKA_TLS_CERTIFICATE_FILE";
+    /// PEM private key of the client certificate.
+    pub const KAFKA_TLS_KEY_FILE: &str = "KAFKA_TLS_KEY_FILE";
+    /// `SCRAM-SHA-512` or `SCRAM-SHA-256`; set: SASL.
+    pub const KAFKA_SASL_MECHANISM: &str = "KAFKA_SASL_MECHANISM";
+    /// The SASL user name.
+    pub const KAFKA_SASL_USERNAME: &str = "KAFKA_SASL_USERNAME";
+    /// File holding the SASL password.
+    pub const KAFKA_SASL_PASSWORD_FILE: &str = "KAFKA_SASL_PASSWORD_FILE";
 }
 
 /// The port of `/metrics`, `/healthz` and `/readyz` in the workload pods.

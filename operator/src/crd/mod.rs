@@ -7,6 +7,7 @@
 //! written for the user, not for the implementer.
 
 pub mod definition;
+pub mod kafka_security;
 pub mod serving;
 pub mod spec;
 pub mod status;
@@ -14,6 +15,10 @@ pub mod topics;
 pub mod workloads;
 
 pub use definition::{CRD_FILE, crd_yaml};
+pub use kafka_security::{
+    AuthenticationType, CertAndKeySecretSource, CertSecretSource, KafkaAuthentication, KafkaTls,
+    PasswordSecretSource,
+};
 pub use serving::{RedisSpec, SecretKey, ServingSpec, ServingStatus, ServingTtl};
 pub use spec::{AnalyticsPipeline, AnalyticsPipelineSpec, DeletionPolicy, KafkaConnection};
 pub use status::{

@@ -2,6 +2,7 @@ use kube::{CustomResource, KubeSchema};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+use super::kafka_security::{KafkaAuthentication, KafkaTls};
 use super::serving::ServingSpec;
 use super::status::AnalyticsPipelineStatus;
 use super::topics::TopicsSpec;
@@ -109,6 +110,7 @@ pub struct AnalyticsPipelineSpec {
 /// Connection to the Kafka cluster.
 #[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
 #[serde(rename_all = "camelCase")]
+#[x_kube(validation = Rule::new("!has(self.authentication) || self.authentication.type != 'tls' || has(self.tls)").message("authentication type tls is a client certificate, which needs tls (trustedCertificates)"))]
 pub struct KafkaConnection {
     /// Comma-separated `host:port` list of Kafka brokers used by the operator
     /// (topic administration, lag measurement) and by the generator and
@@ -129,6 +131,15 @@ pub struct KafkaConnection {
         regex(pattern = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
     )]
     pub strimzi_cluster: Option<String>,
+
+    /// TLS to the brokers. Unset: plaintext.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls: Option<KafkaTls>,
+
+    /// How the operator, the generator and the processor authenticate.
+    /// Unset: anonymously.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub authentication: Option<KafkaAuthentication>,
 }
 
 /// What happens to a pipeline's Kafka topics when the pipeline is deleted.

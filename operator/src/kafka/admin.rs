@@ -1,7 +1,9 @@
 use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
 
-use kafka_admin::{ClientConfig, Creation, KafkaClient, NewTopic, TopicDescription};
+use kafka_admin::{
+    ClientConfig, Creation, KafkaClient, NewTopic, SecurityConfig, TopicDescription,
+};
 
 use super::errors::{from_client, topic_error};
 use crate::error::{Error, Result};
@@ -29,11 +31,19 @@ pub struct KafkaAdmin {
 }
 
 impl KafkaAdmin {
-    /// A client for `bootstrap_servers`; no I/O until the first call.
-    pub fn connect(bootstrap_servers: &str) -> Result<Self> {
-        let config = ClientConfig::new(bootstrap_servers)
+    /// A client for `bootstrap_servers`, secured as `security` says
+    /// (`None`: plaintext); no I/O until the first call.
+    pub fn connect(bootstrap_servers: &str, security: Option<&SecurityConfig>) -> Result<Self> {
+        let mut config = ClientConfig::new(bootstrap_servers)
             .map_err(|e| Error::InvalidSpec(format!("spec.kafka.bootstrapServers: {e}")))?
             .client_id(CLIENT_ID);
+        if let Some(security) = security {
+            // Unreadable PEM, a key that does not parse: the Secret's
+            // content is wrong, which a fixed Secret (not spec) cures.
+            config = config.security(security.clone()).map_err(|e| {
+                Error::KafkaCredentials(format!("the Secrets' content is not usable: {e}"))
+            })?;
+        }
         Ok(Self {
             client: KafkaClient::new(config),
         })

@@ -8,6 +8,12 @@
 //! `user_expiry` stops counting as a user (a pipeline whose finalizer was
 //! removed by hand is never cleaned up), and a client used without a
 //! pipeline goes after the same idle time.
+//!
+//! A secured pipeline's client authenticates with the pipeline's own
+//! credentials ([`KafkaConnections::set_credentials`], before its first
+//! request of a reconcile): clients are per bootstrap string *and*
+//! credential, so two pipelines share one only if both are the same, and a
+//! rotated password gets a new client while the old one is dropped.
 
 use std::collections::HashMap;
 use std::collections::hash_map::Entry;
@@ -16,6 +22,7 @@ use std::time::{Duration, Instant};
 
 use super::{KafkaAdmin, LagSampler};
 use crate::error::Result;
+use crate::kafka_security::ClusterCredentials;
 
 /// How long a pipeline keeps a cluster's client without a reconcile; far
 /// above any status refresh interval, so only forgotten pipelines expire.
@@ -32,8 +39,11 @@ struct Cluster {
 #[derive(Default)]
 struct State {
     clusters: HashMap<String, Cluster>,
-    /// Pipeline → the bootstrap string it uses now.
+    /// Pipeline → the cluster key (bootstrap string and credential) it
+    /// uses now.
     pipelines: HashMap<String, String>,
+    /// Pipeline → its credentials, for secured clusters.
+    credentials: HashMap<String, ClusterCredentials>,
 }
 
 pub struct KafkaConnections {
@@ -79,18 +89,28 @@ impl KafkaConnections {
         let now = Instant::now();
         let mut state = self.lock();
         self.sweep(&mut state, now);
+        let credentials = match user {
+            ClientUse::Pipeline(key) => state.credentials.get(key).cloned(),
+            ClientUse::Anonymous => None,
+        };
+        // The digest only: the key is never shown, and holds no secret.
+        let cluster_key = match &credentials {
+            Some(c) => format!("{bootstrap_servers}#{}", c.identity),
+            None => bootstrap_servers.to_string(),
+        };
         if let ClientUse::Pipeline(key) = user {
-            let previous = state
-                .pipelines
-                .insert(key.to_string(), bootstrap_servers.to_string());
-            if let Some(previous) = previous.filter(|p| p != bootstrap_servers) {
+            let previous = state.pipelines.insert(key.to_string(), cluster_key.clone());
+            if let Some(previous) = previous.filter(|p| *p != cluster_key) {
                 release_user(&mut state, &previous, key);
             }
         }
-        let cluster = match state.clusters.entry(bootstrap_servers.to_string()) {
+        let cluster = match state.clusters.entry(cluster_key) {
             Entry::Occupied(entry) => entry.into_mut(),
             Entry::Vacant(entry) => {
-                let admin = KafkaAdmin::connect(bootstrap_servers)?;
+                let admin = KafkaAdmin::connect(
+                    bootstrap_servers,
+                    credentials.as_ref().map(|c| &c.security),
+                )?;
                 let sampler = LagSampler::sharing(&admin);
                 entry.insert(Cluster {
                     admin: Arc::new(admin),
@@ -122,10 +142,21 @@ impl KafkaConnections {
         self.cluster(user, bootstrap_servers, |c| c.sampler.clone())
     }
 
+    /// The credentials `pipeline`'s clients connect with from now on
+    /// (`None`: plaintext, anonymous).
+    pub fn set_credentials(&self, pipeline: &str, credentials: Option<ClusterCredentials>) {
+        let mut state = self.lock();
+        match credentials {
+            Some(c) => state.credentials.insert(pipeline.to_string(), c),
+            None => state.credentials.remove(pipeline),
+        };
+    }
+
     /// The pipeline is gone: its cluster's client goes too unless another
     /// pipeline uses it.
     pub fn release(&self, pipeline: &str) {
         let mut state = self.lock();
+        state.credentials.remove(pipeline);
         if let Some(bootstrap) = state.pipelines.remove(pipeline) {
             release_user(&mut state, &bootstrap, pipeline);
         }
@@ -146,6 +177,7 @@ impl KafkaConnections {
         }
         for user in expired {
             state.pipelines.remove(&user);
+            state.credentials.remove(&user);
         }
         state
             .clusters

@@ -179,7 +179,10 @@ impl LagSampler {
 
     /// A sampler with its own client.
     pub fn connect(bootstrap_servers: &str) -> Result<Self> {
-        Ok(Self::sharing(&KafkaAdmin::connect(bootstrap_servers)?))
+        Ok(Self::sharing(&KafkaAdmin::connect(
+            bootstrap_servers,
+            None,
+        )?))
     }
 
     /// A sampler asking through `admin`'s connections.

@@ -77,6 +77,11 @@ async fn delete_topics(p: &AnalyticsPipeline, ctx: &Context) -> Result<()> {
             if names.is_empty() {
                 return Ok(());
             }
+            let refs = crate::kafka_security::from_spec(&p.spec.kafka)?;
+            let namespace = p.metadata.namespace.clone().unwrap_or_default();
+            let credentials =
+                crate::kafka_security::read_credentials(&ctx.client, &namespace, &refs).await?;
+            ctx.kafka.set_credentials(&pipeline_key(p), credentials);
             let admin = ctx.kafka.admin(
                 ClientUse::Pipeline(&pipeline_key(p)),
                 &p.spec.kafka.bootstrap_servers,

@@ -29,6 +29,7 @@ use crate::context::Context;
 use crate::crd::{AnalyticsPipeline, AnalyticsPipelineStatus, Phase, TopicStatus};
 use crate::error::{Error, Result};
 use crate::kafka::ClientUse;
+use crate::kafka_security::read_credentials;
 use crate::model::ValidatedPipeline;
 use crate::status::{TopicsState, derive_conditions, derive_phase, merge_conditions};
 use apply::WorkloadsOutcome;
@@ -128,6 +129,16 @@ async fn apply_pipeline(p: &AnalyticsPipeline, ctx: &Context) -> Result<Action> 
             return Err(error);
         }
     };
+    // The operator's own requests authenticate as the pipeline: its
+    // Secrets are read on every reconcile, so a rotated password is used
+    // from the next one on.
+    match read_credentials(&ctx.client, &validated.namespace, &validated.kafka_security).await {
+        Ok(credentials) => ctx.kafka.set_credentials(&key, credentials),
+        Err(error) => {
+            write_failed_status(p, ctx, &previous, &error).await?;
+            return Err(error);
+        }
+    }
 
     // Topics first: the workloads need them.
     let recorded = RecordedTopics::from_status(p.status.as_ref());
@@ -380,9 +391,15 @@ async fn provision_topics(
                     t
                 })
                 .collect();
-            let state = match &error {
-                Error::Kafka { message, .. } => TopicsState::KafkaUnreachable(message.clone()),
-                other => TopicsState::Error(other.to_string()),
+            let state = match (&error, error.kafka_security_failure()) {
+                (Error::Kafka { message, .. }, Some(reason)) => TopicsState::KafkaRefused {
+                    reason,
+                    message: crate::kafka_security::explain(reason, &v.kafka_security, message),
+                },
+                (Error::Kafka { message, .. }, None) => {
+                    TopicsState::KafkaUnreachable(message.clone())
+                }
+                (other, _) => TopicsState::Error(other.to_string()),
             };
             publish(
                 ctx,

@@ -70,7 +70,9 @@ pub async fn observe(
     };
 
     let lag = match topics {
-        TopicsState::KafkaUnreachable(m) => (Err(m.clone()), Err(m.clone())),
+        TopicsState::KafkaUnreachable(m) | TopicsState::KafkaRefused { message: m, .. } => {
+            (Err(m.clone()), Err(m.clone()))
+        }
         _ => {
             let query = LagQuery {
                 group: p.consumer_group.clone(),

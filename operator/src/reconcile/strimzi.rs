@@ -288,6 +288,7 @@ async fn decide_by_kafka<'a>(
         TopicsState::Provisioning(what) => found.not_ready.push(what),
         TopicsState::Error(why) => found.errors.push(why),
         TopicsState::KafkaUnreachable(why) => found.errors.push(why),
+        TopicsState::KafkaRefused { message, .. } => found.errors.push(message),
         TopicsState::Ready => {}
     }
     found.statuses.extend(checked.statuses);

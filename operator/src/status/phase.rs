@@ -30,6 +30,13 @@ pub enum TopicsState {
     /// Kafka (or Strimzi's topic) reported an error for a topic.
     Error(String),
     KafkaUnreachable(String),
+    /// Kafka refused the pipeline's credentials, TLS handshake or (by ACL)
+    /// request; `reason` is `AuthenticationFailed`, `TlsHandshakeFailed` or
+    /// `AuthorizationFailed`, the condition's reason.
+    KafkaRefused {
+        reason: &'static str,
+        message: String,
+    },
 }
 
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -115,6 +122,9 @@ fn topics_condition(topics: &TopicsState) -> ConditionBuilder {
         }
         TopicsState::KafkaUnreachable(m) => {
             ConditionBuilder::new(TOPICS_READY, false, "KafkaUnreachable", m.clone())
+        }
+        TopicsState::KafkaRefused { reason, message } => {
+            ConditionBuilder::new(TOPICS_READY, false, reason, message.clone())
         }
     }
 }
@@ -257,7 +267,9 @@ pub fn derive_phase(o: &Observations, conditions: &[ConditionBuilder]) -> Phase 
     }
     match &o.topics {
         TopicsState::Conflict(_) | TopicsState::Error(_) => Phase::Degraded,
-        TopicsState::KafkaUnreachable(_) if was_running => Phase::Degraded,
+        TopicsState::KafkaUnreachable(_) | TopicsState::KafkaRefused { .. } if was_running => {
+            Phase::Degraded
+        }
         _ if was_running => Phase::Degraded,
         _ => Phase::Provisioning,
     }

@@ -14,6 +14,7 @@ use shopstream_common::logging::LogFormat;
 
 use super::configmap::{config_map_name, generator_env_keys};
 use super::labels::{Component, labels, selector_labels};
+use crate::kafka_security::pod::pod_kafka_security;
 use crate::model::ValidatedPipeline;
 
 /// Port of `/metrics`, `/healthz` and `/readyz` in both containers.
@@ -111,7 +112,9 @@ pub(super) fn pod_template(
     component: Component,
     w: WorkloadSettings,
 ) -> PodTemplateSpec {
-    let env = container_env(&p.name, &w);
+    let mut env = container_env(&p.name, &w);
+    let security = pod_kafka_security(&p.kafka_security);
+    env.extend(security.env.iter().cloned());
     let settings_hash = config_hash(w.env_keys.iter().map(|k| (*k, w.config.get(*k))));
     let pod_annotations = BTreeMap::from([
         ("prometheus.io/scrape".to_string(), "true".to_string()),
@@ -147,6 +150,7 @@ pub(super) fn pod_template(
         readiness_probe: Some(probe("/readyz", 5)),
         resources: Some(w.resources),
         security_context: Some(restricted_container_security()),
+        volume_mounts: (!security.is_empty()).then(|| security.mounts.clone()),
         ..Container::default()
     };
 
@@ -166,12 +170,16 @@ pub(super) fn pod_template(
                 run_as_non_root: Some(true),
                 run_as_user: Some(65532),
                 run_as_group: Some(65532),
+                // The Secret files are group-readable only (0440): the
+                // container's group must own them.
+                fs_group: (!security.is_empty()).then_some(65532),
                 seccomp_profile: Some(SeccompProfile {
                     type_: "RuntimeDefault".into(),
                     ..SeccompProfile::default()
                 }),
                 ..PodSecurityContext::default()
             }),
+            volumes: (!security.is_empty()).then_some(security.volumes),
             ..PodSpec::default()
         }),
     }

@@ -30,6 +30,9 @@ pub struct Args {
         default_value = "127.0.0.1:9092"
     )]
     pub bootstrap_servers: String,
+    /// TLS and authentication to Kafka.
+    #[command(flatten)]
+    pub kafka_security: kafka_security::KafkaSecurityArgs,
     /// Consumer group of stage 1 (pre-aggregate). Stage 2 (merge) uses
     /// `<group>-merge`; transactional ids derive from it too.
     #[arg(

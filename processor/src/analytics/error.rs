@@ -22,6 +22,11 @@ pub enum ProcessorError {
     Delivery(String),
     #[error("invalid configuration: {0}")]
     Config(String),
+    #[error("Kafka security settings: {source}")]
+    KafkaSecurity {
+        #[source]
+        source: kafka_security::SecurityConfigError,
+    },
     #[error("task failed: {0}")]
     Task(String),
 }

@@ -20,10 +20,24 @@ use super::metrics::Metrics;
 /// Timeout of blocking admin-ish calls (metadata, commits, transactions).
 pub const CALL_TIMEOUT: Duration = Duration::from_secs(30);
 
-pub fn consumer_config(bootstrap: &str, group: &str) -> ClientConfig {
+/// The settings every client of the processor starts from: the bootstrap
+/// servers and, when configured, TLS and authentication (files read once,
+/// here; a rotated credential takes effect when the pod restarts).
+pub fn base_config(
+    bootstrap: &str,
+    security: &kafka_security::KafkaSecurity,
+) -> Result<ClientConfig> {
     let mut c = ClientConfig::new();
-    c.set("bootstrap.servers", bootstrap)
-        .set("group.id", group)
+    c.set("bootstrap.servers", bootstrap);
+    security
+        .apply(&mut c)
+        .map_err(|source| ProcessorError::KafkaSecurity { source })?;
+    Ok(c)
+}
+
+pub fn consumer_config(base: &ClientConfig, group: &str) -> ClientConfig {
+    let mut c = base.clone();
+    c.set("group.id", group)
         .set("enable.auto.commit", "false")
         .set("auto.offset.reset", "earliest")
         // Only committed transactions; also makes the committed-offset fetch
@@ -59,11 +73,10 @@ pub fn consumer_config(bootstrap: &str, group: &str) -> ClientConfig {
     c
 }
 
-fn producer_config(bootstrap: &str, timeout_ms: u64) -> ClientConfig {
+fn producer_config(base: &ClientConfig, timeout_ms: u64) -> ClientConfig {
     let timeout = timeout_ms.clamp(1_000, 600_000).to_string();
-    let mut c = ClientConfig::new();
-    c.set("bootstrap.servers", bootstrap)
-        .set("enable.idempotence", "true")
+    let mut c = base.clone();
+    c.set("enable.idempotence", "true")
         .set("acks", "all")
         .set("linger.ms", "5")
         .set("batch.size", "1000000")
@@ -83,13 +96,13 @@ fn producer_config(bootstrap: &str, timeout_ms: u64) -> ClientConfig {
 
 /// The transactional producer of stage 1.
 pub fn transactional_producer(
-    bootstrap: &str,
+    base: &ClientConfig,
     transactional_id: &str,
     timeout_ms: u64,
 ) -> Result<FutureProducer> {
     // librdkafka requires message.timeout.ms <= transaction.timeout.ms.
     let txn_timeout = timeout_ms.clamp(60_000, 900_000).to_string();
-    let producer: FutureProducer = producer_config(bootstrap, timeout_ms)
+    let producer: FutureProducer = producer_config(base, timeout_ms)
         .set("transactional.id", transactional_id)
         .set("transaction.timeout.ms", &txn_timeout)
         .create()
@@ -98,8 +111,8 @@ pub fn transactional_producer(
 }
 
 /// The idempotent producer of stage 2.
-pub fn idempotent_producer(bootstrap: &str, timeout_ms: u64) -> Result<FutureProducer> {
-    producer_config(bootstrap, timeout_ms)
+pub fn idempotent_producer(base: &ClientConfig, timeout_ms: u64) -> Result<FutureProducer> {
+    producer_config(base, timeout_ms)
         .create()
         .map_err(ProcessorError::kafka("creating the output producer"))
 }

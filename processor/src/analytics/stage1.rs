@@ -22,7 +22,9 @@ use tokio::task::{JoinHandle, block_in_place};
 use super::config::Args;
 use super::error::{ProcessorError, Result};
 use super::idleness::IdleTracker;
-use super::kafka::{CALL_TIMEOUT, Stage1Context, consumer_config, transactional_producer};
+use super::kafka::{
+    CALL_TIMEOUT, Stage1Context, base_config, consumer_config, transactional_producer,
+};
 use super::metrics::Metrics;
 use super::preagg::{DeadLetter, PreAggregator, WindowConfig, detect_anomaly};
 use super::routing::{initial_routing, pinned_routing};
@@ -337,17 +339,13 @@ fn connect(
     ready: Arc<AtomicBool>,
 ) -> Result<(StreamConsumer<Stage1Context>, Writer)> {
     let context = Stage1Context::new(Arc::clone(metrics), ready, args.input_topic.clone());
-    let consumer: StreamConsumer<Stage1Context> =
-        consumer_config(&args.bootstrap_servers, &args.group_id)
-            .set("statistics.interval.ms", "5000")
-            .create_with_context(context)
-            .map_err(ProcessorError::kafka("creating the stage 1 consumer"))?;
+    let base = base_config(&args.bootstrap_servers, &args.kafka_security.security())?;
+    let consumer: StreamConsumer<Stage1Context> = consumer_config(&base, &args.group_id)
+        .set("statistics.interval.ms", "5000")
+        .create_with_context(context)
+        .map_err(ProcessorError::kafka("creating the stage 1 consumer"))?;
     let transactional_id = format!("{}-stage1-{}", args.group_id, args.replica());
-    let producer = transactional_producer(
-        &args.bootstrap_servers,
-        &transactional_id,
-        args.produce_timeout_ms,
-    )?;
+    let producer = transactional_producer(&base, &transactional_id, args.produce_timeout_ms)?;
     block_in_place(|| producer.init_transactions(CALL_TIMEOUT))
         .map_err(ProcessorError::kafka("initialising transactions"))?;
     let input_partitions = partition_count(consumer.client(), &args.input_topic)?;

@@ -21,7 +21,8 @@ use tokio::task::block_in_place;
 use super::config::Args;
 use super::error::{ProcessorError, Result};
 use super::kafka::{
-    AssignmentChange, CALL_TIMEOUT, Stage2Context, consumer_config, idempotent_producer, send,
+    AssignmentChange, CALL_TIMEOUT, Stage2Context, base_config, consumer_config,
+    idempotent_producer, send,
 };
 use super::merge::{Applied, Checkpoint, Closed, MergeConfig, MergeState};
 use super::metrics::Metrics;
@@ -403,11 +404,12 @@ pub async fn run(
         partials_topic: args.partials_topic.clone(),
         ..Stage2Context::new()
     };
-    let consumer: StreamConsumer<Stage2Context> = consumer_config(&args.bootstrap_servers, &group)
+    let base = base_config(&args.bootstrap_servers, &args.kafka_security.security())?;
+    let consumer: StreamConsumer<Stage2Context> = consumer_config(&base, &group)
         .set("statistics.interval.ms", "5000")
         .create_with_context(context)
         .map_err(ProcessorError::kafka("creating the stage 2 consumer"))?;
-    let producer = idempotent_producer(&args.bootstrap_servers, args.produce_timeout_ms)?;
+    let producer = idempotent_producer(&base, args.produce_timeout_ms)?;
     let input_partitions = partition_count(consumer.client(), &args.input_topic)?;
     partition_count(consumer.client(), &args.partials_topic)?;
     let config = args.merge_config(input_partitions)?;

@@ -290,7 +290,9 @@ mod tests {
     /// same `_STATE` production error: abortable, not a reason to exit.
     #[tokio::test(flavor = "multi_thread", worker_threads = 1)]
     async fn a_send_refused_by_the_transaction_state_is_abortable() {
-        let producer = transactional_producer("127.0.0.1:1", "classify-test", 1_000)
+        let mut base = rdkafka::ClientConfig::new();
+        base.set("bootstrap.servers", "127.0.0.1:1");
+        let producer = transactional_producer(&base, "classify-test", 1_000)
             .expect("producer without a broker");
         let e = send(&producer, "topic", "key", "value", Some(0))
             .await

@@ -5,11 +5,12 @@ mod command;
 mod env;
 mod metrics_port;
 mod objects;
+mod volumes;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use anyhow::Result;
-use k8s_openapi::api::core::v1::Container;
+use k8s_openapi::api::core::v1::{Container, Volume};
 
 pub use command::CommandLine;
 pub use env::{Environment, container_environment};
@@ -25,17 +26,33 @@ pub struct LaunchSpec {
     pub metrics_port: Option<u16>,
 }
 
+/// Where a process's Secret volumes go on the host, and the Pod's volumes.
+pub struct PodVolumes<'a> {
+    pub volumes: &'a [Volume],
+    /// A directory of this Pod alone (its Secret files are written there).
+    pub host_dir: PathBuf,
+}
+
 /// The launch spec of `container` for a process standing in for Pod
-/// `pod_name`, with the ConfigMaps and Secrets it refers to already read.
+/// `pod_name`, with the ConfigMaps and Secrets it refers to already read;
+/// its Secret volumes are written to files first.
 pub fn resolve(
     container: &Container,
     pod_name: &str,
     bin_dir: &Path,
     objects: &ReferencedObjects,
+    pod_volumes: &PodVolumes<'_>,
 ) -> Result<LaunchSpec> {
     let command = CommandLine::of(container, bin_dir)?;
     command.ensure_program_exists()?;
     let mut env = container_environment(container, pod_name, objects)?;
+    let mounts = volumes::materialize(
+        container,
+        pod_volumes.volumes,
+        objects,
+        &pod_volumes.host_dir,
+    )?;
+    volumes::rewrite_paths(&mut env, &mounts);
     let metrics_port = assign_metrics_port(&mut env, free_loopback_port)?;
     Ok(LaunchSpec {
         command,
@@ -49,6 +66,13 @@ mod tests {
     use k8s_openapi::api::core::v1::EnvVar;
 
     use super::*;
+
+    fn no_volumes() -> PodVolumes<'static> {
+        PodVolumes {
+            volumes: &[],
+            host_dir: PathBuf::from("/nonexistent-dir"),
+        }
+    }
 
     #[test]
     fn a_workspace_binary_gets_its_env_and_a_metrics_port() {
@@ -70,6 +94,7 @@ mod tests {
             "shop-processor-0",
             bin_dir,
             &ReferencedObjects::empty("shop"),
+            &no_volumes(),
         )
         .expect("resolves");
         assert_eq!(spec.command.program, exe);
@@ -106,6 +131,7 @@ mod tests {
             "p",
             Path::new("/nonexistent-dir"),
             &ReferencedObjects::empty("shop"),
+            &no_volumes(),
         )
         .unwrap_err();
         assert!(err.to_string().starts_with("no binary"), "{err}");

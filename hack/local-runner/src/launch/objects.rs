@@ -7,7 +7,7 @@
 use std::collections::{BTreeSet, HashMap};
 
 use anyhow::{Result, anyhow};
-use k8s_openapi::api::core::v1::{ConfigMap, Container, Secret};
+use k8s_openapi::api::core::v1::{ConfigMap, Container, Secret, Volume};
 use kube::{Api, Client};
 
 /// The names of the ConfigMaps and Secrets a container refers to, through
@@ -56,9 +56,20 @@ pub struct ReferencedObjects {
 }
 
 impl ReferencedObjects {
-    /// Reads every object `container` refers to from namespace `ns`.
-    pub async fn read(client: &Client, ns: &str, container: &Container) -> Self {
-        let refs = References::of(container);
+    /// Reads every object `container` refers to from namespace `ns`:
+    /// through its environment, and the Secrets of the `volumes` it mounts.
+    pub async fn read(
+        client: &Client,
+        ns: &str,
+        container: &Container,
+        volumes: &[Volume],
+    ) -> Self {
+        let mut refs = References::of(container);
+        refs.secrets.extend(
+            super::volumes::mounted_secrets(container, volumes)
+                .into_iter()
+                .map(str::to_string),
+        );
         let mut objects = Self::empty(ns);
         let config_maps: Api<ConfigMap> = Api::namespaced(client.clone(), ns);
         for name in refs.config_maps {

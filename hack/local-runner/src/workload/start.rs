@@ -23,6 +23,13 @@ pub struct Launcher {
 }
 
 impl Launcher {
+    /// The Pod's Secret volumes: `<log dir>/volumes/<namespace>.<pod>`.
+    pub fn volumes_dir(&self, namespace: &str, pod_name: &str) -> PathBuf {
+        self.log_dir
+            .join("volumes")
+            .join(format!("{namespace}.{pod_name}"))
+    }
+
     /// `<namespace>.<workload>-<replica>.log`: stable across restarts, so a
     /// replica's log tells its whole story.
     pub fn log_path(&self, key: &WorkloadKey, index: usize) -> PathBuf {
@@ -48,10 +55,26 @@ pub async fn start_replicas(
         &workload.running_pod_names(),
         |index| desired.fallback_pod_name(index),
     );
-    let objects = ReferencedObjects::read(&launcher.client, ns, container).await;
+    let volumes = desired
+        .template
+        .spec
+        .as_ref()
+        .and_then(|s| s.volumes.as_deref())
+        .unwrap_or_default();
+    let objects = ReferencedObjects::read(&launcher.client, ns, container, volumes).await;
     for (index, pod_name) in pod_names {
         let previous = workload.replicas.remove(&index);
-        let spec = launch::resolve(container, &pod_name, &launcher.bin_dir, &objects)?;
+        let pod_volumes = launch::PodVolumes {
+            volumes,
+            host_dir: launcher.volumes_dir(ns, &pod_name),
+        };
+        let spec = launch::resolve(
+            container,
+            &pod_name,
+            &launcher.bin_dir,
+            &objects,
+            &pod_volumes,
+        )?;
         let log_path = launcher.log_path(&workload.key, index);
         let child = spawn(&spec, &log_path).with_context(|| {
             format!(

@@ -9,14 +9,16 @@
 //! `TlsHandshakeFailed`, `AuthorizationFailed`) instead of retrying silently.
 //! [`redacted`] is the only way a client configuration may be logged.
 //!
-//! Not wired to the binaries' flags yet: the processor's and the generator's
-//! settings contract is being restructured, and these are the pieces it will
-//! use. GSSAPI/Kerberos and OAUTHBEARER are not supported (docs/librdkafka.md).
+//! [`KafkaSecurityArgs`] are the flags (and environment variables, from
+//! `shopstream_common::contract::shared`) both binaries read them from.
+//! GSSAPI/Kerberos and OAUTHBEARER are not supported (docs/librdkafka.md).
 
+mod args;
 mod failure;
 mod redact;
 mod settings;
 
+pub use args::KafkaSecurityArgs;
 pub use failure::SecurityFailure;
 pub use redact::{SENSITIVE_PROPERTIES, redacted};
 pub use settings::{Authentication, KafkaSecurity, ScramMechanism, SecurityConfigError, Tls};

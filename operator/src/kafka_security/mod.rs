@@ -1,0 +1,39 @@
+//! A pipeline's Kafka TLS and authentication (`spec.kafka.tls`,
+//! `spec.kafka.authentication`), from the spec to the three places that use
+//! them:
+//!
+//! - [`refs`] (pure): the spec checked and turned into the Secret keys to
+//!   read; a spec problem is an `InvalidSpec` condition.
+//! - [`pod`] (pure): the Secret volumes, mounts and environment of the
+//!   generator and processor pods. Credentials reach the pods as files from
+//!   the Secrets only: never in a ConfigMap, an environment value, the
+//!   status, an Event or a log.
+//! - [`secrets`]: the operator's own client settings, read from the same
+//!   Secrets, so its admin and lag requests authenticate as the pipeline.
+
+pub mod pod;
+pub mod refs;
+pub mod secrets;
+
+pub use refs::{AuthenticationRefs, KafkaSecurityRefs, SecretKeyRef, from_spec};
+pub use secrets::{ClusterCredentials, read_credentials};
+
+/// The condition message for a security failure: what to check, then
+/// Kafka's own words (which never hold the password: kafka-admin scrubs
+/// it).
+pub fn explain(reason: &str, refs: &KafkaSecurityRefs, kafka_message: &str) -> String {
+    let hint = match (reason, &refs.authentication) {
+        ("AuthenticationFailed", Some(AuthenticationRefs::Scram { username, password, .. })) => format!(
+            "Kafka refused the credentials of user {username:?}: check the password in Secret {} key {:?} (spec.kafka.authentication)",
+            password.secret, password.key
+        ),
+        ("AuthenticationFailed", _) => {
+            "Kafka refused the pipeline's credentials (spec.kafka.authentication)".to_string()
+        }
+        ("TlsHandshakeFailed", _) => {
+            "the TLS handshake with Kafka failed: check that spec.kafka.tls.trustedCertificates names the cluster's CA, that the broker's certificate names the bootstrap address, and, for type tls, the client certificate".to_string()
+        }
+        _ => "Kafka's ACLs deny the pipeline's user a request the operator needs".to_string(),
+    };
+    format!("{hint}: {kafka_message}")
+}

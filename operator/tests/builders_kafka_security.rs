@@ -1,0 +1,111 @@
+//! The workloads of a pipeline on a secured Kafka cluster against YAML
+//! fixtures: Secret volumes with only the named keys, read-only mounts,
+//! file paths in the environment, and nothing secret in the ConfigMap.
+//! Regenerate after an intended change with
+//! `UPDATE_FIXTURES=1 cargo test -p operator --test builders_kafka_security`.
+
+use std::path::PathBuf;
+
+use operator::crd::AnalyticsPipeline;
+use operator::model::{DefaultImages, ValidatedPipeline};
+use operator::reconcile::validate::validate;
+use operator::workloads::{
+    build_config_map, build_generator_deployment, build_processor_statefulset,
+};
+use serde::Serialize;
+
+fn assert_matches_fixture<T: Serialize>(name: &str, object: &T) {
+    let actual = serde_yaml::to_string(object).expect("object serializes");
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(name);
+    if std::env::var_os("UPDATE_FIXTURES").is_some() {
+        std::fs::write(&path, &actual).expect("write fixture");
+        return;
+    }
+    let expected = std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
+    assert!(
+        actual == expected,
+        "{name} differs from the fixture.\n--- expected\n{expected}\n--- actual\n{actual}"
+    );
+}
+
+fn validated(yaml: &str) -> ValidatedPipeline {
+    let pipeline: AnalyticsPipeline = serde_yaml::from_str(yaml).expect("pipeline parses");
+    validate(
+        &pipeline,
+        &DefaultImages {
+            generator: "shopstream/generator:0.1.0".into(),
+            processor: "shopstream/processor:0.1.0".into(),
+        },
+    )
+    .expect("valid pipeline")
+}
+
+const SCRAM: &str = "
+apiVersion: analytics.shopstream.dev/v1alpha1
+kind: AnalyticsPipeline
+metadata: {name: shop, namespace: analytics}
+spec:
+  kafka:
+    bootstrapServers: 'my-cluster-kafka-bootstrap.kafka:9093'
+    tls:
+      trustedCertificates:
+      - {secretName: my-cluster-cluster-ca-cert, certificate: ca.crt}
+    authentication:
+      type: scram-sha-512
+      username: shop
+      passwordSecret: {secretName: shop, password: password}
+";
+
+const MTLS: &str = "
+apiVersion: analytics.shopstream.dev/v1alpha1
+kind: AnalyticsPipeline
+metadata: {name: shop, namespace: analytics}
+spec:
+  kafka:
+    bootstrapServers: 'my-cluster-kafka-bootstrap.kafka:9093'
+    tls:
+      trustedCertificates:
+      - {secretName: my-cluster-cluster-ca-cert, certificate: ca.crt}
+    authentication:
+      type: tls
+      certificateAndKey: {secretName: shop, certificate: user.crt, key: user.key}
+";
+
+#[test]
+fn scram_processor_statefulset_matches_fixture() {
+    let p = validated(SCRAM);
+    let config = build_config_map(&p).data.unwrap_or_default();
+    assert_matches_fixture(
+        "processor-statefulset-scram.yaml",
+        &build_processor_statefulset(&p, &config),
+    );
+}
+
+#[test]
+fn mtls_generator_deployment_matches_fixture() {
+    let p = validated(MTLS);
+    let config = build_config_map(&p).data.unwrap_or_default();
+    assert_matches_fixture(
+        "generator-deployment-mtls.yaml",
+        &build_generator_deployment(&p, &config).expect("generator enabled"),
+    );
+}
+
+/// The ConfigMap is the same as a plaintext pipeline's but for the bootstrap
+/// servers: no Secret name, key or value reaches it.
+#[test]
+fn config_map_holds_no_credentials() {
+    for yaml in [SCRAM, MTLS] {
+        let secured = build_config_map(&validated(yaml));
+        let plain_yaml = yaml.split("    tls:").next().expect("prefix").to_string();
+        let plain = build_config_map(&validated(&plain_yaml));
+        assert_eq!(secured, plain);
+        let text = serde_yaml::to_string(&secured).expect("serializes");
+        for word in ["password", "user.key", "ca.crt", "cluster-ca-cert"] {
+            assert!(!text.contains(word), "{word} in the ConfigMap:\n{text}");
+        }
+    }
+}
