@@ -38,6 +38,7 @@ fn validated(yaml: &str) -> ValidatedPipeline {
         &DefaultImages {
             generator: "shopstream/generator:0.1.0".into(),
             processor: "shopstream/processor:0.1.0".into(),
+            serving: "shopstream/serving:0.1.0".into(),
         },
     )
     .expect("valid pipeline")
