@@ -99,6 +99,7 @@ fn values_schema_rejects_mistakes() {
             "mergeStallTimeout=never",
             "a merge stall timeout that is no duration",
         ),
+        ("lagWindow=forever", "a lag window that is no duration"),
         ("reconcileConcurrency=0", "no reconcile slots at all"),
         ("logging.format=xml", "an unknown log format"),
         ("image.pullPolicy=Sometimes", "an unknown pull policy"),

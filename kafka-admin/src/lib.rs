@@ -5,8 +5,9 @@
 //! configuration and change it incrementally; list offsets (latest or
 //! earliest, read-committed); read any consumer group's committed offsets
 //! (with their metadata strings) and membership; read the timestamp of the
-//! first committed record at an offset. What it does not do: produce, or
-//! consume as a group member.
+//! first committed record at an offset; append a few records to a partition
+//! (for the operator's alerts). What it does not do: produce at volume
+//! (no batching, idempotence or transactions), or consume as a group member.
 //!
 //! Secured listeners: TLS (trusted CA, hostname verification, client
 //! certificates) and SASL SCRAM-SHA-512, SCRAM-SHA-256 and PLAIN, set with
@@ -56,6 +57,7 @@ pub use error_kind::ErrorKind;
 pub use ops::configs::{ConfigEntry, ConfigSource};
 pub use ops::groups::{CommittedOffset, GroupDescription};
 pub use ops::offsets::{IsolationLevel, OffsetSpec};
+pub use ops::produce::ProducedRecord;
 pub use ops::topics::{Creation, NewTopic, PartitionInfo, TopicDescription, TopicInfo};
 pub use security::{
     ClientIdentity, SaslConfig, SaslMechanism, ScramError, ScramHash, Secret, SecurityConfig,

@@ -25,6 +25,8 @@ pub struct Settings {
     /// How long the merge stage may make no progress, with partials
     /// waiting, before it counts as stalled.
     pub merge_stall_timeout: Duration,
+    /// The window of lag samples a lag verdict judges (`--lag-window`).
+    pub lag_window: Duration,
     /// Reconciles running at once (`--concurrency`).
     pub concurrency: u16,
 }

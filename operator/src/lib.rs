@@ -5,7 +5,9 @@
 //! A reconcile runs in steps (see [`reconcile`]): validate → topics →
 //! workloads → observe → status.
 
+pub mod alerts;
 pub mod applied_workloads;
+pub mod autoscale;
 pub mod context;
 pub mod controller;
 pub mod crd;

@@ -2,7 +2,7 @@
 //! error categories are fixed lists; pipelines are bounded by the objects
 //! in the cluster and removed when a pipeline is deleted.
 
-use prometheus::{Gauge, Histogram, IntCounterVec, IntGaugeVec};
+use prometheus::{Gauge, Histogram, IntCounter, IntCounterVec, IntGaugeVec};
 use shopstream_common::metrics::{Binary, MetricRegistry};
 
 use crate::crd::Phase;
@@ -16,6 +16,11 @@ pub struct Metrics {
     pub pipeline_lag: IntGaugeVec,
     pub status_refresh_interval: Gauge,
     pub workload_applies: IntCounterVec,
+    pub lag_verdict_changes: IntCounterVec,
+    pub alerts_written: IntCounter,
+    pub autoscaler_changes: IntCounterVec,
+    pub alerts_dropped: IntCounter,
+    pub alert_write_failures: IntCounter,
 }
 
 impl Metrics {
@@ -52,7 +57,34 @@ impl Metrics {
             "Processor consumer lag per pipeline",
             &["namespace", "pipeline"],
         )?;
+        let lag_verdict_changes = registry.counter_vec(
+            "lag_verdict_changes_total",
+            "Changes of a consumer group's lag verdict, by the verdict changed to (OK, WARN, STALL, STOP)",
+            &["verdict"],
+        )?;
+        let alerts_written = registry.counter(
+            "alerts_written_total",
+            "Alerts written to the pipelines' alerts topics",
+        )?;
+        let alerts_dropped = registry.counter(
+            "alerts_dropped_total",
+            "Alerts dropped unwritten because too many waited for an unreachable Kafka",
+        )?;
+        let alert_write_failures = registry.counter(
+            "alert_write_failures_total",
+            "Failed writes to an alerts topic (the alerts wait for the next reconcile)",
+        )?;
+        let autoscaler_changes = registry.counter_vec(
+            "autoscaler_changes_total",
+            "Processor replica changes the autoscaler made, by direction (up, down)",
+            &["direction"],
+        )?;
         Ok(Self {
+            autoscaler_changes,
+            lag_verdict_changes,
+            alerts_written,
+            alerts_dropped,
+            alert_write_failures,
             registry,
             reconciliations,
             failures,

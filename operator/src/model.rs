@@ -43,11 +43,15 @@ pub enum TopicRole {
     /// aggregates and watermark markers; docs/processor.md). Not in the
     /// spec: it follows the input topic's size.
     Partials,
+    /// Alerts the operator writes (lag verdict changes; docs/alerts.md), in
+    /// the original system's `system-alerts` format. Not in the spec: one
+    /// partition, so alerts keep their order.
+    Alerts,
 }
 
 impl TopicRole {
     /// Every role, in the order topics are provisioned (the input first).
-    pub const ALL: [TopicRole; 8] = [
+    pub const ALL: [TopicRole; 9] = [
         TopicRole::Input,
         TopicRole::Sales,
         TopicRole::Segments,
@@ -56,6 +60,7 @@ impl TopicRole {
         TopicRole::TopProducts,
         TopicRole::DeadLetter,
         TopicRole::Partials,
+        TopicRole::Alerts,
     ];
 
     /// The roles the processor writes results to (what throughput counts).
@@ -79,6 +84,7 @@ impl TopicRole {
             TopicRole::TopProducts => "top-products",
             TopicRole::DeadLetter => "dead-letter",
             TopicRole::Partials => "partials",
+            TopicRole::Alerts => "alerts",
         }
     }
 
@@ -89,7 +95,7 @@ impl TopicRole {
     }
 
     /// The role's field under `spec.topics`, for messages; `None` for the
-    /// partials topic, which the spec does not configure.
+    /// partials and alerts topics, which the spec does not configure.
     pub fn spec_field(self) -> Option<&'static str> {
         match self {
             TopicRole::Input => Some("input"),
@@ -99,12 +105,12 @@ impl TopicRole {
             TopicRole::Hourly => Some("hourly"),
             TopicRole::TopProducts => Some("topProducts"),
             TopicRole::DeadLetter => Some("deadLetter"),
-            TopicRole::Partials => None,
+            TopicRole::Partials | TopicRole::Alerts => None,
         }
     }
 
     /// The spec of the topic playing this role; `None` for the partials
-    /// topic.
+    /// and alerts topics.
     pub fn spec(self, topics: &TopicsSpec) -> Option<&TopicSpec> {
         match self {
             TopicRole::Input => Some(&topics.input),
@@ -114,7 +120,7 @@ impl TopicRole {
             TopicRole::Hourly => Some(&topics.hourly),
             TopicRole::TopProducts => Some(&topics.top_products),
             TopicRole::DeadLetter => Some(&topics.dead_letter),
-            TopicRole::Partials => None,
+            TopicRole::Partials | TopicRole::Alerts => None,
         }
     }
 
@@ -147,7 +153,7 @@ pub struct ValidatedPipeline {
     /// TLS and authentication to Kafka, as Secret references.
     pub kafka_security: crate::kafka_security::KafkaSecurityRefs,
     /// One topic per role, in [`TopicRole::ALL`] order (the input first).
-    pub topics: [DesiredTopic; 8],
+    pub topics: [DesiredTopic; 9],
     pub consumer_group: String,
     pub generator: Option<GeneratorSettings>,
     pub processor: ProcessorSettings,
@@ -226,6 +232,8 @@ mod tests {
         assert_eq!(TopicRole::parse("partials"), Some(TopicRole::Partials));
         assert_eq!(TopicRole::parse("unknown"), None);
         assert_eq!(TopicRole::Partials.spec_field(), None);
+        assert_eq!(TopicRole::parse("alerts"), Some(TopicRole::Alerts));
+        assert_eq!(TopicRole::Alerts.spec_field(), None);
         assert!(TopicRole::OUTPUTS.iter().all(|r| r.spec_field().is_some()));
     }
 }

@@ -13,9 +13,12 @@ use std::collections::HashMap;
 use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
+use crate::alerts::AlertOutbox;
 use crate::applied_workloads::AppliedRecord;
-use crate::crd::Phase;
+use crate::autoscale::Stabilizer;
+use crate::crd::{GroupLagVerdict, Phase};
 use crate::kafka::{OffsetObservation, RateTracker};
+use crate::status::lag_verdict::{GroupSample, Judgement, LagWindow};
 use crate::status::merge::{MergeSummary, StallTracker};
 use crate::written_topics::WrittenStatus;
 
@@ -43,6 +46,21 @@ pub struct PipelineState {
     /// Since when the merge stage has not moved (lost: a stall is noticed
     /// one refresh later).
     pub merge_stall: Option<StallTracker>,
+    /// Lag samples per consumer group, for the lag verdicts (lost: the
+    /// verdicts say OK until a whole window is sampled again).
+    pub lag_windows: HashMap<String, LagWindow>,
+    /// The lag verdicts last written (lost: the status's are used).
+    pub lag_verdicts: Option<Vec<GroupLagVerdict>>,
+    /// Alerts not written to the alerts topic yet (lost: those alerts;
+    /// their Events were published).
+    pub alerts: AlertOutbox,
+    /// The autoscaler's recent recommendations (lost: the stabilization
+    /// windows start over).
+    pub autoscaler: Stabilizer,
+    /// The replicas the autoscaler decided last (lost: the status's).
+    pub autoscaled_replicas: Option<i32>,
+    /// When the autoscaler last changed the replicas (lost: the status's).
+    pub last_scale_time: Option<k8s_openapi::apimachinery::pkg::apis::meta::v1::Time>,
     /// The last phase, for the pipelines-by-phase gauge.
     pub phase: Option<Phase>,
     /// What was last applied (lost: one apply that finds nothing to do).
@@ -126,6 +144,27 @@ impl PipelineStates {
                 s.merge_stall = Some(StallTracker::new(summary.progress, now));
                 None
             }
+        })
+    }
+
+    /// Adds a lag sample of consumer group `group` and judges its window.
+    pub fn judge_lag(
+        &self,
+        key: &str,
+        group: &str,
+        sample: GroupSample,
+        window: Duration,
+    ) -> Judgement {
+        self.with(key, |s| {
+            // Only the groups of the current spec: a renamed group's
+            // window goes.
+            if !s.lag_windows.contains_key(group) && s.lag_windows.len() >= 2 {
+                s.lag_windows.clear();
+            }
+            s.lag_windows
+                .entry(group.to_string())
+                .or_default()
+                .record(sample, window)
         })
     }
 

@@ -202,7 +202,7 @@ pub fn kafka_bootstrap() -> String {
 /// The topic roles in the order the operator lists them, spelled as in the
 /// default names. Written out here rather than taken from the operator, so
 /// the suites check its defaults instead of repeating them.
-pub const TOPIC_ROLES: [&str; 8] = [
+pub const TOPIC_ROLES: [&str; 9] = [
     "input",
     "sales",
     "segments",
@@ -211,6 +211,7 @@ pub const TOPIC_ROLES: [&str; 8] = [
     "top-products",
     "dead-letter",
     "partials",
+    "alerts",
 ];
 
 /// The default topic names of `ns/pipeline`: `<namespace>.<pipeline>.<role>`.

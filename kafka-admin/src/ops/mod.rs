@@ -6,6 +6,7 @@ mod fetch;
 pub(crate) mod groups;
 mod leaders;
 pub(crate) mod offsets;
+pub(crate) mod produce;
 pub(crate) mod topics;
 
 use std::borrow::Borrow;

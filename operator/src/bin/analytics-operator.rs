@@ -37,6 +37,12 @@ struct Args {
     /// partials waiting, before MergeReady turns False (MergeStalled).
     #[arg(long, env = "MERGE_STALL_TIMEOUT", default_value = "60s", value_parser = humantime::parse_duration)]
     merge_stall_timeout: Duration,
+    /// The window over which lag verdicts (OK, WARN, STALL, STOP) judge
+    /// each consumer group's lag samples; a group is STALL or STOP once its
+    /// committed offset has not moved for this long with records waiting.
+    /// At least a few status intervals.
+    #[arg(long, env = "LAG_WINDOW", default_value = "2m", value_parser = humantime::parse_duration)]
+    lag_window: Duration,
     /// Generator image for pipelines that do not name one.
     #[arg(long, env = env::GENERATOR_IMAGE, default_value = DEFAULT_GENERATOR_IMAGE)]
     generator_image: String,
@@ -95,6 +101,7 @@ async fn run(args: Args) -> anyhow::Result<ExitCode> {
             },
             status_interval: args.status_interval,
             merge_stall_timeout: args.merge_stall_timeout,
+            lag_window: args.lag_window,
             concurrency: args.concurrency,
         },
     ));

@@ -6,19 +6,23 @@
 //! Doc comments on these types become `kubectl explain` text, so they are
 //! written for the user, not for the implementer.
 
+pub mod autoscaling;
 pub mod definition;
 pub mod kafka_security;
+pub mod lag_verdict;
 pub mod serving;
 pub mod spec;
 pub mod status;
 pub mod topics;
 pub mod workloads;
 
+pub use autoscaling::{AutoscalingSpec, AutoscalingStatus};
 pub use definition::{CRD_FILE, crd_yaml};
 pub use kafka_security::{
     AuthenticationType, CertAndKeySecretSource, CertSecretSource, KafkaAuthentication, KafkaTls,
     PasswordSecretSource,
 };
+pub use lag_verdict::{GroupLagVerdict, LagVerdict, PartitionLagVerdict};
 pub use serving::{RedisSpec, SecretKey, ServingSpec, ServingStatus, ServingTtl};
 pub use spec::{AnalyticsPipeline, AnalyticsPipelineSpec, DeletionPolicy, KafkaConnection};
 pub use status::{

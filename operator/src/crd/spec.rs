@@ -25,6 +25,13 @@ use super::workloads::{GeneratorSpec, ProcessorSpec};
     namespaced,
     status = "AnalyticsPipelineStatus",
     derive = "PartialEq",
+    // `kubectl scale analyticspipeline/shop --replicas=3` and an HPA set
+    // the processor's replicas; the selector finds its pods for metrics.
+    scale(
+        spec_replicas_path = ".spec.processor.replicas",
+        status_replicas_path = ".status.processor.readyReplicas",
+        label_selector_path = ".status.processor.selector"
+    ),
     // The name becomes part of child object names with Kubernetes' tighter
     // limits: the `<name>-metrics` Service needs a DNS-1035 label, and a
     // StatefulSet's pods carry `<name>-processor-<revision hash>` in a
@@ -59,6 +66,12 @@ use super::workloads::{GeneratorSpec, ProcessorSpec};
         type_ = "integer",
         json_path = ".status.processor.totalLag",
         description = "Records the processor group has not consumed yet"
+    ),
+    printcolumn(
+        name = "Verdict",
+        type_ = "string",
+        json_path = ".status.processor.lagVerdict",
+        description = "Worst lag verdict of the processor's consumer groups: OK, WARN, STALL or STOP"
     ),
     printcolumn(
         name = "Events/s",

@@ -16,7 +16,8 @@ pub struct AnalyticsPipelineStatus {
     pub phase: Option<Phase>,
 
     /// Standard Kubernetes conditions: TopicsReady, GeneratorReady,
-    /// ProcessorReady and Ready, each with a reason and a message.
+    /// ProcessorReady, MergeReady, LagHealthy and Ready, each with a reason
+    /// and a message.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[schemars(extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["type"]))]
     pub conditions: Vec<Condition>,
@@ -154,6 +155,10 @@ pub struct ProcessorStatus {
     /// Processor pods requested by the spec.
     #[serde(default)]
     pub desired_replicas: i32,
+    /// Label selector of the processor's pods, for the scale subresource
+    /// (`kubectl scale`, a HorizontalPodAutoscaler).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub selector: Option<String>,
     /// Kafka consumer group id of the processor.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub consumer_group: Option<String>,
@@ -195,6 +200,22 @@ pub struct ProcessorStatus {
     /// Input partitions left out of the watermark as idle.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub idle_partitions: Option<i32>,
+    /// The worst lag verdict over the processor's consumer groups (its
+    /// group on the input topic and its merge stage's): `OK`, `WARN` (lag
+    /// growing), `STALL` (committed offset not moving while records wait)
+    /// or `STOP` (no active consumer while records wait). Judged over the
+    /// operator's `--lag-window`; absent while lag cannot be measured.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lag_verdict: Option<super::LagVerdict>,
+    /// The verdict of each consumer group, with its reason and the
+    /// partitions that are not `OK`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["group"]))]
+    pub lag_verdicts: Vec<super::GroupLagVerdict>,
+    /// The autoscaler's decision, when `spec.processor.autoscaling` is
+    /// enabled.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub autoscaling: Option<super::AutoscalingStatus>,
     /// When lag and throughput were last measured.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_updated: Option<Time>,

@@ -140,6 +140,11 @@ pub struct ProcessorSpec {
     /// CPU and memory requests and limits of each processor container.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resources: Option<ResourceRequirements>,
+
+    /// Scale the processor between `minReplicas` and `maxReplicas` on its
+    /// consumer lag instead of running `replicas`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub autoscaling: Option<super::AutoscalingSpec>,
 }
 
 impl Default for ProcessorSpec {
@@ -155,6 +160,7 @@ impl Default for ProcessorSpec {
             idle_partition_timeout_seconds: default_idle_partition_timeout(),
             max_event_time_skew_seconds: default_max_event_time_skew(),
             resources: None,
+            autoscaling: None,
         }
     }
 }

@@ -49,8 +49,9 @@ impl KafkaAdmin {
         })
     }
 
-    /// The underlying client, for the lag sampler's requests.
-    pub(super) fn client(&self) -> &KafkaClient {
+    /// The underlying client, for the lag sampler's requests and the
+    /// alerts the operator writes.
+    pub fn client(&self) -> &KafkaClient {
         &self.client
     }
 

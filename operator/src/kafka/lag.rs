@@ -37,6 +37,9 @@ pub struct LagSample {
     pub lag_seconds: Option<f64>,
     /// Active members of the consumer group, as the group coordinator sees them.
     pub group_members: usize,
+    /// The group coordinator's state of the group: `Stable`, `Empty`,
+    /// `PreparingRebalance`, `CompletingRebalance`, …
+    pub group_state: String,
     pub offsets: OffsetObservation,
 }
 
@@ -222,7 +225,7 @@ impl LagSampler {
             .flat_map(|(topic, count)| (0..*count).map(move |p| (topic.clone(), p)))
             .filter_map(|key| ends.get(&key))
             .sum();
-        let group_members = self
+        let group = self
             .client
             .describe_group(&query.group, REQUEST_TIMEOUT)
             .await
@@ -234,15 +237,15 @@ impl LagSampler {
                     ),
                     e,
                 )
-            })?
-            .members;
+            })?;
 
         let lag_seconds = self.oldest_age(input_topic, &unconsumed).await;
         Ok(LagSample {
             total_lag: partitions.iter().map(|p| p.lag).sum(),
             partitions,
             lag_seconds,
-            group_members,
+            group_members: group.members,
+            group_state: group.state,
             offsets: OffsetObservation {
                 at: Instant::now(),
                 input_end,

@@ -4,8 +4,10 @@
 //! field manager, fixed order) → observe (StatefulSet, Deployment, Kafka lag) → status.
 
 mod apply;
+mod autoscale;
 mod cleanup;
 mod guard;
+mod lag_alerts;
 mod observe;
 pub mod ownership;
 mod renamed_topics;
@@ -122,7 +124,7 @@ async fn apply_pipeline(p: &AnalyticsPipeline, ctx: &Context) -> Result<Action> 
     let key = pipeline_key(p);
     let previous = p.status.clone().unwrap_or_default();
 
-    let validated = match validate::validate(p, &ctx.settings.images) {
+    let mut validated = match validate::validate(p, &ctx.settings.images) {
         Ok(v) => v,
         Err(error) => {
             write_failed_status(p, ctx, &previous, &error).await?;
@@ -139,6 +141,8 @@ async fn apply_pipeline(p: &AnalyticsPipeline, ctx: &Context) -> Result<Action> 
             return Err(error);
         }
     }
+
+    autoscale::apply_replicas(ctx, &key, p, &mut validated);
 
     // Topics first: the workloads need them.
     let recorded = RecordedTopics::from_status(p.status.as_ref());
@@ -180,30 +184,27 @@ async fn apply_pipeline(p: &AnalyticsPipeline, ctx: &Context) -> Result<Action> 
         ready: s.ready > 0,
         url: crate::workloads::serving_url(&validated),
     });
-    let (observations, processor_status, generator_status) = observe::summarise(
-        ctx,
-        &key,
-        &validated,
-        topics.state,
-        observed,
-        previous.phase,
-    );
+    let scaling = autoscale::decide(ctx, &key, p, &validated, observed.lag.as_ref().ok()).await;
+    let mut summary = observe::summarise(ctx, &key, &validated, topics.state, observed, &previous);
+    let rescaled = scaling.as_ref().is_some_and(|s| s.1);
+    summary.processor.autoscaling = scaling.map(|s| s.0);
 
     let (phase, status) = derived_status(
         p,
         &previous,
-        &observations,
+        &summary.observations,
         AnalyticsPipelineStatus {
             topics: topics.statuses,
             retired_topics: retired,
-            processor: Some(processor_status),
-            generator: generator_status,
+            processor: Some(summary.processor),
+            generator: summary.generator,
             serving: serving_status,
             ..AnalyticsPipelineStatus::default()
         },
     );
 
     publish_phase_change(ctx, p, &previous, &status).await;
+    lag_alerts::report(ctx, p, &validated, &summary.lag_transitions).await;
     if let Some(lag) = status.processor.as_ref().and_then(|s| s.total_lag) {
         ctx.metrics
             .pipeline_lag
@@ -228,6 +229,10 @@ async fn apply_pipeline(p: &AnalyticsPipeline, ctx: &Context) -> Result<Action> 
         return Err(error);
     }
     ctx.state.reset_failures(&key);
+    if rescaled {
+        // The StatefulSet gets the new replicas on the next pass.
+        return Ok(Action::requeue(std::time::Duration::from_secs(1)));
+    }
     Ok(Action::requeue(ctx.refresh_delay(&key)))
 }
 
@@ -312,6 +317,7 @@ async fn block_on_conflict(
             group_members: None,
         },
         merge: None,
+        lag: None,
         warnings: Vec::new(),
         previous_phase: previous.phase,
         conflict: Some(message.clone()),

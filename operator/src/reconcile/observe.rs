@@ -4,15 +4,21 @@ use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
 use kube::Api;
 
 use crate::context::Context;
-use crate::crd::{GeneratorStatus, Phase, ProcessorStatus, WatermarkHold};
+use crate::crd::{
+    AnalyticsPipelineStatus, GeneratorStatus, GroupLagVerdict, LagVerdict, ProcessorStatus,
+    WatermarkHold,
+};
 use crate::error::Result;
 use crate::kafka::{ClientUse, LagQuery, LagSample, MergeCommit, MergeQuery};
 use crate::model::{TopicRole, ValidatedPipeline};
+use crate::status::lag_transitions::{Judged, Transition, carry_over};
+use crate::status::lag_verdict::{GroupSample, PartitionPoint};
 use crate::status::merge::{
     Checkpoint, PartialsPartition, describe_holding, health, rfc3339, summarize,
 };
 use crate::status::{
-    MergeObservation, Observations, ProcessorObservation, TopicsState, WorkloadObservation,
+    LagObservation, MergeObservation, Observations, ProcessorObservation, TopicsState,
+    WorkloadObservation,
 };
 use crate::workloads::{generator_name, processor_name, serving_name};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
@@ -114,6 +120,15 @@ pub async fn observe(
     })
 }
 
+/// What a reconcile observed, in the status's terms.
+pub struct Summary {
+    pub observations: Observations,
+    pub processor: ProcessorStatus,
+    pub generator: Option<GeneratorStatus>,
+    /// Lag verdicts that changed since the status written last.
+    pub lag_transitions: Vec<Transition>,
+}
+
 /// Turns observations into the status's processor and generator sections.
 /// Rates need two observations, so the first reconcile reports none.
 pub fn summarise(
@@ -122,8 +137,8 @@ pub fn summarise(
     p: &ValidatedPipeline,
     topics: TopicsState,
     observed: Observed,
-    previous_phase: Option<Phase>,
-) -> (Observations, ProcessorStatus, Option<GeneratorStatus>) {
+    previous: &AnalyticsPipelineStatus,
+) -> Summary {
     let mut processor_status = ProcessorStatus {
         replicas: Some(format!(
             "{}/{}",
@@ -132,6 +147,7 @@ pub fn summarise(
         ready_replicas: observed.processor.ready,
         desired_replicas: observed.processor.desired,
         consumer_group: Some(p.consumer_group.clone()),
+        selector: Some(processor_selector(&p.name)),
         ..ProcessorStatus::default()
     };
     let mut input_rate = None;
@@ -178,6 +194,33 @@ pub fn summarise(
         )),
         _ => None,
     };
+    let (lag, lag_transitions) = match &observed.lag {
+        Ok(sample) => {
+            let judged = judge_groups(ctx, key, p, sample, observed.merge.as_ref().ok());
+            // The verdicts this operator wrote last, else the status's (the
+            // cache may not show the last write yet).
+            let previous_verdicts = ctx
+                .state
+                .peek(key, |s| s.lag_verdicts.clone())
+                .flatten()
+                .unwrap_or_else(|| {
+                    previous
+                        .processor
+                        .as_ref()
+                        .map(|s| s.lag_verdicts.clone())
+                        .unwrap_or_default()
+                });
+            let now = Time(k8s_openapi::jiff::Timestamp::now());
+            let (verdicts, transitions) = carry_over(&previous_verdicts, judged, &now);
+            ctx.state
+                .with(key, |s| s.lag_verdicts = Some(verdicts.clone()));
+            let lag = lag_observation(&verdicts);
+            processor_status.lag_verdict = lag.as_ref().map(|l| l.verdict);
+            processor_status.lag_verdicts = verdicts;
+            (lag, transitions)
+        }
+        Err(_) => (None, Vec::new()),
+    };
     let generator_status = observed.generator.map(|g| GeneratorStatus {
         ready_replicas: g.ready,
         desired_replicas: g.desired,
@@ -191,22 +234,111 @@ pub fn summarise(
             group_members,
         },
         merge,
+        lag,
         warnings: p.warnings.clone(),
-        previous_phase,
+        previous_phase: previous.phase,
         conflict: None,
     };
-    (observations, processor_status, generator_status)
+    Summary {
+        observations,
+        processor: processor_status,
+        generator: generator_status,
+        lag_transitions,
+    }
 }
 
-/// The merge stage's summary into the status fields, and its health.
-fn merge_observation(
+/// Samples both consumer groups of the processor into their windows and
+/// judges them: its group on the input topic, and its merge stage's on
+/// the partials topic (when its commits could be read). Both stages run
+/// in the same pods, so the processor group's members stand for both.
+fn judge_groups(
     ctx: &Context,
     key: &str,
     p: &ValidatedPipeline,
-    commits: &[MergeCommit],
-    status: &mut ProcessorStatus,
-) -> MergeObservation {
-    let partitions: Vec<PartialsPartition> = commits
+    sample: &LagSample,
+    merge: Option<&Vec<MergeCommit>>,
+) -> Vec<Judged> {
+    let at = std::time::Instant::now();
+    let window = ctx.settings.lag_window;
+    let mut groups = vec![(
+        p.consumer_group.clone(),
+        p.topic_name(TopicRole::Input).to_string(),
+        GroupSample {
+            at,
+            partitions: sample
+                .partitions
+                .iter()
+                .map(|p| PartitionPoint {
+                    partition: p.partition,
+                    committed: p.committed_offset,
+                    lag: p.lag,
+                })
+                .collect(),
+            active_members: sample.group_members,
+        },
+    )];
+    if let Some(commits) = merge {
+        groups.push((
+            merge_group(p),
+            p.topic_name(TopicRole::Partials).to_string(),
+            GroupSample {
+                at,
+                partitions: partials_partitions(commits)
+                    .iter()
+                    .map(|c| {
+                        // Where stage 2 is, as the merge summary reads it.
+                        let position = c.checkpoint.as_ref().map(|c| c.position).or(c.committed);
+                        PartitionPoint {
+                            partition: c.partition,
+                            committed: position,
+                            lag: (c.end_offset - position.unwrap_or(0)).max(0),
+                        }
+                    })
+                    .collect(),
+                active_members: sample.group_members,
+            },
+        ));
+    }
+    groups
+        .into_iter()
+        .map(|(group, topic, sample)| {
+            let judgement = ctx.state.judge_lag(key, &group, sample, window);
+            Judged {
+                verdict: GroupLagVerdict {
+                    group,
+                    topic,
+                    verdict: judgement.verdict,
+                    reason: judgement.reason,
+                    partitions: judgement.partitions,
+                    since: None,
+                },
+                settled: judgement.settled,
+            }
+        })
+        .collect()
+}
+
+/// The worst verdict, and the groups that have it with their reasons.
+fn lag_observation(verdicts: &[GroupLagVerdict]) -> Option<LagObservation> {
+    let worst = verdicts.iter().map(|v| v.verdict).max()?;
+    let message = verdicts
+        .iter()
+        .filter(|v| v.verdict == worst || worst == LagVerdict::Ok)
+        .map(|v| format!("consumer group {}: {}", v.group, v.reason))
+        .collect::<Vec<_>>()
+        .join("; ");
+    Some(LagObservation {
+        verdict: worst,
+        message,
+    })
+}
+
+fn merge_group(p: &ValidatedPipeline) -> String {
+    format!("{}-merge", p.consumer_group)
+}
+
+fn partials_partitions(commits: &[MergeCommit]) -> Vec<PartialsPartition> {
+    commits
         .iter()
         .map(|c| PartialsPartition {
             partition: c.partition,
@@ -217,7 +349,18 @@ fn merge_observation(
                 .as_ref()
                 .and_then(|(_, metadata)| Checkpoint::decode(metadata)),
         })
-        .collect();
+        .collect()
+}
+
+/// The merge stage's summary into the status fields, and its health.
+fn merge_observation(
+    ctx: &Context,
+    key: &str,
+    p: &ValidatedPipeline,
+    commits: &[MergeCommit],
+    status: &mut ProcessorStatus,
+) -> MergeObservation {
+    let partitions = partials_partitions(commits);
     let summary = summarize(&partitions);
     let stalled_for = ctx.observe_merge(key, &summary);
     let now_ms = k8s_openapi::jiff::Timestamp::now().as_millisecond();
@@ -244,12 +387,21 @@ fn merge_observation(
         .collect();
     status.idle_partitions = Some(i32::try_from(summary.idle).unwrap_or(i32::MAX));
     MergeObservation {
-        group: format!("{}-merge", p.consumer_group),
+        group: merge_group(p),
         health,
         watermark: summary.watermark.and_then(rfc3339),
         holding: describe_holding(&summary),
         idle: summary.idle,
     }
+}
+
+/// The processor pods' selector as a label query, `k=v,k=v`.
+fn processor_selector(pipeline: &str) -> String {
+    crate::workloads::selector_labels(pipeline, crate::workloads::Component::Processor)
+        .iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect::<Vec<_>>()
+        .join(",")
 }
 
 fn round2(v: f64) -> f64 {

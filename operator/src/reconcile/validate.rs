@@ -64,7 +64,7 @@ fn desired_topics(
     pipeline: &AnalyticsPipeline,
     namespace: &str,
     name: &str,
-) -> Result<[DesiredTopic; 8]> {
+) -> Result<[DesiredTopic; 9]> {
     let spec = &pipeline.spec;
     // The names the pipeline runs with now, per role: they win over the
     // default (see topic_names.rs).
@@ -97,6 +97,16 @@ fn desired_topics(
                 replication_factor: topic.replication_factor,
                 config: topic.config.clone(),
                 adopt: topic.adopt,
+            },
+            // One partition keeps the alerts in order; a week of them is
+            // kept, like the original's default retention.
+            None if role == TopicRole::Alerts => DesiredTopic {
+                role,
+                name: topic_name,
+                partitions: 1,
+                replication_factor: input.replication_factor,
+                config: BTreeMap::from([("retention.ms".to_string(), "604800000".to_string())]),
+                adopt: false,
             },
             // The partials topic follows the input topic's size: the
             // processor's merge stage parallelises over it exactly like the
@@ -229,10 +239,13 @@ spec:
                 "team-a.shop.hourly",
                 "team-a.shop.top-products",
                 "team-a.shop.dead-letter",
-                "team-a.shop.partials"
+                "team-a.shop.partials",
+                "team-a.shop.alerts"
             ]
         );
         assert!(v.topics.iter().all(|t| !t.adopt));
+        let alerts = v.topic(TopicRole::Alerts);
+        assert_eq!((alerts.partitions, alerts.replication_factor), (1, 1));
         assert_eq!(v.consumer_group, "shopstream.team-a.shop");
         assert_eq!(v.processor.image, "shopstream/processor:test");
         let generator = v.generator.expect("generator enabled by default");

@@ -2,13 +2,15 @@
 //! phase. Pure, so every transition is unit-tested.
 
 mod conditions;
+pub mod lag_transitions;
+pub mod lag_verdict;
 pub mod merge;
 mod phase;
 
 pub use conditions::{ConditionBuilder, merge_conditions, ready_false_after_error};
 pub use phase::{
-    MergeObservation, Observations, ProcessorObservation, TopicsState, WorkloadObservation,
-    derive_conditions, derive_phase,
+    LagObservation, MergeObservation, Observations, ProcessorObservation, TopicsState,
+    WorkloadObservation, derive_conditions, derive_phase,
 };
 
 /// Condition types, as Kubernetes conventions want them: positive polarity.
@@ -18,4 +20,7 @@ pub const PROCESSOR_READY: &str = "ProcessorReady";
 /// Stage 2 of the processor (the merge) makes progress and closes windows
 /// normally.
 pub const MERGE_READY: &str = "MergeReady";
+/// The processor's consumer groups keep up with their topics: lag
+/// verdict OK or WARN (False on STALL and STOP).
+pub const LAG_HEALTHY: &str = "LagHealthy";
 pub const READY: &str = "Ready";

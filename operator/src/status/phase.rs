@@ -1,7 +1,7 @@
 use super::conditions::ConditionBuilder;
 use super::merge::MergeHealth;
-use super::{GENERATOR_READY, MERGE_READY, PROCESSOR_READY, READY, TOPICS_READY};
-use crate::crd::Phase;
+use super::{GENERATOR_READY, LAG_HEALTHY, MERGE_READY, PROCESSOR_READY, READY, TOPICS_READY};
+use crate::crd::{LagVerdict, Phase};
 
 /// What a reconcile saw, in the terms the status speaks.
 #[derive(Clone, Debug, PartialEq)]
@@ -12,6 +12,9 @@ pub struct Observations {
     pub processor: ProcessorObservation,
     /// The processor's merge stage; `None` when it could not be read.
     pub merge: Option<MergeObservation>,
+    /// The worst lag verdict over the processor's consumer groups; `None`
+    /// when lag could not be measured.
+    pub lag: Option<LagObservation>,
     /// Non-fatal findings, appended to the ProcessorReady message.
     pub warnings: Vec<String>,
     /// Objects of the pipeline's names that belong to someone else: the
@@ -58,6 +61,14 @@ pub struct MergeObservation {
     pub idle: usize,
 }
 
+/// The lag verdicts, summed up for the LagHealthy condition.
+#[derive(Clone, Debug, PartialEq)]
+pub struct LagObservation {
+    pub verdict: LagVerdict,
+    /// Each group with the worst verdict and its reason.
+    pub message: String,
+}
+
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct ProcessorObservation {
     pub workload: WorkloadObservation,
@@ -85,7 +96,8 @@ pub fn derive_conditions(o: &Observations) -> Vec<ConditionBuilder> {
     }
 
     let merge = merge_condition(o.merge.as_ref());
-    let parts = [&topics, &generator, &processor, &merge];
+    let lag = lag_condition(o.lag.as_ref());
+    let parts = [&topics, &generator, &processor, &merge, &lag];
     let ready = match parts.iter().find(|c| !c.status) {
         None => ConditionBuilder::new(
             READY,
@@ -100,7 +112,27 @@ pub fn derive_conditions(o: &Observations) -> Vec<ConditionBuilder> {
             format!("{}: {}", first.type_, first.message),
         ),
     };
-    vec![topics, generator, processor, merge, ready]
+    vec![topics, generator, processor, merge, lag, ready]
+}
+
+/// True on OK and WARN (a growing lag is worth a look, not an outage);
+/// False on STALL and STOP, which degrade a running pipeline.
+fn lag_condition(lag: Option<&LagObservation>) -> ConditionBuilder {
+    let Some(l) = lag else {
+        return ConditionBuilder::new(
+            LAG_HEALTHY,
+            false,
+            "LagUnknown",
+            "the consumer groups' lag could not be measured",
+        );
+    };
+    let (status, reason) = match l.verdict {
+        LagVerdict::Ok => (true, "LagOK"),
+        LagVerdict::Warn => (true, "LagGrowing"),
+        LagVerdict::Stall => (false, "LagStalled"),
+        LagVerdict::Stop => (false, "ConsumerStopped"),
+    };
+    ConditionBuilder::new(LAG_HEALTHY, status, reason, l.message.clone())
 }
 
 fn topics_condition(topics: &TopicsState) -> ConditionBuilder {
@@ -301,9 +333,46 @@ mod tests {
                 holding: String::new(),
                 idle: 0,
             }),
+            lag: Some(LagObservation {
+                verdict: LagVerdict::Ok,
+                message: "consumer group g: caught up".into(),
+            }),
             warnings: vec![],
             previous_phase: Some(Phase::Provisioning),
             conflict: None,
+        }
+    }
+
+    #[test]
+    fn stall_and_stop_degrade_a_running_pipeline_and_warn_does_not() {
+        let mut o = healthy();
+        o.previous_phase = Some(Phase::Running);
+        let with = |verdict| LagObservation {
+            verdict,
+            message: format!("consumer group g: {verdict:?}"),
+        };
+        o.lag = Some(with(LagVerdict::Warn));
+        let c = derive_conditions(&o);
+        assert_eq!(
+            (find(&c, LAG_HEALTHY).status, find(&c, LAG_HEALTHY).reason),
+            (true, "LagGrowing")
+        );
+        assert_eq!(derive_phase(&o, &c), Phase::Running);
+        for (verdict, reason) in [
+            (LagVerdict::Stall, "LagStalled"),
+            (LagVerdict::Stop, "ConsumerStopped"),
+        ] {
+            o.lag = Some(with(verdict));
+            let c = derive_conditions(&o);
+            let lag = find(&c, LAG_HEALTHY);
+            assert_eq!((lag.status, lag.reason), (false, reason));
+            assert_eq!(find(&c, READY).reason, reason);
+            assert!(
+                find(&c, READY)
+                    .message
+                    .starts_with("LagHealthy: consumer group g")
+            );
+            assert_eq!(derive_phase(&o, &c), Phase::Degraded);
         }
     }
 
