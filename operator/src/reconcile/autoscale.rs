@@ -139,15 +139,16 @@ pub async fn decide(
         decision.replicas, decision.reason
     );
     info!(pipeline = %key, from = current, to = decision.replicas, reason = %decision.reason, "autoscaled");
+    let (direction, reason) = if decision.replicas > current {
+        ("up", "ScaledUp")
+    } else {
+        ("down", "ScaledDown")
+    };
     ctx.metrics
         .autoscaler_changes
-        .with_label_values(&[if decision.replicas > current {
-            "up"
-        } else {
-            "down"
-        }])
+        .with_label_values(&[direction])
         .inc();
-    publish(ctx, p, EventType::Normal, "Scaled", message).await;
+    publish(ctx, p, EventType::Normal, reason, message).await;
     Some((
         AutoscalingStatus {
             desired_replicas: decision.replicas,
