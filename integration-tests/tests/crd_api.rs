@@ -74,7 +74,7 @@ async fn example_is_listed_with_printer_columns_and_defaults() {
     let status = json!({"status": {
         "phase": "Running",
         "processor": {"replicas": "1/1", "readyReplicas": 1, "desiredReplicas": 1,
-                      "totalLag": 42, "inputEventsPerSecond": 5.2}
+                      "totalLag": 42, "lagVerdict": "WARN", "inputEventsPerSecond": 5.2}
     }});
     typed
         .patch_status("shop", &PatchParams::default(), &Patch::Merge(&status))
@@ -92,12 +92,16 @@ async fn example_is_listed_with_printer_columns_and_defaults() {
             "PARTITIONS",
             "PROCESSORS",
             "LAG",
+            "VERDICT",
             "EVENTS/S",
             "AGE"
         ]
     );
     let row: Vec<&str> = lines.next().expect("one row").split_whitespace().collect();
-    assert_eq!(&row[..6], ["shop", "Running", "3", "1/1", "42", "5.2"]);
+    assert_eq!(
+        &row[..7],
+        ["shop", "Running", "3", "1/1", "42", "WARN", "5.2"]
+    );
 
     // Short name and category resolve too.
     assert!(kubectl(&["get", "ap", "-n", &ns, "-o", "name"]).contains("shop"));
