@@ -94,9 +94,9 @@ log "no Docker/kind: the local demo (kube-apiserver + controller-manager + sched
 "$HERE/env-up.sh" >/dev/null
 "$HERE/local/up.sh"
 
-log "building the workspace (operator, processor, generator, local-runner)"
+log "building the workspace (operator, processor, generator, serving, local-runner)"
 (cd "$REPO_ROOT" && cargo build --workspace --locked) || die "cargo build --workspace failed"
-for bin in "$OPERATOR_BIN" "$LOCAL_RUNNER_BIN" "$SHOPSTREAM_BIN_DIR/processor" "$SHOPSTREAM_BIN_DIR/generator"; do
+for bin in "$OPERATOR_BIN" "$LOCAL_RUNNER_BIN" "$SHOPSTREAM_BIN_DIR/processor" "$SHOPSTREAM_BIN_DIR/generator" "$SHOPSTREAM_BIN_DIR/serving"; do
   [[ -x "$bin" ]] || die "$bin missing after cargo build --workspace"
 done
 
@@ -137,10 +137,38 @@ runner_started() { grep -q "local runner started" "$LOCAL_RUNNER_LOG"; }
 wait_for "local runner" "$LOCAL_RUNNER_LOG" 30 \
   alive_and "local runner" "$LOCAL_RUNNER_PIDFILE" "$LOCAL_RUNNER_BIN" "$LOCAL_RUNNER_LOG" runner_started
 
-# The example names the default local Kafka; point it at this environment's.
-sed "s#bootstrapServers: .*#bootstrapServers: $KAFKA_BOOTSTRAP#" "$PIPELINE_FILE" \
+# The example names the default local Kafka and Redis; point it at this
+# environment's.
+sed -e "s#bootstrapServers: .*#bootstrapServers: $KAFKA_BOOTSTRAP#" \
+    -e "s#address: 127\.0\.0\.1:[0-9]*#address: 127.0.0.1:$REDIS_PORT#" "$PIPELINE_FILE" \
   | "${kc[@]}" apply --server-side --force-conflicts --field-manager=shopstream-demo -n "$pipeline_ns" -f -
 show_and_wait "${kc[@]}"
+
+# The dashboard. In a cluster it is `kubectl port-forward svc/<name>-serving
+# 8080`; here the runner gave the serving process a loopback port of its own,
+# which its log names.
+dashboard=""
+serving_enabled="$("${kc[@]}" -n "$pipeline_ns" get analyticspipeline "$pipeline_name" -o 'jsonpath={.spec.serving.enabled}')"
+if [[ "$serving_enabled" == true ]]; then
+  dashboard_url() {
+    local port
+    port="$(grep -F "workload=Deployment $pipeline_ns/$pipeline_name-serving replica=0 " "$LOCAL_RUNNER_LOG" \
+      | grep -o 'metrics=Some("127\.0\.0\.1:[0-9]*")' | tail -n 1 | grep -o '[0-9]*")$' | tr -d '")')" || return 1
+    [[ -n "$port" ]] || return 1
+    curl -fsS --max-time 2 "http://127.0.0.1:$port/readyz" >/dev/null || return 1
+    echo "http://127.0.0.1:$port/"
+  }
+  log "waiting for the serving component (dashboard) to be ready"
+  start=$SECONDS
+  until dashboard="$(dashboard_url)"; do
+    if (( SECONDS - start >= 90 )); then
+      echo "----- last lines of $LOG_DIR/local-runner/$pipeline_ns.$pipeline_name-serving-0.log -----" >&2
+      tail -n 30 "$LOG_DIR/local-runner/$pipeline_ns.$pipeline_name-serving-0.log" >&2 || true
+      die "the serving component did not become ready within 90s (is Redis up on 127.0.0.1:$REDIS_PORT? hack/redis/up.sh)"
+    fi
+    sleep 2
+  done
+fi
 
 cat <<MSG
 Everything keeps running on 127.0.0.1. Use it with:
@@ -148,6 +176,14 @@ Everything keeps running on 127.0.0.1. Use it with:
   \$SHOPSTREAM_KUBECTL -n $pipeline_ns get analyticspipelines -w   # live lag and events/s
   \$SHOPSTREAM_KUBECTL -n $pipeline_ns get deployments,pods        # Pods on the simulated (kwok) nodes
 Logs: $OPERATOR_LOG
-      $LOCAL_RUNNER_LOG and $LOG_DIR/local-runner/ (generator, processor)
+      $LOCAL_RUNNER_LOG and $LOG_DIR/local-runner/ (generator, processor, serving)
 Stop everything with: make env-down
 MSG
+if [[ -n "$dashboard" ]]; then
+  cat <<MSG
+
+Live dashboard: $dashboard   (JSON: ${dashboard}api/dashboard)
+  Sales per minute appear once the first window closes (window + allowed
+  lateness, about 70 s); hourly sales and the top 10 once the hour closes.
+MSG
+fi

@@ -3,14 +3,22 @@
 //! simulated nodes on the test API server), the operator binary, and the local
 //! runner running the operator's workloads (the real `generator` and
 //! `processor` binaries) against the local Kafka. Asserts what `make demo`
-//! shows: phase Running, events/s > 0, lag bounded or shrinking; and that the
-//! runner follows the workloads (scale-up, deletion).
+//! shows: phase Running, events/s > 0, lag bounded or shrinking; the live
+//! dashboard of the serving component (real Redis, real headless Chromium)
+//! showing the sales topic's numbers; and that the runner follows the
+//! workloads (scale-up, deletion).
 //!
 //! Needs the workspace's binaries (`cargo build --workspace`, which
 //! hack/test.sh runs first); a missing one fails the test and names it.
 
 #[path = "operator_support/mod.rs"]
 mod support;
+
+mod browser;
+#[path = "local_demo_support/dashboard.rs"]
+mod dashboard;
+mod processor_support;
+mod redis_env;
 
 use std::os::unix::process::CommandExt as _;
 use std::path::{Path, PathBuf};
@@ -119,7 +127,7 @@ impl Drop for RunnerProcess {
 }
 
 fn pipeline_spec(processor_replicas: i32) -> serde_json::Value {
-    // examples/pipeline.yaml, with the test environment's Kafka.
+    // examples/pipeline.yaml, with the test environment's Kafka and Redis.
     json!({
         "kafka": {"bootstrapServers": kafka_bootstrap()},
         "topics": {"input": {"partitions": 3, "replicationFactor": 1}},
@@ -130,6 +138,7 @@ fn pipeline_spec(processor_replicas: i32) -> serde_json::Value {
             "allowedLatenessSeconds": 10,
             "anomalyThreshold": 50000
         },
+        "serving": {"enabled": true, "redis": {"address": redis_env::Instance::Open.addr()}},
         "deletionPolicy": "Delete",
     })
 }
@@ -200,6 +209,7 @@ async fn local_demo_runs_the_pipeline_with_live_lag_and_throughput() {
     let runner_bin = require_binary(&bins, "local-runner");
     require_binary(&bins, "processor");
     require_binary(&bins, "generator");
+    require_binary(&bins, "serving");
     local_cluster_up();
 
     let client = support::client().await;
@@ -292,6 +302,24 @@ async fn local_demo_runs_the_pipeline_with_live_lag_and_throughput() {
         "input events/s dropped to {rate}: {:?}",
         p.status
     );
+
+    // The dashboard `make demo` prints: the serving process the runner
+    // started, showing the sales topic's numbers once a window closed
+    // (60 s windows, 10 s allowed lateness).
+    let url = dashboard::wait_dashboard(|| runner.log_text(), &ns, &name).await;
+    let sales_topic = p
+        .status
+        .as_ref()
+        .and_then(|s| s.topics.iter().find(|t| t.role == "sales"))
+        .map(|t| t.name.clone())
+        .expect("the status names the sales topic");
+    dashboard::check_against_topic(
+        &url,
+        &sales_topic,
+        &browser::artifacts_dir("local_demo"),
+        Duration::from_secs(240),
+    )
+    .await;
 
     // Scale-up: a second processor Pod, and a second local process.
     apply_pipeline(&client, &ns, &name, pipeline_spec(2)).await;
