@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 CARGO ?= cargo
 
-.PHONY: help build test lint fmt crds env-up env-down demo bench-spark sanitize
+.PHONY: help build test lint fmt crds env-up env-down demo bench-spark bench-serving sanitize
 .PHONY: helm-lint images kind-load tools kind-up strimzi deploy e2e-kind kind-down
 
 help: ## Show the targets
@@ -41,6 +41,9 @@ demo: ## examples/pipeline.yaml running end to end: kind + Strimzi if Docker and
 
 bench-spark: ## Benchmark: the original's Spark job vs the processor on one pre-loaded topic (docs/benchmarks.md)
 	flock -o /tmp/shopstream-bench.lock hack/bench/spark-vs-processor.sh
+
+bench-serving: ## Benchmark: serving draining a processor's output at 200,000 events/s into the local Redis (docs/benchmarks.md)
+	flock -o /tmp/shopstream-bench.lock hack/bench/serving.sh
 
 # --- Packaging: Helm chart, images, kind + Strimzi (hack/kind/, needs Docker) ---
 

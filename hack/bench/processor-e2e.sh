@@ -28,7 +28,7 @@ hack/env-up.sh >/dev/null
 eval "$(hack/env.sh)"
 cargo build --release -p processor --bins
 run() {
-  cargo test --release -p processor --test processor_e2e_bench -- \
+  cargo test --release -p integration-tests --test processor_e2e_bench -- \
     --ignored --nocapture --test-threads 1 --exact "$1"
 }
 case "$which" in

@@ -63,10 +63,10 @@ hack/env-up.sh >/dev/null 2>"$run_dir/env-up.log" || {
 }
 eval "$(hack/env.sh)"
 timed "cargo build --release (processor, generator, bench)" bash -c \
-  'cargo build --release -p processor --bins && cargo test --release -p processor --test processor_e2e_bench --no-run'
+  'cargo build --release -p processor --bins && cargo test --release -p integration-tests --test processor_e2e_bench --no-run'
 
 bench_test() {
-  cargo test --release -p processor --test processor_e2e_bench -- \
+  cargo test --release -p integration-tests --test processor_e2e_bench -- \
     --ignored --nocapture --test-threads 1 --exact "$1"
 }
 

@@ -6,8 +6,8 @@
 //!
 //! ```text
 //! eval "$(hack/env.sh)"
-//! cargo test --release -p processor --test processor_e2e_bench -- --ignored --nocapture --test-threads 1 backlog
-//! cargo test --release -p processor --test processor_e2e_bench -- --ignored --nocapture --test-threads 1 steady
+//! cargo test --release -p integration-tests --test processor_e2e_bench -- --ignored --nocapture --test-threads 1 backlog
+//! cargo test --release -p integration-tests --test processor_e2e_bench -- --ignored --nocapture --test-threads 1 steady
 //! ```
 //!
 //! * `backlog`: the generator pre-loads BENCH_EVENTS (default 5,000,000)
