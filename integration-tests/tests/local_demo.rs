@@ -321,6 +321,28 @@ async fn local_demo_runs_the_pipeline_with_live_lag_and_throughput() {
     )
     .await;
 
+    // The status says serving writes: ServingReady, and a write rate and
+    // lag measured from the serving group's commits.
+    wait_until(
+        "status.serving with writes/s > 0 and ServingReady True",
+        Duration::from_secs(120),
+        || async {
+            let p = pipelines.get(&name).await.map_err(|e| e.to_string())?;
+            let status = p.status.as_ref().ok_or("no status")?;
+            let serving = status.serving.as_ref().ok_or("no status.serving")?;
+            let condition = status
+                .conditions
+                .iter()
+                .find(|c| c.type_ == "ServingReady")
+                .ok_or("no ServingReady condition")?;
+            match (serving.writes_per_second, serving.lag) {
+                (Some(rate), Some(_)) if rate > 0.0 && condition.status == "True" => Ok(()),
+                _ => Err(format!("{serving:?}; {condition:?}")),
+            }
+        },
+    )
+    .await;
+
     // Scale-up: a second processor Pod, and a second local process.
     apply_pipeline(&client, &ns, &name, pipeline_spec(2)).await;
     wait_workload_ready::<StatefulSet>(&client, &ns, &format!("{name}-processor"), 2).await;

@@ -166,9 +166,12 @@ async fn drain() {
                         .payload(value.as_str()),
                 ) {
                     Ok(_) => break,
-                    Err((rdkafka::error::KafkaError::MessageProduction(
-                        rdkafka::types::RDKafkaErrorCode::QueueFull,
-                    ), _)) => producer.poll(Duration::from_millis(10)),
+                    Err((
+                        rdkafka::error::KafkaError::MessageProduction(
+                            rdkafka::types::RDKafkaErrorCode::QueueFull,
+                        ),
+                        _,
+                    )) => producer.poll(Duration::from_millis(10)),
                     Err((e, _)) => panic!("producing: {e}"),
                 }
             }
@@ -233,7 +236,9 @@ async fn drain() {
         rate_done / needed,
         hwm / 1024.0,
         rss_max / 1024.0,
-        std::fs::read_to_string("/proc/loadavg").unwrap_or_default().trim()
+        std::fs::read_to_string("/proc/loadavg")
+            .unwrap_or_default()
+            .trim()
     );
     assert_eq!(written as u64, total, "every record written once");
     assert_eq!(skipped, 0.0, "no record skipped");

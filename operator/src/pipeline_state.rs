@@ -17,7 +17,7 @@ use crate::alerts::AlertOutbox;
 use crate::applied_workloads::AppliedRecord;
 use crate::autoscale::Stabilizer;
 use crate::crd::{GroupLagVerdict, Phase};
-use crate::kafka::{OffsetObservation, RateTracker};
+use crate::kafka::{CommitRate, OffsetObservation, RateTracker};
 use crate::status::lag_verdict::{GroupSample, Judgement, LagWindow};
 use crate::status::merge::{MergeSummary, StallTracker};
 use crate::written_topics::WrittenStatus;
@@ -43,6 +43,9 @@ pub struct PipelineState {
     /// Offset observations, for the throughput in the status (lost: one
     /// refresh without rates).
     pub rates: Option<RateTracker>,
+    /// The serving group's commits, for its writes per second (lost: one
+    /// refresh without the rate).
+    pub serving_writes: CommitRate,
     /// Since when the merge stage has not moved (lost: a stall is noticed
     /// one refresh later).
     pub merge_stall: Option<StallTracker>,

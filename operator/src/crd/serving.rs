@@ -100,6 +100,14 @@ pub struct ServingStatus {
     pub ready: bool,
     /// The dashboard's URL inside the cluster.
     pub url: String,
+    /// Output records written to Redis per second, from the serving
+    /// consumer group's commits (it commits after Redis acknowledged).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub writes_per_second: Option<f64>,
+    /// Output records not written to Redis yet (the serving group's lag
+    /// over the output topics).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lag: Option<i64>,
 }
 
 fn default_true() -> bool {

@@ -8,7 +8,7 @@ use super::errors::from_client;
 use crate::error::{Error, Result};
 
 /// Bounds each Kafka call of a sample, retries included.
-const REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
+pub(super) const REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
 /// Bounds reading the oldest unconsumed records (for `lagSeconds`); when it
 /// runs out the sample has no `lagSeconds` rather than no sample at all.
 const OLDEST_RECORD_BUDGET: Duration = Duration::from_secs(2);
@@ -195,6 +195,12 @@ impl LagSampler {
         }
     }
 
+    /// The client the sampler asks through (for the other measurements of
+    /// this module's siblings).
+    pub(super) fn client(&self) -> &KafkaClient {
+        &self.client
+    }
+
     pub async fn sample(&self, query: LagQuery) -> Result<LagSample> {
         let input_topic = query.input_topic.as_str();
         let input_partitions = self.input_partitions(&query).await?;
@@ -309,7 +315,7 @@ impl LagSampler {
 
     /// Offsets of `partitions` as a read_committed consumer sees them;
     /// partitions without one (not there yet) are left out.
-    async fn offsets(
+    pub(super) async fn offsets(
         &self,
         partitions: &[TopicPartition],
         spec: OffsetSpec,

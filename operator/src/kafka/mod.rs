@@ -6,10 +6,12 @@
 mod admin;
 mod connections;
 mod errors;
+mod group_progress;
 mod lag;
 
 pub use admin::{ExistingTopic, KafkaAdmin};
 pub use connections::{ClientUse, KafkaConnections};
+pub use group_progress::{CommitRate, GroupProgress};
 pub use lag::{
     LagQuery, LagSample, LagSampler, MergeCommit, MergeQuery, OffsetObservation, PartitionLag,
     RateTracker, rate_between,

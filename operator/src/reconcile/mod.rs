@@ -179,11 +179,6 @@ async fn apply_pipeline(p: &AnalyticsPipeline, ctx: &Context) -> Result<Action> 
 
     let observed = observe::observe(ctx, &validated, &topics.state).await?;
     let observe_done = started.elapsed();
-    let serving_status = observed.serving.map(|s| crate::crd::ServingStatus {
-        replicas: format!("{}/{}", s.ready, s.desired),
-        ready: s.ready > 0,
-        url: crate::workloads::serving_url(&validated),
-    });
     let scaling = autoscale::decide(ctx, &key, p, &validated, observed.lag.as_ref().ok()).await;
     let mut summary = observe::summarise(ctx, &key, &validated, topics.state, observed, &previous);
     let rescaled = scaling.as_ref().is_some_and(|s| s.1);
@@ -198,7 +193,7 @@ async fn apply_pipeline(p: &AnalyticsPipeline, ctx: &Context) -> Result<Action> 
             retired_topics: retired,
             processor: Some(summary.processor),
             generator: summary.generator,
-            serving: serving_status,
+            serving: summary.serving,
             ..AnalyticsPipelineStatus::default()
         },
     );
@@ -309,6 +304,7 @@ async fn block_on_conflict(
     let observations = crate::status::Observations {
         topics: topics.state,
         generator: None,
+        serving: None,
         processor: crate::status::ProcessorObservation {
             workload: crate::status::WorkloadObservation {
                 ready: 0,

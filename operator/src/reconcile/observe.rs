@@ -6,10 +6,10 @@ use kube::Api;
 use crate::context::Context;
 use crate::crd::{
     AnalyticsPipelineStatus, GeneratorStatus, GroupLagVerdict, LagVerdict, ProcessorStatus,
-    WatermarkHold,
+    ServingStatus, WatermarkHold,
 };
 use crate::error::Result;
-use crate::kafka::{ClientUse, LagQuery, LagSample, MergeCommit, MergeQuery};
+use crate::kafka::{ClientUse, GroupProgress, LagQuery, LagSample, MergeCommit, MergeQuery};
 use crate::model::{TopicRole, ValidatedPipeline};
 use crate::status::lag_transitions::{Judged, Transition, carry_over};
 use crate::status::lag_verdict::{GroupSample, PartitionPoint};
@@ -17,10 +17,12 @@ use crate::status::merge::{
     Checkpoint, PartialsPartition, describe_holding, health, rfc3339, summarize,
 };
 use crate::status::{
-    LagObservation, MergeObservation, Observations, ProcessorObservation, TopicsState,
-    WorkloadObservation,
+    LagObservation, MergeObservation, Observations, ProcessorObservation, ServingObservation,
+    TopicsState, WorkloadObservation,
 };
-use crate::workloads::{generator_name, processor_name, serving_name};
+use crate::workloads::{
+    SERVED_TOPICS, generator_name, processor_name, serving_group, serving_name,
+};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 
 pub struct Observed {
@@ -32,6 +34,9 @@ pub struct Observed {
     pub lag: std::result::Result<LagSample, String>,
     /// The merge stage's commits; `Err(message)` when they could not be read.
     pub merge: std::result::Result<Vec<MergeCommit>, String>,
+    /// The serving group's progress; `None` unless serving is enabled and
+    /// Kafka answered.
+    pub serving_progress: Option<std::result::Result<GroupProgress, String>>,
 }
 
 pub async fn observe(
@@ -111,13 +116,41 @@ pub async fn observe(
         }
     };
     let (lag, merge) = lag;
+    // Only when Kafka answered for the processor: otherwise the serving
+    // group's measurement would fail the same way, a timeout later.
+    let serving_progress = match (&p.serving, &lag) {
+        (Some(_), Ok(_)) => Some(serving_progress(ctx, p).await),
+        _ => None,
+    };
     Ok(Observed {
         processor,
         generator,
         serving,
         lag,
         merge,
+        serving_progress,
     })
+}
+
+/// The serving group's progress over the topics it reads.
+async fn serving_progress(
+    ctx: &Context,
+    p: &ValidatedPipeline,
+) -> std::result::Result<GroupProgress, String> {
+    let key = format!("{}/{}", p.namespace, p.name);
+    let topics: Vec<(String, i32)> = SERVED_TOPICS
+        .iter()
+        .map(|role| p.topic(*role))
+        .map(|t| (t.name.clone(), t.partitions))
+        .collect();
+    let sampler = ctx
+        .kafka
+        .lag_sampler(ClientUse::Pipeline(&key), &p.bootstrap_servers)
+        .map_err(|e| e.to_string())?;
+    sampler
+        .group_progress(&serving_group(p), &topics)
+        .await
+        .map_err(|e| e.to_string())
 }
 
 /// What a reconcile observed, in the status's terms.
@@ -125,6 +158,7 @@ pub struct Summary {
     pub observations: Observations,
     pub processor: ProcessorStatus,
     pub generator: Option<GeneratorStatus>,
+    pub serving: Option<ServingStatus>,
     /// Lag verdicts that changed since the status written last.
     pub lag_transitions: Vec<Transition>,
 }
@@ -226,9 +260,11 @@ pub fn summarise(
         desired_replicas: g.desired,
         measured_events_per_second: input_rate,
     });
+    let serving = serving_summary(ctx, key, p, observed.serving, observed.serving_progress);
     let observations = Observations {
         topics,
         generator: observed.generator,
+        serving: serving.as_ref().map(|(observation, _)| observation.clone()),
         processor: ProcessorObservation {
             workload: observed.processor,
             group_members,
@@ -243,8 +279,42 @@ pub fn summarise(
         observations,
         processor: processor_status,
         generator: generator_status,
+        serving: serving.map(|(_, status)| status),
         lag_transitions,
     }
+}
+
+/// The serving component's readiness and, from its consumer group, how far
+/// its Redis writes have come; `None` when serving is disabled.
+fn serving_summary(
+    ctx: &Context,
+    key: &str,
+    p: &ValidatedPipeline,
+    workload: Option<WorkloadObservation>,
+    progress: Option<std::result::Result<GroupProgress, String>>,
+) -> Option<(ServingObservation, ServingStatus)> {
+    let workload = workload?;
+    let (writes_per_second, lag) = match &progress {
+        Some(Ok(progress)) => (
+            ctx.state
+                .with(key, |s| s.serving_writes.observe(progress))
+                .map(round2),
+            Some(progress.lag()),
+        ),
+        Some(Err(message)) => {
+            tracing::debug!(pipeline = %key, %message, "cannot measure the serving group");
+            (None, None)
+        }
+        None => (None, None),
+    };
+    let status = ServingStatus {
+        replicas: format!("{}/{}", workload.ready, workload.desired),
+        ready: workload.ready > 0,
+        url: crate::workloads::serving_url(p),
+        writes_per_second,
+        lag,
+    };
+    Some((ServingObservation { workload, lag }, status))
 }
 
 /// Samples both consumer groups of the processor into their windows and

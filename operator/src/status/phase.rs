@@ -1,5 +1,6 @@
 use super::conditions::ConditionBuilder;
 use super::merge::MergeHealth;
+use super::serving_condition::{ServingObservation, serving_condition};
 use super::{GENERATOR_READY, LAG_HEALTHY, MERGE_READY, PROCESSOR_READY, READY, TOPICS_READY};
 use crate::crd::{LagVerdict, Phase};
 
@@ -9,6 +10,8 @@ pub struct Observations {
     pub topics: TopicsState,
     /// `None` when the generator is disabled.
     pub generator: Option<WorkloadObservation>,
+    /// `None` when serving is disabled.
+    pub serving: Option<ServingObservation>,
     pub processor: ProcessorObservation,
     /// The processor's merge stage; `None` when it could not be read.
     pub merge: Option<MergeObservation>,
@@ -97,7 +100,8 @@ pub fn derive_conditions(o: &Observations) -> Vec<ConditionBuilder> {
 
     let merge = merge_condition(o.merge.as_ref());
     let lag = lag_condition(o.lag.as_ref());
-    let parts = [&topics, &generator, &processor, &merge, &lag];
+    let serving = serving_condition(o.serving.as_ref());
+    let parts = [&topics, &generator, &processor, &merge, &lag, &serving];
     let ready = match parts.iter().find(|c| !c.status) {
         None => ConditionBuilder::new(
             READY,
@@ -112,7 +116,7 @@ pub fn derive_conditions(o: &Observations) -> Vec<ConditionBuilder> {
             format!("{}: {}", first.type_, first.message),
         ),
     };
-    vec![topics, generator, processor, merge, lag, ready]
+    vec![topics, generator, processor, merge, lag, serving, ready]
 }
 
 /// True on OK and WARN (a growing lag is worth a look, not an outage);
@@ -319,6 +323,7 @@ mod tests {
                 ready: 1,
                 desired: 1,
             }),
+            serving: None,
             processor: ProcessorObservation {
                 workload: WorkloadObservation {
                     ready: 2,

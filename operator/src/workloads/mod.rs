@@ -15,7 +15,7 @@ pub use deployment::{METRICS_PORT, build_generator_deployment, generator_name, p
 pub use labels::{Component, labels, selector_labels};
 pub use service::{build_metrics_service, metrics_service_name};
 pub use serving::{
-    SERVING_SERVICE_PORT, build_serving_deployment, build_serving_service, serving_name,
-    serving_url,
+    SERVED_TOPICS, SERVING_SERVICE_PORT, build_serving_deployment, build_serving_service,
+    serving_group, serving_name, serving_url,
 };
 pub use statefulset::build_processor_statefulset;

@@ -21,12 +21,27 @@ use shopstream_common::contract::{processor, serving, shared};
 
 use super::deployment::{WorkloadSettings, build_deployment, quantity};
 use super::labels::{Component, labels, selector_labels};
-use crate::model::ValidatedPipeline;
+use crate::model::{TopicRole, ValidatedPipeline};
 
 /// The Deployment's and the Service's name.
 pub fn serving_name(pipeline: &str) -> String {
     format!("{pipeline}-serving")
 }
+
+/// The serving component's consumer group. It commits after Redis
+/// acknowledged, so the operator measures its writes from this group.
+pub fn serving_group(p: &ValidatedPipeline) -> String {
+    format!("{}-serving", p.consumer_group)
+}
+
+/// The topics the serving component reads (and the operator measures it on).
+pub const SERVED_TOPICS: [TopicRole; 5] = [
+    TopicRole::Sales,
+    TopicRole::Segments,
+    TopicRole::Anomalies,
+    TopicRole::Hourly,
+    TopicRole::TopProducts,
+];
 
 /// The Service's port (the dashboard, the JSON API, `/metrics`).
 pub const SERVING_SERVICE_PORT: i32 = serving::HTTP_PORT as i32;
@@ -91,7 +106,7 @@ pub fn build_serving_deployment(
         },
     );
     let mut env = vec![
-        literal(serving::GROUP_ID, format!("{}-serving", p.consumer_group)),
+        literal(serving::GROUP_ID, serving_group(p)),
         literal(serving::REDIS_ADDRESS, spec.redis.address.clone()),
         literal(serving::PIPELINE_NAMESPACE, p.namespace.clone()),
         literal(serving::PIPELINE_NAME, p.name.clone()),
