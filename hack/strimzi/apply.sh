@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Applies the generated Strimzi CRDs (Kafka, KafkaNodePool, KafkaTopic) to the
+# Applies the generated Strimzi CRDs (Kafka, KafkaNodePool, KafkaTopic, KafkaUser) to the
 # local API server in $KUBECONFIG_PATH and waits until they are Established.
 # Server-side apply: the Kafka CRD (~330 KB) is too big for the
 # last-applied-configuration annotation of client-side apply.
@@ -25,7 +25,7 @@ kc apply --server-side --force-conflicts --field-manager=shopstream-hack -f "$CR
 # instead of waiting.
 established() {
   local crd status
-  for crd in kafkas.kafka.strimzi.io kafkanodepools.kafka.strimzi.io kafkatopics.kafka.strimzi.io; do
+  for crd in kafkas.kafka.strimzi.io kafkanodepools.kafka.strimzi.io kafkatopics.kafka.strimzi.io kafkausers.kafka.strimzi.io; do
     status="$(kc get crd "$crd" -o jsonpath='{.status.conditions[?(@.type=="Established")].status}' 2>/dev/null)" || return 1
     [[ "$status" == "True" ]] || return 1
   done

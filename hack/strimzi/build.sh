@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Generates the Strimzi Kafka, KafkaNodePool and KafkaTopic CRDs from Strimzi's
+# Generates the Strimzi Kafka, KafkaNodePool, KafkaTopic and KafkaUser CRDs from Strimzi's
 # own Maven Central artifacts (io.strimzi:api model classes run through
 # io.strimzi:crd-generator, with the arguments Strimzi's api/pom.xml uses).
 # Output: $CACHE_DIR/strimzi-$STRIMZI_VERSION/crds/*.yaml. Idempotent: a
@@ -16,6 +16,7 @@ LIBS="$STRIMZI_HOME/libs"
 CRDS=(
   "io.strimzi.api.kafka.model.kafka.Kafka=040-Crd-kafka.yaml"
   "io.strimzi.api.kafka.model.topic.KafkaTopic=043-Crd-kafkatopic.yaml"
+  "io.strimzi.api.kafka.model.user.KafkaUser=044-Crd-kafkauser.yaml"
   "io.strimzi.api.kafka.model.nodepool.KafkaNodePool=045-Crd-kafkanodepool.yaml"
 )
 

@@ -83,6 +83,12 @@ fn expected_operator_rules() -> BTreeMap<(String, String), BTreeSet<String>> {
             "kafkatopics",
             &["get", "create", "patch", "delete"],
         ),
+        // spec.kafka.user.create: the pipeline's KafkaUser.
+        (
+            "kafka.strimzi.io",
+            "kafkausers",
+            &["get", "create", "patch", "delete"],
+        ),
         ("events.k8s.io", "events", &["create", "patch"]),
     ]
     .into_iter()

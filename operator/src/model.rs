@@ -7,6 +7,7 @@
 use std::collections::BTreeMap;
 
 use kube::ResourceExt;
+use shopstream_common::contract::processor::kafka_names;
 
 use crate::crd::{
     AnalyticsPipeline, DeletionPolicy, GeneratorSchema, ProcessorSpec, ServingSpec, TopicSpec,
@@ -212,6 +213,16 @@ impl ValidatedPipeline {
     /// Name of the topic playing `role`.
     pub fn topic_name(&self, role: TopicRole) -> &str {
         &self.topic(role).name
+    }
+
+    /// The processor's stage 2 consumer group.
+    pub fn merge_group(&self) -> String {
+        kafka_names::merge_group(&self.consumer_group)
+    }
+
+    /// The prefix of the processor's stage 1 transactional ids.
+    pub fn transactional_id_prefix(&self) -> String {
+        kafka_names::stage1_transactional_id_prefix(&self.consumer_group)
     }
 
     pub fn input_partitions(&self) -> i32 {

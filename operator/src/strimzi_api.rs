@@ -1,7 +1,8 @@
-//! Discovery of Strimzi's KafkaTopic API, cached: every reconcile of a
+//! Discovery of Strimzi's KafkaTopic and KafkaUser APIs, cached: every reconcile of a
 //! Strimzi-mode pipeline needs it, and asking the API server each time cost
 //! a discovery request per reconcile (per call, before: three per cleanup).
 
+use std::collections::BTreeMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -17,34 +18,44 @@ pub const STRIMZI_GROUP: &str = "kafka.strimzi.io";
 /// `v1beta2` is picked up after this without a restart.
 const REDISCOVER_AFTER: Duration = Duration::from_secs(600);
 
-/// The KafkaTopic API the cluster serves, discovered once and re-checked
-/// every [`REDISCOVER_AFTER`]. A failed discovery is not cached: Strimzi may
-/// be installed in the meantime, and the next reconcile looks again.
+/// The Strimzi APIs the cluster serves (KafkaTopic, KafkaUser), each
+/// discovered once and re-checked every [`REDISCOVER_AFTER`]. A failed
+/// discovery is not cached: Strimzi may be installed in the meantime, and
+/// the next reconcile looks again.
 #[derive(Default)]
 pub struct StrimziApi {
-    found: Mutex<Option<(ApiResource, Instant)>>,
+    found: Mutex<BTreeMap<&'static str, (ApiResource, Instant)>>,
 }
 
 impl StrimziApi {
     /// The KafkaTopic API: `v1` (Strimzi 1.x) preferred, `v1beta2` for
     /// older Strimzi.
     pub async fn kafka_topic(&self, client: &Client) -> Result<ApiResource> {
-        if let Some((resource, at)) = self.lock().as_ref()
+        self.resource(client, "KafkaTopic").await
+    }
+
+    /// The KafkaUser API (`spec.kafka.user.create`), likewise.
+    pub async fn kafka_user(&self, client: &Client) -> Result<ApiResource> {
+        self.resource(client, "KafkaUser").await
+    }
+
+    async fn resource(&self, client: &Client, kind: &'static str) -> Result<ApiResource> {
+        if let Some((resource, at)) = self.lock().get(kind)
             && at.elapsed() < REDISCOVER_AFTER
         {
             return Ok(resource.clone());
         }
-        let resource = discover(client).await?;
-        *self.lock() = Some((resource.clone(), Instant::now()));
+        let resource = discover(client, kind).await?;
+        self.lock().insert(kind, (resource.clone(), Instant::now()));
         Ok(resource)
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, Option<(ApiResource, Instant)>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, BTreeMap<&'static str, (ApiResource, Instant)>> {
         self.found.lock().unwrap_or_else(|p| p.into_inner())
     }
 }
 
-async fn discover(client: &Client) -> Result<ApiResource> {
+async fn discover(client: &Client, kind: &str) -> Result<ApiResource> {
     let group = discovery::group(client, STRIMZI_GROUP).await.map_err(|e| {
         Error::strimzi_caused_by(
             format!(
@@ -57,12 +68,12 @@ async fn discover(client: &Client) -> Result<ApiResource> {
         let found = group
             .versioned_resources(version)
             .into_iter()
-            .find(|(resource, _)| resource.kind == "KafkaTopic");
+            .find(|(resource, _)| resource.kind == kind);
         if let Some((resource, _)) = found {
             return Ok(resource);
         }
     }
     Err(Error::strimzi(format!(
-        "{STRIMZI_GROUP} serves no KafkaTopic in v1 or v1beta2"
+        "{STRIMZI_GROUP} serves no {kind} in v1 or v1beta2"
     )))
 }

@@ -22,3 +22,20 @@ pub const IDLE_PARTITION_TIMEOUT_SECONDS: &str = "PROCESSOR_IDLE_PARTITION_TIMEO
 pub const MAX_EVENT_TIME_SKEW_SECONDS: &str = "PROCESSOR_MAX_EVENT_TIME_SKEW_SECONDS";
 pub const MERGE_STATE_LIMIT_MB: &str = "PROCESSOR_MERGE_STATE_LIMIT_MB";
 pub const PRODUCE_TIMEOUT_MS: &str = "PROCESSOR_PRODUCE_TIMEOUT_MS";
+
+/// The Kafka names the processor derives from its group id
+/// ([`GROUP_ID`]). The operator grants ACLs on exactly these (a created
+/// Strimzi `KafkaUser`) and reads the merge stage's progress, so both
+/// sides take them from here.
+pub mod kafka_names {
+    /// Stage 2's consumer group (the partials topic).
+    pub fn merge_group(group_id: &str) -> String {
+        format!("{group_id}-merge")
+    }
+
+    /// The prefix of stage 1's transactional ids: one per replica, the
+    /// prefix followed by the replica id.
+    pub fn stage1_transactional_id_prefix(group_id: &str) -> String {
+        format!("{group_id}-stage1-")
+    }
+}

@@ -39,9 +39,11 @@ pub struct CertSecretSource {
 /// How the pipeline authenticates to Kafka (Strimzi's
 /// `KafkaClientAuthentication`): `scram-sha-512` (or `scram-sha-256`) with
 /// `username` and `passwordSecret`, or `tls` with `certificateAndKey`.
+/// With `spec.kafka.user.create` only `type` is given: the operator fills
+/// in the rest from the `KafkaUser` it creates.
 #[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
 #[serde(rename_all = "camelCase")]
-#[x_kube(validation = Rule::new("self.type == 'tls' ? has(self.certificateAndKey) && !has(self.username) && !has(self.passwordSecret) : has(self.username) && has(self.passwordSecret) && !has(self.certificateAndKey)").message("type tls needs certificateAndKey (and no username or passwordSecret); scram-sha-512 and scram-sha-256 need username and passwordSecret (and no certificateAndKey)"))]
+#[x_kube(validation = Rule::new("self.type == 'tls' ? !has(self.username) && !has(self.passwordSecret) : !has(self.certificateAndKey)").message("type tls takes certificateAndKey (no username or passwordSecret); scram-sha-512 and scram-sha-256 take username and passwordSecret (no certificateAndKey)"))]
 pub struct KafkaAuthentication {
     /// `scram-sha-512`, `scram-sha-256` or `tls`.
     #[serde(rename = "type")]
@@ -114,4 +116,23 @@ pub struct CertAndKeySecretSource {
     /// Key of the PEM private key (unencrypted), e.g. `user.key`.
     #[schemars(length(min = 1, max = 253))]
     pub key: String,
+}
+
+/// `spec.kafka.user`: a Strimzi `KafkaUser` for the pipeline, created by
+/// the operator.
+#[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct KafkaUserSpec {
+    /// `true`: the operator creates (and owns) a `KafkaUser` named after
+    /// the pipeline, labelled `strimzi.io/cluster=<strimziCluster>`, with
+    /// `spec.kafka.authentication.type` and `authorization: simple` ACLs
+    /// that allow exactly the pipeline's topics (the operations each needs),
+    /// its consumer groups and its transactional ids. Strimzi's User
+    /// Operator (which must watch the pipeline's namespace) writes the
+    /// user's Secret, of the same name; the generator and processor mount
+    /// it (`password`, or `user.crt` and `user.key`). Needs
+    /// `strimziCluster` and `authentication` with only `type`
+    /// (`scram-sha-512` or `tls`).
+    #[serde(default)]
+    pub create: bool,
 }

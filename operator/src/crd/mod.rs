@@ -20,7 +20,7 @@ pub use autoscaling::{AutoscalingSpec, AutoscalingStatus};
 pub use definition::{CRD_FILE, crd_yaml};
 pub use kafka_security::{
     AuthenticationType, CertAndKeySecretSource, CertSecretSource, KafkaAuthentication, KafkaTls,
-    PasswordSecretSource,
+    KafkaUserSpec, PasswordSecretSource,
 };
 pub use lag_verdict::{GroupLagVerdict, LagVerdict, PartitionLagVerdict};
 pub use serving::{RedisSpec, SecretKey, ServingSpec, ServingStatus, ServingTtl};

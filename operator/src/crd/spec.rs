@@ -2,7 +2,7 @@ use kube::{CustomResource, KubeSchema};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::kafka_security::{KafkaAuthentication, KafkaTls};
+use super::kafka_security::{KafkaAuthentication, KafkaTls, KafkaUserSpec};
 use super::serving::ServingSpec;
 use super::status::AnalyticsPipelineStatus;
 use super::topics::TopicsSpec;
@@ -124,6 +124,10 @@ pub struct AnalyticsPipelineSpec {
 #[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
 #[serde(rename_all = "camelCase")]
 #[x_kube(validation = Rule::new("!has(self.authentication) || self.authentication.type != 'tls' || has(self.tls)").message("authentication type tls is a client certificate, which needs tls (trustedCertificates)"))]
+#[x_kube(validation = Rule::new("!has(self.authentication) || (has(self.user) && self.user.create) || (self.authentication.type == 'tls' ? has(self.authentication.certificateAndKey) : has(self.authentication.username) && has(self.authentication.passwordSecret))").message("authentication type tls needs certificateAndKey; scram-sha-512 and scram-sha-256 need username and passwordSecret (unless user.create, where the KafkaUser's Secret provides them)"))]
+#[x_kube(validation = Rule::new("!has(self.user) || !self.user.create || has(self.strimziCluster)").message("user.create needs strimziCluster: the KafkaUser is labelled strimzi.io/cluster=<strimziCluster> for that cluster's User Operator"))]
+#[x_kube(validation = Rule::new("!has(self.user) || !self.user.create || (has(self.authentication) && (self.authentication.type == 'scram-sha-512' || self.authentication.type == 'tls'))").message("user.create needs authentication.type scram-sha-512 or tls, the types of a Strimzi KafkaUser"))]
+#[x_kube(validation = Rule::new("!has(self.user) || !self.user.create || !has(self.authentication) || (!has(self.authentication.username) && !has(self.authentication.passwordSecret) && !has(self.authentication.certificateAndKey))").message("with user.create, give only authentication.type: the operator takes the user name and Secret from the KafkaUser it creates"))]
 pub struct KafkaConnection {
     /// Comma-separated `host:port` list of Kafka brokers used by the operator
     /// (topic administration, lag measurement) and by the generator and
@@ -153,6 +157,12 @@ pub struct KafkaConnection {
     /// Unset: anonymously.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub authentication: Option<KafkaAuthentication>,
+
+    /// A Strimzi `KafkaUser` the operator creates for the pipeline, with
+    /// exactly the ACLs it needs (`create: true`). Unset: the user named in
+    /// `authentication` is managed elsewhere.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user: Option<KafkaUserSpec>,
 }
 
 /// What happens to a pipeline's Kafka topics when the pipeline is deleted.

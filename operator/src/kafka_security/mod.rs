@@ -8,14 +8,17 @@
 //!   generator and processor pods. Credentials reach the pods as files from
 //!   the Secrets only: never in a ConfigMap, an environment value, the
 //!   status, an Event or a log.
+//! - [`kafka_user`] (pure): the Strimzi `KafkaUser` of
+//!   `spec.kafka.user.create`, with exactly the pipeline's ACLs.
 //! - [`secrets`]: the operator's own client settings, read from the same
 //!   Secrets, so its admin and lag requests authenticate as the pipeline.
 
+pub mod kafka_user;
 pub mod pod;
 pub mod refs;
 pub mod secrets;
 
-pub use refs::{AuthenticationRefs, KafkaSecurityRefs, SecretKeyRef, from_spec};
+pub use refs::{AuthenticationRefs, KafkaSecurityRefs, SecretKeyRef, from_spec, kafka_user_name};
 pub use secrets::{ClusterCredentials, read_credentials};
 
 /// The condition message for a security failure: what to check, then

@@ -116,7 +116,9 @@ mod tests {
     use crate::kafka_security::from_spec;
 
     fn parts(yaml: &str) -> PodKafkaSecurity {
-        pod_kafka_security(&from_spec(&serde_yaml::from_str(yaml).expect("parses")).expect("valid"))
+        pod_kafka_security(
+            &from_spec(&serde_yaml::from_str(yaml).expect("parses"), "shop").expect("valid"),
+        )
     }
 
     fn env(parts: &PodKafkaSecurity) -> Vec<(String, String)> {

@@ -34,6 +34,9 @@ pub struct KafkaSecurityRefs {
     /// `Some`: TLS, trusting this CA.
     pub trusted_ca: Option<SecretKeyRef>,
     pub authentication: Option<AuthenticationRefs>,
+    /// `spec.kafka.user.create`: the name of the Strimzi `KafkaUser` the
+    /// operator creates, whose Secret `authentication` refers to.
+    pub created_user: Option<String>,
 }
 
 impl KafkaSecurityRefs {
@@ -70,7 +73,7 @@ impl KafkaSecurityRefs {
 /// rules refuse most mistakes at `kubectl apply`; this repeats them for
 /// objects stored before those rules, so they get a condition, not a
 /// crash loop.
-pub fn from_spec(kafka: &KafkaConnection) -> Result<KafkaSecurityRefs> {
+pub fn from_spec(kafka: &KafkaConnection, pipeline: &str) -> Result<KafkaSecurityRefs> {
     let invalid = |m: String| Error::InvalidSpec(m);
     let trusted_ca = match &kafka.tls {
         None => None,
@@ -92,6 +95,9 @@ pub fn from_spec(kafka: &KafkaConnection) -> Result<KafkaSecurityRefs> {
             }
         },
     };
+    if kafka.user.as_ref().is_some_and(|u| u.create) {
+        return created_user(kafka, pipeline, trusted_ca);
+    }
     let authentication = match &kafka.authentication {
         None => None,
         Some(auth) => {
@@ -159,6 +165,83 @@ pub fn from_spec(kafka: &KafkaConnection) -> Result<KafkaSecurityRefs> {
     Ok(KafkaSecurityRefs {
         trusted_ca,
         authentication,
+        created_user: None,
+    })
+}
+
+/// The name of the `KafkaUser` the operator creates for `pipeline`: the
+/// pipeline's, as Strimzi users are usually named after their application.
+/// It is also the SCRAM user name (the certificate's `CN` for `tls`) and
+/// the name of the Secret Strimzi writes.
+pub fn kafka_user_name(pipeline: &str) -> String {
+    pipeline.to_string()
+}
+
+/// Strimzi refuses a `tls` user whose name does not fit a certificate's
+/// common name.
+const MAX_TLS_USER_NAME: usize = 64;
+
+/// `spec.kafka.user.create`: authentication by the Secret Strimzi's User
+/// Operator writes for the created `KafkaUser`, in its layout.
+fn created_user(
+    kafka: &KafkaConnection,
+    pipeline: &str,
+    trusted_ca: Option<SecretKeyRef>,
+) -> Result<KafkaSecurityRefs> {
+    const FIELD: &str = "spec.kafka.user";
+    let invalid = |m: String| Error::InvalidSpec(m);
+    if kafka.strimzi_cluster.is_none() {
+        return Err(invalid(format!(
+            "{FIELD}.create needs spec.kafka.strimziCluster: the KafkaUser is labelled strimzi.io/cluster=<strimziCluster> for that cluster's User Operator"
+        )));
+    }
+    let auth = kafka.authentication.as_ref().ok_or_else(|| {
+        invalid(format!(
+            "{FIELD}.create needs spec.kafka.authentication.type: scram-sha-512 or tls"
+        ))
+    })?;
+    if auth.username.is_some()
+        || auth.password_secret.is_some()
+        || auth.certificate_and_key.is_some()
+    {
+        return Err(invalid(format!(
+            "with {FIELD}.create, give only spec.kafka.authentication.type: the operator takes the user name and Secret from the KafkaUser it creates"
+        )));
+    }
+    let name = kafka_user_name(pipeline);
+    let key = |key: &str| secret_key(&name, key, FIELD);
+    let authentication = match auth.type_ {
+        AuthenticationType::ScramSha512 => AuthenticationRefs::Scram {
+            mechanism: "SCRAM-SHA-512",
+            username: name.clone(),
+            password: key("password")?,
+        },
+        AuthenticationType::Tls => {
+            if trusted_ca.is_none() {
+                return Err(invalid(
+                    "spec.kafka.authentication type tls is a client certificate, which needs spec.kafka.tls".into(),
+                ));
+            }
+            if name.len() > MAX_TLS_USER_NAME {
+                return Err(invalid(format!(
+                    "{FIELD}.create with type tls: Strimzi needs the user name (the pipeline's, {name}) to fit a certificate's common name, {MAX_TLS_USER_NAME} characters"
+                )));
+            }
+            AuthenticationRefs::Tls {
+                certificate: key("user.crt")?,
+                key: key("user.key")?,
+            }
+        }
+        AuthenticationType::ScramSha256 => {
+            return Err(invalid(format!(
+                "{FIELD}.create needs authentication type scram-sha-512 or tls: a Strimzi KafkaUser has no scram-sha-256"
+            )));
+        }
+    };
+    Ok(KafkaSecurityRefs {
+        trusted_ca,
+        authentication: Some(authentication),
+        created_user: Some(name),
     })
 }
 
@@ -204,6 +287,10 @@ fn is_dns_subdomain(name: &str) -> bool {
 mod tests {
     use super::*;
 
+    fn from_spec_(kafka: &KafkaConnection) -> Result<KafkaSecurityRefs> {
+        from_spec(kafka, "shop")
+    }
+
     fn kafka(yaml: &str) -> KafkaConnection {
         serde_yaml::from_str(yaml).expect("test spec parses")
     }
@@ -229,7 +316,7 @@ authentication:
 
     #[test]
     fn plaintext_without_settings() {
-        let refs = from_spec(&kafka("bootstrapServers: 'kafka:9092'")).expect("valid");
+        let refs = from_spec_(&kafka("bootstrapServers: 'kafka:9092'")).expect("valid");
         assert!(refs.is_plaintext());
         assert_eq!(refs.protocol(), "PLAINTEXT");
         assert!(refs.secret_keys().is_empty());
@@ -237,7 +324,7 @@ authentication:
 
     #[test]
     fn strimzi_scram_user() {
-        let refs = from_spec(&kafka(SCRAM)).expect("valid");
+        let refs = from_spec_(&kafka(SCRAM)).expect("valid");
         assert_eq!(refs.protocol(), "SASL_SSL");
         let keys: Vec<(&str, &str)> = refs
             .secret_keys()
@@ -259,7 +346,7 @@ authentication:
 
     #[test]
     fn strimzi_tls_user() {
-        let refs = from_spec(&kafka(MTLS)).expect("valid");
+        let refs = from_spec_(&kafka(MTLS)).expect("valid");
         assert_eq!(refs.protocol(), "SSL");
         assert_eq!(refs.secret_keys().len(), 3);
     }
@@ -299,8 +386,73 @@ authentication:
             ),
         ];
         for (yaml, expected) in cases {
-            let error = from_spec(&kafka(&yaml)).expect_err(expected);
+            let error = from_spec_(&kafka(&yaml)).expect_err(expected);
             assert!(error.is_permanent(), "{error}");
+            assert!(error.to_string().contains(expected), "{expected}: {error}");
+        }
+    }
+
+    const CREATED: &str = "
+bootstrapServers: 'kafka:9093'
+strimziCluster: my-cluster
+tls:
+  trustedCertificates: [{secretName: my-cluster-cluster-ca-cert, certificate: ca.crt}]
+user: {create: true}
+authentication: {type: scram-sha-512}
+";
+
+    #[test]
+    fn a_created_user_authenticates_with_strimzis_secret() {
+        let refs = from_spec_(&kafka(CREATED)).expect("valid");
+        assert_eq!(refs.created_user.as_deref(), Some("shop"));
+        assert_eq!(refs.protocol(), "SASL_SSL");
+        assert!(matches!(
+            refs.authentication,
+            Some(AuthenticationRefs::Scram { mechanism: "SCRAM-SHA-512", ref username, ref password })
+                if username == "shop" && password.secret == "shop" && password.key == "password"
+        ));
+        let tls = from_spec_(&kafka(&CREATED.replace("type: scram-sha-512", "type: tls")))
+            .expect("valid");
+        let keys: Vec<(&str, &str)> = tls
+            .secret_keys()
+            .iter()
+            .map(|k| (k.secret.as_str(), k.key.as_str()))
+            .collect();
+        assert_eq!(
+            keys,
+            [
+                ("my-cluster-cluster-ca-cert", "ca.crt"),
+                ("shop", "user.crt"),
+                ("shop", "user.key")
+            ]
+        );
+    }
+
+    #[test]
+    fn created_user_mistakes_are_named() {
+        let cases = [
+            (
+                CREATED.replace("strimziCluster: my-cluster\n", ""),
+                "needs spec.kafka.strimziCluster",
+            ),
+            (
+                CREATED.replace("type: scram-sha-512", "type: scram-sha-256"),
+                "no scram-sha-256",
+            ),
+            (
+                CREATED.replace(
+                    "{type: scram-sha-512}",
+                    "{type: scram-sha-512, username: x}",
+                ),
+                "give only spec.kafka.authentication.type",
+            ),
+            (
+                CREATED.replace("authentication: {type: scram-sha-512}\n", ""),
+                "needs spec.kafka.authentication.type",
+            ),
+        ];
+        for (yaml, expected) in cases {
+            let error = from_spec_(&kafka(&yaml)).expect_err(expected);
             assert!(error.to_string().contains(expected), "{expected}: {error}");
         }
     }

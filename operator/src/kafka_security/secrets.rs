@@ -179,7 +179,7 @@ mod tests {
     }
 
     fn refs(yaml: &str) -> KafkaSecurityRefs {
-        crate::kafka_security::from_spec(&serde_yaml::from_str(yaml).expect("parses"))
+        crate::kafka_security::from_spec(&serde_yaml::from_str(yaml).expect("parses"), "shop")
             .expect("valid")
     }
 

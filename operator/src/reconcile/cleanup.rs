@@ -77,7 +77,7 @@ async fn delete_topics(p: &AnalyticsPipeline, ctx: &Context) -> Result<()> {
             if names.is_empty() {
                 return Ok(());
             }
-            let refs = crate::kafka_security::from_spec(&p.spec.kafka)?;
+            let refs = crate::kafka_security::from_spec(&p.spec.kafka, &p.name_any())?;
             let namespace = p.metadata.namespace.clone().unwrap_or_default();
             let credentials =
                 crate::kafka_security::read_credentials(&ctx.client, &namespace, &refs).await?;

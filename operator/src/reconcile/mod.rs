@@ -7,6 +7,7 @@ mod apply;
 mod autoscale;
 mod cleanup;
 mod guard;
+mod kafka_user;
 mod lag_alerts;
 mod observe;
 pub mod ownership;
@@ -131,12 +132,24 @@ async fn apply_pipeline(p: &AnalyticsPipeline, ctx: &Context) -> Result<Action> 
             return Err(error);
         }
     };
+    // A created KafkaUser first: Strimzi writes its Secret only then.
+    if let Err(error) = kafka_user::reconcile_kafka_user(ctx, p, &validated).await {
+        write_failed_status(p, ctx, &previous, &error).await?;
+        return Err(error);
+    }
     // The operator's own requests authenticate as the pipeline: its
     // Secrets are read on every reconcile, so a rotated password is used
     // from the next one on.
     match read_credentials(&ctx.client, &validated.namespace, &validated.kafka_security).await {
         Ok(credentials) => ctx.kafka.set_credentials(&key, credentials),
         Err(error) => {
+            let error = match (error, &validated.kafka_security.created_user) {
+                (Error::KafkaCredentials(why), Some(user)) => Error::KafkaCredentials(format!(
+                    "{why}; it is the Secret of KafkaUser {user}, which Strimzi's User Operator writes once it has created the user (it must watch namespace {})",
+                    validated.namespace
+                )),
+                (error, _) => error,
+            };
             write_failed_status(p, ctx, &previous, &error).await?;
             return Err(error);
         }

@@ -404,7 +404,7 @@ fn lag_observation(verdicts: &[GroupLagVerdict]) -> Option<LagObservation> {
 }
 
 fn merge_group(p: &ValidatedPipeline) -> String {
-    format!("{}-merge", p.consumer_group)
+    p.merge_group()
 }
 
 fn partials_partitions(commits: &[MergeCommit]) -> Vec<PartialsPartition> {

@@ -31,7 +31,7 @@ pub fn validate(pipeline: &AnalyticsPipeline, images: &DefaultImages) -> Result<
         consumer_group: format!("shopstream.{namespace}.{name}"),
         bootstrap_servers: spec.kafka.bootstrap_servers.clone(),
         strimzi_cluster: spec.kafka.strimzi_cluster.clone(),
-        kafka_security: crate::kafka_security::from_spec(&spec.kafka)?,
+        kafka_security: crate::kafka_security::from_spec(&spec.kafka, &name)?,
         warnings: idle_replica_warnings(pipeline),
         topics,
         generator: generator_settings(pipeline, images),

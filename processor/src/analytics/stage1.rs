@@ -16,6 +16,7 @@ use rdkafka::consumer::{Consumer, ConsumerGroupMetadata, StreamConsumer};
 use rdkafka::message::{BorrowedMessage, Message};
 use rdkafka::producer::Producer;
 use rdkafka::{Offset, Timestamp, TopicPartitionList};
+use shopstream_common::contract::processor::kafka_names;
 use tokio::sync::{mpsc, watch};
 use tokio::task::{JoinHandle, block_in_place};
 
@@ -344,7 +345,11 @@ fn connect(
         .set("statistics.interval.ms", "5000")
         .create_with_context(context)
         .map_err(ProcessorError::kafka("creating the stage 1 consumer"))?;
-    let transactional_id = format!("{}-stage1-{}", args.group_id, args.replica());
+    let transactional_id = format!(
+        "{}{}",
+        kafka_names::stage1_transactional_id_prefix(&args.group_id),
+        args.replica()
+    );
     let producer = transactional_producer(&base, &transactional_id, args.produce_timeout_ms)?;
     block_in_place(|| producer.init_transactions(CALL_TIMEOUT))
         .map_err(ProcessorError::kafka("initialising transactions"))?;

@@ -398,7 +398,7 @@ pub async fn run(
     metrics: Arc<Metrics>,
     mut shutdown: watch::Receiver<bool>,
 ) -> Result<()> {
-    let group = format!("{}-merge", args.group_id);
+    let group = shopstream_common::contract::processor::kafka_names::merge_group(&args.group_id);
     let context = Stage2Context {
         metrics: Some(Arc::clone(&metrics)),
         partials_topic: args.partials_topic.clone(),
