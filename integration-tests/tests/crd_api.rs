@@ -213,6 +213,68 @@ async fn invalid_specs_are_rejected_with_a_clear_message() {
     support::delete_namespace(&client, &ns).await;
 }
 
+/// `spec.kafka.user.create`: the operator fills in the user and its
+/// Secret, so the spec gives only the authentication type, one a Strimzi
+/// KafkaUser has, and the Strimzi cluster the user is for.
+#[tokio::test]
+async fn kafka_user_create_is_checked_at_apply() {
+    let client = support::client().await;
+    support::install_crd(&client).await;
+    let ns = support::namespace(&client, "crd-kafka-user").await;
+    let api = pipelines(&client, &ns);
+    let kafka = |extra: Value| {
+        let mut kafka = json!({
+            "bootstrapServers": "kafka:9093",
+            "strimziCluster": "my-cluster",
+            "tls": {"trustedCertificates": [{"secretName": "ca", "certificate": "ca.crt"}]},
+            "user": {"create": true},
+            "authentication": {"type": "scram-sha-512"},
+        });
+        for (k, v) in extra.as_object().expect("object") {
+            if v.is_null() {
+                kafka.as_object_mut().expect("object").remove(k);
+            } else {
+                kafka[k] = v.clone();
+            }
+        }
+        json!({"kafka": kafka})
+    };
+    let cases = [
+        (
+            json!({"strimziCluster": null}),
+            "user.create needs strimziCluster",
+        ),
+        (
+            json!({"authentication": {"type": "scram-sha-256"}}),
+            "user.create needs authentication.type scram-sha-512 or tls",
+        ),
+        (
+            json!({"authentication": null}),
+            "user.create needs authentication.type",
+        ),
+        (
+            json!({"authentication": {"type": "scram-sha-512", "username": "shop"}}),
+            "give only authentication.type",
+        ),
+    ];
+    for (i, (extra, expected)) in cases.into_iter().enumerate() {
+        let msg = rejection(&api, &format!("user-{i}"), kafka(extra)).await;
+        assert!(msg.contains(expected), "{expected}: {msg}");
+    }
+    // Without user.create a SCRAM spec still needs its user and Secret.
+    let msg = rejection(&api, "no-user", kafka(json!({"user": null}))).await;
+    assert!(msg.contains("need username and passwordSecret"), "{msg}");
+    for (name, extra) in [
+        ("scram", json!({})),
+        ("tls", json!({"authentication": {"type": "tls"}})),
+    ] {
+        api.create(&PostParams::default(), &pipeline(name, kafka(extra)))
+            .await
+            .unwrap_or_else(|e| panic!("{name}: a valid user.create spec is refused: {e}"));
+    }
+    support::delete_namespace(&client, &ns).await;
+}
+
 #[tokio::test]
 async fn partitions_may_grow_but_never_shrink_and_replication_is_fixed() {
     let client = support::client().await;

@@ -17,20 +17,8 @@ use rdkafka::ClientConfig;
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;
 use serde_json::json;
+use support::strimzi::set_ready;
 use support::{OperatorProcess, condition, kafka_bootstrap, unique, wait_until};
-
-async fn set_ready(api: &Api<DynamicObject>, name: &str, ready: bool, message: &str) {
-    let status = json!({"status": {"conditions": [{
-        "type": "Ready",
-        "status": if ready { "True" } else { "False" },
-        "reason": if ready { "" } else { "KafkaError" },
-        "message": message,
-        "lastTransitionTime": "2026-01-01T00:00:00Z",
-    }]}});
-    api.patch_status(name, &PatchParams::default(), &Patch::Merge(&status))
-        .await
-        .expect("KafkaTopic status accepted by Strimzi's schema");
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kafka_topics_follow_strimzi_readiness() {

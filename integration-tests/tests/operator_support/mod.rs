@@ -6,6 +6,8 @@
 
 pub mod kafka;
 pub mod private_broker;
+pub mod secure;
+pub mod strimzi;
 
 use std::path::PathBuf;
 use std::process::Command;
