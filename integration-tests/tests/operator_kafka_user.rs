@@ -8,8 +8,10 @@
 //! - playing Strimzi's user operator (a SCRAM user and exactly the
 //!   KafkaUser's ACLs, translated rule by rule into `kafka-acls`, and the
 //!   user's Secret) and topic operator, the whole pipeline runs over
-//!   SASL_SSL with those ACLs alone, lag in the status: the builder's ACL
-//!   set is sufficient. The password appears in no log.
+//!   SASL_SSL (a `scram-sha-512` user) and over mutual TLS (a `tls` user,
+//!   principal `CN=<pipeline>`) with those ACLs alone, lag in the status:
+//!   the builder's ACL set is sufficient. The password, or the private key,
+//!   appears in no log.
 
 #[path = "operator_support/mod.rs"]
 mod support;
@@ -33,9 +35,15 @@ use support::{OperatorProcess, apply_pipeline, condition, unique, wait_until};
 
 const CLUSTER: &str = "my-cluster";
 
+/// SCRAM users connect to the SASL_SSL listener, TLS users to the mTLS one.
 fn created_user_kafka(authentication: &str) -> Value {
+    let bootstrap = if authentication == "tls" {
+        env("SHOPSTREAM_KAFKA_MTLS_BOOTSTRAP")
+    } else {
+        env("SHOPSTREAM_KAFKA_SASL_SSL_BOOTSTRAP")
+    };
     json!({
-        "bootstrapServers": env("SHOPSTREAM_KAFKA_SASL_SSL_BOOTSTRAP"),
+        "bootstrapServers": bootstrap,
         "strimziCluster": CLUSTER,
         "tls": {"trustedCertificates": [{"secretName": "cluster-ca-cert", "certificate": "ca.crt"}]},
         "user": {"create": true},
@@ -82,7 +90,70 @@ async fn rendered_kafka_users_pass_strimzis_schema() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_created_kafka_user_is_all_a_pipeline_needs() {
+async fn a_created_scram_user_is_all_a_pipeline_needs() {
+    pipeline_with_created_user("scram-sha-512").await;
+}
+
+/// Mutual TLS end to end: the client certificate `CN=<pipeline>` is the
+/// principal the created `tls` KafkaUser's ACLs are for.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_created_tls_user_is_all_a_pipeline_needs() {
+    pipeline_with_created_user("tls").await;
+}
+
+/// Plays Strimzi's user operator for KafkaUser `name`: the credential in
+/// the broker and its Secret in `ns`, in Strimzi's layout. Returns the
+/// principal and the key material no log may contain.
+async fn play_user_operator(
+    client: &kube::Client,
+    ns: &str,
+    name: &str,
+    authentication: &str,
+) -> (String, String) {
+    if authentication == "tls" {
+        let dir = std::env::temp_dir().join(format!("shopstream-{name}"));
+        run_hack("user.sh", &["tls", name, &dir.display().to_string()]);
+        let read = |f: &str| std::fs::read(dir.join(f)).unwrap_or_else(|e| panic!("{f}: {e}"));
+        let (crt, key, ca) = (read("user.crt"), read("user.key"), read("ca.crt"));
+        let _ = std::fs::remove_dir_all(&dir);
+        create_secret(
+            client,
+            ns,
+            name,
+            &[("user.crt", &crt), ("user.key", &key), ("ca.crt", &ca)],
+        )
+        .await;
+        // A line from the middle of the private key's PEM body.
+        let key_text = String::from_utf8(key).expect("PEM");
+        let lines: Vec<&str> = key_text
+            .lines()
+            .filter(|l| !l.starts_with("-----"))
+            .collect();
+        assert!(lines.len() >= 2, "a PEM key");
+        (
+            format!("User:CN={name}"),
+            lines[lines.len() / 2].to_string(),
+        )
+    } else {
+        let password = scram_user(name);
+        let jaas = format!(
+            "org.apache.kafka.common.security.scram.ScramLoginModule required username=\"{name}\" password=\"{password}\";"
+        );
+        create_secret(
+            client,
+            ns,
+            name,
+            &[
+                ("password", password.as_bytes()),
+                ("sasl.jaas.config", jaas.as_bytes()),
+            ],
+        )
+        .await;
+        (format!("User:{name}"), password)
+    }
+}
+
+async fn pipeline_with_created_user(authentication: &str) {
     let bins = integration_tests::binaries::dir();
     let up = support::repo_root().join("hack/local/up.sh");
     let output = Command::new(&up)
@@ -112,7 +183,7 @@ async fn a_created_kafka_user_is_all_a_pipeline_needs() {
         &ns,
         &name,
         json!({
-            "kafka": created_user_kafka("scram-sha-512"),
+            "kafka": created_user_kafka(authentication),
             "topics": {"input": {"partitions": 2}},
             "generator": {"eventsPerSecond": 20},
             "processor": {
@@ -145,7 +216,7 @@ async fn a_created_kafka_user_is_all_a_pipeline_needs() {
         Some(CLUSTER)
     );
     let user_json = serde_json::to_value(&user).expect("json");
-    assert_eq!(user_json["spec"]["authentication"]["type"], "scram-sha-512");
+    assert_eq!(user_json["spec"]["authentication"]["type"], authentication);
 
     // No Secret yet: said so, and retried.
     let message = wait_until(
@@ -162,10 +233,10 @@ async fn a_created_kafka_user_is_all_a_pipeline_needs() {
     .await;
     assert!(message.contains(&format!("KafkaUser {name}")), "{message}");
 
-    // Play the user operator: the SCRAM user and exactly its ACLs.
-    let password = scram_user(&name);
+    // Play the user operator: the credential, its Secret, and exactly the
+    // KafkaUser's ACLs for its principal.
+    let (principal, key_material) = play_user_operator(&client, &ns, &name, authentication).await;
     let bootstrap = env("SHOPSTREAM_KAFKA_BOOTSTRAP");
-    let principal = format!("User:{name}");
     let rules = acl_arguments(&user_json);
     assert!(
         rules.len() >= 12,
@@ -183,19 +254,6 @@ async fn a_created_kafka_user_is_all_a_pipeline_needs() {
         args.extend(rule.iter().map(String::as_str));
         run_hack("kafka-cli.sh", &args);
     }
-    let jaas = format!(
-        "org.apache.kafka.common.security.scram.ScramLoginModule required username=\"{name}\" password=\"{password}\";"
-    );
-    create_secret(
-        &client,
-        &ns,
-        &name,
-        &[
-            ("password", password.as_bytes()),
-            ("sasl.jaas.config", jaas.as_bytes()),
-        ],
-    )
-    .await;
     // …and the topic operator.
     let topics = play_topic_operator(&client, &ns, CLUSTER, support::TOPIC_ROLES.len()).await;
 
@@ -237,20 +295,112 @@ async fn a_created_kafka_user_is_all_a_pipeline_needs() {
     ]);
     assert_not_in(
         &templates,
-        &password,
+        &key_material,
         "the workloads, ConfigMaps or the KafkaUser",
     );
     let operator_log = operator.log(&ns);
     assert!(operator_log.contains("KafkaUser applied"), "{operator_log}");
-    assert_not_in(&operator_log, &password, "the operator log");
-    assert_not_in(&runner.log_text(), &password, "the local runner log");
+    assert_not_in(&operator_log, &key_material, "the operator log");
+    assert_not_in(&runner.log_text(), &key_material, "the local runner log");
     let logs = workload_logs(&ns);
     assert!(logs.len() >= 2, "generator and processor logs");
     for (file, log) in &logs {
-        assert_not_in(log, &password, file);
+        assert_not_in(log, &key_material, file);
     }
     operator.kill();
     drop(runner);
     support::kafka::delete_topics(&topics).await;
+    support::delete_namespace(&client, &ns).await;
+}
+
+/// A KafkaUser of the pipeline's name that someone else made is never
+/// taken over; the pipeline's own is removed when `create` is turned off.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn foreign_users_are_not_taken_over_and_owned_ones_follow_create() {
+    let client = support::client().await;
+    support::install_crd(&client).await;
+    let ns = support::namespace(&client, "op-ku-own").await;
+    let mut operator = OperatorProcess::start(&ns, "op-1", "shopstream-operator");
+    let name = unique("shop");
+    let users = kafka_users(&client, &ns);
+    let foreign: kube::api::DynamicObject = serde_json::from_value(json!({
+        "apiVersion": "kafka.strimzi.io/v1",
+        "kind": "KafkaUser",
+        "metadata": {"name": name, "labels": {"strimzi.io/cluster": CLUSTER}},
+        "spec": {"authentication": {"type": "scram-sha-512"}},
+    }))
+    .expect("object");
+    users
+        .create(&PostParams::default(), &foreign)
+        .await
+        .expect("someone else's KafkaUser");
+    let generator_off = |kafka: Value| json!({"kafka": kafka, "generator": {"enabled": false}});
+    apply_pipeline(
+        &client,
+        &ns,
+        &name,
+        generator_off(created_user_kafka("scram-sha-512")),
+    )
+    .await;
+    let api: Api<AnalyticsPipeline> = Api::namespaced(client.clone(), &ns);
+    let message = wait_until("Ready False/Conflict", Duration::from_secs(30), || async {
+        let p = api.get(&name).await.map_err(|e| e.to_string())?;
+        match condition(&p, "Ready") {
+            Some((s, r, m)) if s == "False" && r == "Conflict" => Ok(m),
+            other => Err(format!("{other:?}")),
+        }
+    })
+    .await;
+    assert!(
+        message.contains(&format!("KafkaUser {ns}/{name}")),
+        "{message}"
+    );
+    let untouched = users.get(&name).await.expect("still there");
+    assert!(untouched.owner_references().is_empty(), "not taken over");
+    assert!(
+        untouched.data["spec"].get("authorization").is_none(),
+        "spec untouched"
+    );
+
+    // Gone: the pipeline creates its own.
+    users
+        .delete(&name, &Default::default())
+        .await
+        .expect("delete the foreign user");
+    let uid = api.get(&name).await.expect("pipeline").uid().expect("uid");
+    wait_until(
+        "the pipeline's own KafkaUser",
+        Duration::from_secs(60),
+        || async {
+            let user = users.get(&name).await.map_err(|e| e.to_string())?;
+            match user.owner_references().first() {
+                Some(o) if o.uid == uid => Ok(()),
+                other => Err(format!("{other:?}")),
+            }
+        },
+    )
+    .await;
+
+    // create off (a user managed elsewhere): the owned KafkaUser goes.
+    let mut kafka = created_user_kafka("scram-sha-512");
+    kafka["user"] = json!({"create": false});
+    kafka["authentication"] = json!({
+        "type": "scram-sha-512",
+        "username": "someone",
+        "passwordSecret": {"secretName": "someone", "password": "password"},
+    });
+    apply_pipeline(&client, &ns, &name, generator_off(kafka)).await;
+    wait_until(
+        "the owned KafkaUser deleted",
+        Duration::from_secs(60),
+        || async {
+            match users.get_opt(&name).await.map_err(|e| e.to_string())? {
+                None => Ok(()),
+                Some(_) => Err("still there".to_string()),
+            }
+        },
+    )
+    .await;
+    operator.kill();
     support::delete_namespace(&client, &ns).await;
 }

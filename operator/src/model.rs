@@ -153,6 +153,10 @@ pub struct ValidatedPipeline {
     pub strimzi_cluster: Option<String>,
     /// TLS and authentication to Kafka, as Secret references.
     pub kafka_security: crate::kafka_security::KafkaSecurityRefs,
+    /// A digest of the `resourceVersion`s of the Secrets `kafka_security`
+    /// names, once the reconcile has read them; in the pods' template, so
+    /// they restart when a Secret changes.
+    pub kafka_secrets_revision: Option<String>,
     /// One topic per role, in [`TopicRole::ALL`] order (the input first).
     pub topics: [DesiredTopic; 9],
     pub consumer_group: String,

@@ -72,7 +72,10 @@ pub fn read_file(var: &str) -> Vec<u8> {
 }
 
 pub fn assert_not_in(text: &str, secret: &str, what: &str) {
-    assert!(!text.contains(secret), "the password appears in {what}");
+    assert!(
+        !text.contains(secret),
+        "secret material (a password or key) appears in {what}"
+    );
 }
 
 /// The local runner for one namespace, in its own process group (as in

@@ -45,6 +45,9 @@ pub async fn set_ready(api: &Api<DynamicObject>, name: &str, ready: bool, messag
         .expect("KafkaTopic status accepted by Strimzi's schema");
 }
 
+/// A KafkaTopic's topic: name, partitions, config.
+type TopicSpec = (String, i32, Vec<(String, String)>);
+
 /// The topic operator's part for `cluster`'s KafkaTopics in `ns` (waits
 /// for `count` of them): each topic created in the broker with its
 /// partitions and config, then marked Ready. Returns the Kafka topic names.
@@ -75,7 +78,7 @@ pub async fn play_topic_operator(
         .set("bootstrap.servers", kafka_bootstrap())
         .create()
         .expect("admin");
-    let specs: Vec<(String, i32, Vec<(String, String)>)> = listed
+    let specs: Vec<TopicSpec> = listed
         .iter()
         .map(|t| {
             let spec = &t.data["spec"];

@@ -22,6 +22,11 @@ pub struct ClusterCredentials {
     /// share a client only with the same CA and credential. A SHA-256
     /// digest of the material, never shown anywhere.
     pub identity: String,
+    /// The Secrets' names and `resourceVersion`s, digested: changes when a
+    /// Secret is written (a rotated password, a renewed certificate), and
+    /// reveals nothing about the material. The pods' template carries it,
+    /// so they restart and read the new files.
+    pub revision: String,
 }
 
 /// Reads the Secret keys `refs` names from `namespace`. `None` for a
@@ -142,16 +147,27 @@ pub fn credentials(
         }
         None => None,
     };
-    let identity = digest
-        .finish()
-        .as_ref()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
+    let identity = hex(digest.finish().as_ref());
+    let mut versions = digest::Context::new(&digest::SHA256);
+    for (name, secret) in secrets {
+        let version = secret
+            .as_ref()
+            .and_then(|s| s.metadata.resource_version.as_deref())
+            .unwrap_or_default();
+        for part in [name.as_str(), version] {
+            versions.update(&(part.len() as u64).to_be_bytes());
+            versions.update(part.as_bytes());
+        }
+    }
     Ok(ClusterCredentials {
         security: SecurityConfig { tls, sasl },
         identity,
+        revision: hex(versions.finish().as_ref())[..16].to_string(),
     })
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 #[cfg(test)]
@@ -232,5 +248,22 @@ authentication: {type: scram-sha-512, username: shop, passwordSecret: {secretNam
         assert!(!a.identity.contains("s3cret"));
         assert_eq!(a.security.protocol(), "SASL_SSL");
         assert!(!format!("{a:?}").contains("s3cret-value"));
+        // The revision follows the Secrets' resourceVersions, not their
+        // content (which it must not reveal).
+        let versioned = |version: &str| {
+            let mut secrets = BTreeMap::from([
+                secret("c-cluster-ca-cert", &[("ca.crt", "PEM")]),
+                secret("shop", &[("password", "s3cret-value")]),
+            ]);
+            if let Some(Some(s)) = secrets.get_mut("shop") {
+                s.metadata.resource_version = Some(version.into());
+            }
+            credentials("team-a", &refs, &secrets)
+                .expect("complete")
+                .revision
+        };
+        assert_eq!(versioned("41"), versioned("41"));
+        assert_ne!(versioned("41"), versioned("42"));
+        assert_eq!(versioned("41").len(), 16);
     }
 }

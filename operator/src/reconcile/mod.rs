@@ -141,7 +141,10 @@ async fn apply_pipeline(p: &AnalyticsPipeline, ctx: &Context) -> Result<Action> 
     // Secrets are read on every reconcile, so a rotated password is used
     // from the next one on.
     match read_credentials(&ctx.client, &validated.namespace, &validated.kafka_security).await {
-        Ok(credentials) => ctx.kafka.set_credentials(&key, credentials),
+        Ok(credentials) => {
+            validated.kafka_secrets_revision = credentials.as_ref().map(|c| c.revision.clone());
+            ctx.kafka.set_credentials(&key, credentials);
+        }
         Err(error) => {
             let error = match (error, &validated.kafka_security.created_user) {
                 (Error::KafkaCredentials(why), Some(user)) => Error::KafkaCredentials(format!(

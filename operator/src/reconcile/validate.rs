@@ -32,6 +32,7 @@ pub fn validate(pipeline: &AnalyticsPipeline, images: &DefaultImages) -> Result<
         bootstrap_servers: spec.kafka.bootstrap_servers.clone(),
         strimzi_cluster: spec.kafka.strimzi_cluster.clone(),
         kafka_security: crate::kafka_security::from_spec(&spec.kafka, &name)?,
+        kafka_secrets_revision: None,
         warnings: idle_replica_warnings(pipeline),
         topics,
         generator: generator_settings(pipeline, images),

@@ -23,6 +23,8 @@ pub const METRICS_PORT: i32 = WORKLOAD_METRICS_PORT as i32;
 /// Annotation holding a hash of the settings a pod runs with, so that a
 /// ConfigMap change rolls exactly the Deployments whose settings changed.
 const CONFIG_HASH_ANNOTATION: &str = "analytics.shopstream.dev/config-hash";
+/// A digest of the resourceVersions of the Kafka Secrets the pods mount.
+pub const KAFKA_SECRETS_ANNOTATION: &str = "analytics.shopstream.dev/kafka-secrets-revision";
 
 /// The processor's StatefulSet (and, before it, its Deployment).
 pub fn processor_name(pipeline: &str) -> String {
@@ -116,12 +118,17 @@ pub(super) fn pod_template(
     let security = pod_kafka_security(&p.kafka_security);
     env.extend(security.env.iter().cloned());
     let settings_hash = config_hash(w.env_keys.iter().map(|k| (*k, w.config.get(*k))));
-    let pod_annotations = BTreeMap::from([
+    let mut pod_annotations = BTreeMap::from([
         ("prometheus.io/scrape".to_string(), "true".to_string()),
         ("prometheus.io/port".to_string(), METRICS_PORT.to_string()),
         ("prometheus.io/path".to_string(), "/metrics".to_string()),
         (CONFIG_HASH_ANNOTATION.to_string(), settings_hash),
     ]);
+    // The pods read their Kafka credentials once, at start: a changed
+    // Secret (rotated password, renewed certificate) rolls them.
+    if let Some(revision) = &p.kafka_secrets_revision {
+        pod_annotations.insert(KAFKA_SECRETS_ANNOTATION.to_string(), revision.clone());
+    }
 
     let probe = |path: &str, period: i32| Probe {
         http_get: Some(HTTPGetAction {

@@ -11,7 +11,10 @@ mod serving;
 mod statefulset;
 
 pub use configmap::{build_config_map, config_map_name, generator_env_keys, processor_env_keys};
-pub use deployment::{METRICS_PORT, build_generator_deployment, generator_name, processor_name};
+pub use deployment::{
+    KAFKA_SECRETS_ANNOTATION, METRICS_PORT, build_generator_deployment, generator_name,
+    processor_name,
+};
 pub use labels::{Component, labels, selector_labels};
 pub use service::{build_metrics_service, metrics_service_name};
 pub use serving::{
