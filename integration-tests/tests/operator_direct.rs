@@ -106,6 +106,19 @@ async fn provisions_topics_workloads_and_reports_lag_and_throughput() {
         .get("retention.ms")
         .and_then(|e| e.value.clone());
     assert_eq!(retention.as_deref(), Some("3600000"));
+    // The user-history topic keeps one record per user: compacted.
+    let history = names.last().expect("the user-history topic");
+    assert!(history.ends_with(".user-history"), "{history}");
+    let configs = admin()
+        .describe_configs([&ResourceSpecifier::Topic(history)], &AdminOptions::new())
+        .await
+        .expect("describe configs");
+    let policy = configs[0]
+        .as_ref()
+        .expect("config resource")
+        .get("cleanup.policy")
+        .and_then(|e| e.value.clone());
+    assert_eq!(policy.as_deref(), Some("compact"));
 
     // Owned workloads, pointing back at the pipeline.
     let pipeline = pipelines.get(&name).await.expect("pipeline");

@@ -52,7 +52,7 @@ async fn kafka_topics_follow_strimzi_readiness() {
         "kafkatopics",
     );
     let topics: Api<DynamicObject> = Api::namespaced_with(client.clone(), &ns, &resource);
-    // One KafkaTopic per topic role (the alerts topic is the ninth).
+    // One KafkaTopic per topic role (the user-history topic is the tenth).
     let want = support::TOPIC_ROLES.len();
     let listed = wait_until("a KafkaTopic per role", Duration::from_secs(60), || async {
         let list = topics

@@ -48,11 +48,15 @@ pub enum TopicRole {
     /// the original system's `system-alerts` format. Not in the spec: one
     /// partition, so alerts keep their order.
     Alerts,
+    /// Per-user purchase history (the CLV input of serving;
+    /// docs/processor.md), written by the processor. Not in the spec:
+    /// compacted (one record per user), sized like the sales topic.
+    UserHistory,
 }
 
 impl TopicRole {
     /// Every role, in the order topics are provisioned (the input first).
-    pub const ALL: [TopicRole; 9] = [
+    pub const ALL: [TopicRole; 10] = [
         TopicRole::Input,
         TopicRole::Sales,
         TopicRole::Segments,
@@ -62,6 +66,7 @@ impl TopicRole {
         TopicRole::DeadLetter,
         TopicRole::Partials,
         TopicRole::Alerts,
+        TopicRole::UserHistory,
     ];
 
     /// The roles the processor writes results to (what throughput counts).
@@ -86,6 +91,7 @@ impl TopicRole {
             TopicRole::DeadLetter => "dead-letter",
             TopicRole::Partials => "partials",
             TopicRole::Alerts => "alerts",
+            TopicRole::UserHistory => "user-history",
         }
     }
 
@@ -106,7 +112,7 @@ impl TopicRole {
             TopicRole::Hourly => Some("hourly"),
             TopicRole::TopProducts => Some("topProducts"),
             TopicRole::DeadLetter => Some("deadLetter"),
-            TopicRole::Partials | TopicRole::Alerts => None,
+            TopicRole::Partials | TopicRole::Alerts | TopicRole::UserHistory => None,
         }
     }
 
@@ -121,7 +127,7 @@ impl TopicRole {
             TopicRole::Hourly => Some(&topics.hourly),
             TopicRole::TopProducts => Some(&topics.top_products),
             TopicRole::DeadLetter => Some(&topics.dead_letter),
-            TopicRole::Partials | TopicRole::Alerts => None,
+            TopicRole::Partials | TopicRole::Alerts | TopicRole::UserHistory => None,
         }
     }
 
@@ -158,7 +164,7 @@ pub struct ValidatedPipeline {
     /// they restart when a Secret changes.
     pub kafka_secrets_revision: Option<String>,
     /// One topic per role, in [`TopicRole::ALL`] order (the input first).
-    pub topics: [DesiredTopic; 9],
+    pub topics: [DesiredTopic; 10],
     pub consumer_group: String,
     pub generator: Option<GeneratorSettings>,
     pub processor: ProcessorSettings,
@@ -249,6 +255,11 @@ mod tests {
         assert_eq!(TopicRole::Partials.spec_field(), None);
         assert_eq!(TopicRole::parse("alerts"), Some(TopicRole::Alerts));
         assert_eq!(TopicRole::Alerts.spec_field(), None);
+        assert_eq!(
+            TopicRole::parse("user-history"),
+            Some(TopicRole::UserHistory)
+        );
+        assert_eq!(TopicRole::UserHistory.spec_field(), None);
         assert!(TopicRole::OUTPUTS.iter().all(|r| r.spec_field().is_some()));
     }
 }

@@ -44,6 +44,7 @@ spec:
   serving:
     redis: {address: 'redis.cache:6379', passwordSecret: {name: shop-redis}}
     ttl: {aggregatesSeconds: 900, clvSeconds: 300}
+    clv: {model: original-rules}
 ";
 
 /// Set in the pods for people (`kubectl exec … env`, logs), read by no flag.
@@ -207,6 +208,14 @@ fn every_serving_variable_is_a_serving_flag() {
     assert_eq!(
         (args.aggregates_ttl_seconds, args.clv_ttl_seconds),
         (900, 300)
+    );
+    assert_eq!(
+        args.clv_model,
+        shopstream_serving::service::config::ClvModel::OriginalRules
+    );
+    assert_eq!(
+        args.user_history_topic.as_deref(),
+        Some(p.topic_name(TopicRole::UserHistory))
     );
     assert_eq!(
         args.keys(),

@@ -1,7 +1,7 @@
 //! The processor's output records as Redis writes (see `docs/serving.md`
 //! for the table of keys, next to the original's).
 
-use crate::clv::ClvRecord;
+use crate::clv::{self, ClvRecord, Model};
 use crate::keys::KeySpace;
 use crate::original_json;
 use crate::records::{Anomaly, Hourly, Record, Sales, Segment, TopProduct};
@@ -17,9 +17,13 @@ pub const KEEP_HOURLY_WINDOWS: usize = 24;
 pub const KEEP_ANOMALIES: usize = 100;
 
 /// The writes of one record.
-pub fn writes(keys: &KeySpace, ttls: &Ttls, record: &Record) -> Vec<RedisWrite> {
+pub fn writes(keys: &KeySpace, ttls: &Ttls, model: Model, record: &Record) -> Vec<RedisWrite> {
     let ttl = ttls.aggregates;
     match record {
+        // Parsing validated the history, so every model can compute it.
+        Record::UserHistory(history) => clv::compute(model, history)
+            .map(|record| vec![clv(keys, ttls, &record)])
+            .unwrap_or_default(),
         Record::Hourly(row) => hourly(keys, ttl, row),
         Record::TopProduct(row) => top_product(keys, ttl, row),
         Record::Sales(row, json) => sales(keys, ttl, row, json),

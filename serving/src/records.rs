@@ -7,6 +7,8 @@ use chrono::{DateTime, Utc};
 use purchase_event::product_id::OwnedProductId;
 use serde::Deserialize;
 
+pub use crate::clv::UserHistory;
+
 /// Which output topic a record came from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Output {
@@ -15,15 +17,18 @@ pub enum Output {
     Hourly,
     TopProducts,
     Anomalies,
+    /// The compacted per-user history topic: the CLV input.
+    UserHistory,
 }
 
 impl Output {
-    pub const ALL: [Output; 5] = [
+    pub const ALL: [Output; 6] = [
         Output::Sales,
         Output::Segments,
         Output::Hourly,
         Output::TopProducts,
         Output::Anomalies,
+        Output::UserHistory,
     ];
 
     pub fn name(self) -> &'static str {
@@ -33,6 +38,7 @@ impl Output {
             Output::Hourly => "hourly",
             Output::TopProducts => "top-products",
             Output::Anomalies => "anomalies",
+            Output::UserHistory => "user-history",
         }
     }
 }
@@ -113,6 +119,7 @@ pub enum Record {
     Hourly(Hourly),
     TopProduct(TopProduct),
     Anomaly(Anomaly, String),
+    UserHistory(UserHistory),
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -134,6 +141,15 @@ pub fn parse(output: Output, value: &str) -> Result<Record, InvalidRecord> {
         Output::TopProducts => Record::TopProduct(serde_json::from_str(value).map_err(invalid)?),
         Output::Anomalies => {
             Record::Anomaly(serde_json::from_str(value).map_err(invalid)?, owned())
+        }
+        Output::UserHistory => {
+            let history: UserHistory = serde_json::from_str(value).map_err(invalid)?;
+            // A history no model can read (no orders, first after last) is
+            // refused here, with the reason, like a record of another shape.
+            history
+                .validate()
+                .map_err(|e| invalid(serde::de::Error::custom(e)))?;
+            Record::UserHistory(history)
         }
     })
 }

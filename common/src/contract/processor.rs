@@ -10,6 +10,9 @@ pub const HOURLY_TOPIC: &str = "PROCESSOR_HOURLY_TOPIC";
 pub const TOP_PRODUCTS_TOPIC: &str = "PROCESSOR_TOP_PRODUCTS_TOPIC";
 pub const DEAD_LETTER_TOPIC: &str = "PROCESSOR_DEAD_LETTER_TOPIC";
 pub const PARTIALS_TOPIC: &str = "PROCESSOR_PARTIALS_TOPIC";
+/// Optional: the compacted per-user history topic (CLV input); unset or
+/// empty, no user history is computed.
+pub const USER_HISTORY_TOPIC: &str = "PROCESSOR_USER_HISTORY_TOPIC";
 pub const SALES_WINDOW_SECONDS: &str = "PROCESSOR_SALES_WINDOW_SECONDS";
 pub const SEGMENT_WINDOW_SECONDS: &str = "PROCESSOR_SEGMENT_WINDOW_SECONDS";
 pub const HOURLY_WINDOW_SECONDS: &str = "PROCESSOR_HOURLY_WINDOW_SECONDS";

@@ -14,6 +14,8 @@ pub const PIPELINE_NAMESPACE: &str = "SERVING_PIPELINE_NAMESPACE";
 pub const PIPELINE_NAME: &str = "SERVING_PIPELINE_NAME";
 pub const AGGREGATES_TTL_SECONDS: &str = "SERVING_AGGREGATES_TTL_SECONDS";
 pub const CLV_TTL_SECONDS: &str = "SERVING_CLV_TTL_SECONDS";
+/// The CLV model: `rfm` (default) or `original-rules`.
+pub const CLV_MODEL: &str = "SERVING_CLV_MODEL";
 pub const MAX_BATCH_RECORDS: &str = "SERVING_MAX_BATCH_RECORDS";
 pub const FLUSH_INTERVAL_MS: &str = "SERVING_FLUSH_INTERVAL_MS";
 

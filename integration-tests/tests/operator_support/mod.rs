@@ -204,7 +204,7 @@ pub fn kafka_bootstrap() -> String {
 /// The topic roles in the order the operator lists them, spelled as in the
 /// default names. Written out here rather than taken from the operator, so
 /// the suites check its defaults instead of repeating them.
-pub const TOPIC_ROLES: [&str; 9] = [
+pub const TOPIC_ROLES: [&str; 10] = [
     "input",
     "sales",
     "segments",
@@ -214,6 +214,7 @@ pub const TOPIC_ROLES: [&str; 9] = [
     "dead-letter",
     "partials",
     "alerts",
+    "user-history",
 ];
 
 /// The default topic names of `ns/pipeline`: `<namespace>.<pipeline>.<role>`.

@@ -89,6 +89,10 @@ impl Serving {
                 topics.of(Output::TopProducts),
             )
             .env("PROCESSOR_ANOMALIES_TOPIC", topics.of(Output::Anomalies))
+            .env(
+                "PROCESSOR_USER_HISTORY_TOPIC",
+                topics.of(Output::UserHistory),
+            )
             .env("SERVING_REDIS_ADDRESS", redis_addr)
             .env("SERVING_PIPELINE_NAMESPACE", "serving-binary")
             .env("SERVING_PIPELINE_NAME", &pipeline)

@@ -23,7 +23,9 @@ pub use kafka_security::{
     KafkaUserSpec, PasswordSecretSource,
 };
 pub use lag_verdict::{GroupLagVerdict, LagVerdict, PartitionLagVerdict};
-pub use serving::{RedisSpec, SecretKey, ServingSpec, ServingStatus, ServingTtl};
+pub use serving::{
+    ClvModel, RedisSpec, SecretKey, ServingClv, ServingSpec, ServingStatus, ServingTtl,
+};
 pub use spec::{AnalyticsPipeline, AnalyticsPipelineSpec, DeletionPolicy, KafkaConnection};
 pub use status::{
     AnalyticsPipelineStatus, GeneratorStatus, PartitionLag, Phase, ProcessorStatus, RetiredTopic,

@@ -33,6 +33,47 @@ pub struct ServingSpec {
     /// Time to live of the keys, seconds. Defaults are the original's.
     #[serde(default)]
     pub ttl: ServingTtl,
+
+    /// Customer lifetime value: how the `clv:<user>` keys are computed
+    /// from each user's purchase history (the processor's user-history
+    /// topic).
+    #[serde(default)]
+    pub clv: ServingClv,
+}
+
+/// The CLV keys' model.
+#[derive(JsonSchema, Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct ServingClv {
+    /// `rfm` (default): recency, frequency and monetary value of the
+    /// user's whole history, one year ahead, with a confidence that grows
+    /// with the number of purchases (docs/serving.md has the formula).
+    /// `original-rules`: the original system's prediction, the latest
+    /// purchase × 10 (premium), × 5 (regular) or × 3 (any other segment),
+    /// confidence 0.85.
+    #[serde(default)]
+    pub model: ClvModel,
+}
+
+/// A CLV model.
+#[derive(JsonSchema, Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum ClvModel {
+    /// Recency, frequency and monetary value of the user's history.
+    #[default]
+    Rfm,
+    /// The original's segment multiple of the latest purchase.
+    OriginalRules,
+}
+
+impl ClvModel {
+    /// The value of the serving binary's `--clv-model`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ClvModel::Rfm => "rfm",
+            ClvModel::OriginalRules => "original-rules",
+        }
+    }
 }
 
 /// Where Redis is, and how to authenticate.

@@ -109,6 +109,16 @@ fn desired_topics(
                 config: BTreeMap::from([("retention.ms".to_string(), "604800000".to_string())]),
                 adopt: false,
             },
+            // One record per user (the latest history wins), so
+            // compacted; sized like the sales topic, another output.
+            None if role == TopicRole::UserHistory => DesiredTopic {
+                role,
+                name: topic_name,
+                partitions: spec.topics.sales.partitions,
+                replication_factor: spec.topics.sales.replication_factor,
+                config: BTreeMap::from([("cleanup.policy".to_string(), "compact".to_string())]),
+                adopt: false,
+            },
             // The partials topic follows the input topic's size: the
             // processor's merge stage parallelises over it exactly like the
             // first stage does over the input.
@@ -241,12 +251,18 @@ spec:
                 "team-a.shop.top-products",
                 "team-a.shop.dead-letter",
                 "team-a.shop.partials",
-                "team-a.shop.alerts"
+                "team-a.shop.alerts",
+                "team-a.shop.user-history"
             ]
         );
         assert!(v.topics.iter().all(|t| !t.adopt));
         let alerts = v.topic(TopicRole::Alerts);
         assert_eq!((alerts.partitions, alerts.replication_factor), (1, 1));
+        let history = v.topic(TopicRole::UserHistory);
+        assert_eq!(
+            history.config.get("cleanup.policy").map(String::as_str),
+            Some("compact")
+        );
         assert_eq!(v.consumer_group, "shopstream.team-a.shop");
         assert_eq!(v.processor.image, "shopstream/processor:test");
         let generator = v.generator.expect("generator enabled by default");

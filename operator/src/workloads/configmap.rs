@@ -13,7 +13,7 @@ pub fn config_map_name(pipeline: &str) -> String {
 }
 
 /// The processor's topic variables, one per role (`processor --help`).
-const PROCESSOR_TOPIC_VARS: [(&str, TopicRole); 8] = [
+const PROCESSOR_TOPIC_VARS: [(&str, TopicRole); 9] = [
     (processor::INPUT_TOPIC, TopicRole::Input),
     (processor::SALES_TOPIC, TopicRole::Sales),
     (processor::SEGMENTS_TOPIC, TopicRole::Segments),
@@ -22,6 +22,7 @@ const PROCESSOR_TOPIC_VARS: [(&str, TopicRole); 8] = [
     (processor::TOP_PRODUCTS_TOPIC, TopicRole::TopProducts),
     (processor::DEAD_LETTER_TOPIC, TopicRole::DeadLetter),
     (processor::PARTIALS_TOPIC, TopicRole::Partials),
+    (processor::USER_HISTORY_TOPIC, TopicRole::UserHistory),
 ];
 
 /// The generator's and the processor's settings, one key per environment

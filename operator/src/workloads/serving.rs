@@ -66,6 +66,7 @@ fn serving_env_keys() -> Vec<&'static str> {
         processor::HOURLY_TOPIC,
         processor::TOP_PRODUCTS_TOPIC,
         processor::ANOMALIES_TOPIC,
+        processor::USER_HISTORY_TOPIC,
     ]
 }
 
@@ -115,6 +116,7 @@ pub fn build_serving_deployment(
             spec.ttl.aggregates_seconds.to_string(),
         ),
         literal(serving::CLV_TTL_SECONDS, spec.ttl.clv_seconds.to_string()),
+        literal(serving::CLV_MODEL, spec.clv.model.as_str().to_string()),
     ];
     if let Some(secret) = &spec.redis.password_secret {
         env.push(EnvVar {

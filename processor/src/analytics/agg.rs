@@ -16,7 +16,7 @@ use crate::event::PurchaseEventView;
 /// Serde for the 128-bit sums: a JSON integer as before when it fits an
 /// i64 (always, in practice), else a decimal string — JSON readers, and
 /// serde's buffering of tagged enums, only keep 64-bit integers exact.
-mod wide {
+pub(crate) mod wide {
     use serde::Serializer;
     use serde::de::{self, Deserializer, Visitor};
 

@@ -82,6 +82,11 @@ pub struct Args {
         default_value = "processor-partials"
     )]
     pub partials_topic: String,
+    /// Output, compacted: per-user purchase history (the CLV input of
+    /// serving), one record per user, over user windows of the sales
+    /// window's size. Unset or empty: not computed.
+    #[arg(long, env = env::USER_HISTORY_TOPIC)]
+    pub user_history_topic: Option<String>,
     /// Sales window, seconds.
     #[arg(long, env = env::SALES_WINDOW_SECONDS, default_value_t = 60)]
     pub sales_window_seconds: u64,
@@ -180,6 +185,10 @@ impl Args {
             segments_ms: secs("segment window", self.segment_window_seconds)?,
             hourly_ms: secs("hourly window", self.hourly_window_seconds)?,
             anomaly_threshold: self.anomaly_threshold,
+            users_ms: match self.user_history() {
+                Some(_) => Some(secs("sales window", self.sales_window_seconds)?),
+                None => None,
+            },
         })
     }
 
@@ -213,6 +222,13 @@ impl Args {
     pub fn merge_state_bound(&self) -> usize {
         let limit = memory::cgroup_limit(std::path::Path::new("/sys/fs/cgroup"));
         memory::bound_bytes(self.merge_state_limit_mb, limit)
+    }
+
+    /// The user-history topic, if user history is on.
+    pub fn user_history(&self) -> Option<&str> {
+        self.user_history_topic
+            .as_deref()
+            .filter(|topic| !topic.is_empty())
     }
 
     pub fn replica(&self) -> String {

@@ -27,6 +27,8 @@ pub enum ProcessorError {
         #[source]
         source: kafka_security::SecurityConfigError,
     },
+    #[error("reading the user-history topic back: {0}")]
+    HistoryLoad(String),
     #[error("task failed: {0}")]
     Task(String),
 }

@@ -9,6 +9,7 @@ use super::checkpoint::HOLDING_LISTED;
 use super::partial::{Kind, Partial, PartialBody, PartialsRecord};
 use super::preagg::WindowConfig;
 use super::store::{Window, WindowStore};
+use super::user_history::UserAgg;
 use super::watermark::{HoldReport, WatermarkTracker};
 use super::window::Millis;
 use crate::event::{OwnedProductId, ProductId};
@@ -37,6 +38,7 @@ impl MergeConfig {
             Kind::Sales => self.windows.sales_ms,
             Kind::Segments => self.windows.segments_ms,
             Kind::Hourly | Kind::TopProducts => self.windows.hourly_ms,
+            Kind::Users => self.windows.users_ms.unwrap_or(self.windows.sales_ms),
         }
     }
 }
@@ -60,12 +62,19 @@ pub struct Closed {
     pub segments: Vec<Window<String, SegmentAgg>>,
     pub hourly: Vec<Window<String, SalesAgg>>,
     pub top_products: Vec<Window<OwnedProductId, ProductAgg>>,
+    /// Closed user windows (`user_history.rs`): not output records
+    /// themselves; stage 2 folds them into the users' histories.
+    pub users: Vec<Window<String, UserAgg>>,
 }
 
 impl Closed {
     /// How many windows were closed.
     pub fn windows(&self) -> usize {
-        self.sales.len() + self.segments.len() + self.hourly.len() + self.top_products.len()
+        self.sales.len()
+            + self.segments.len()
+            + self.hourly.len()
+            + self.top_products.len()
+            + self.users.len()
     }
 
     pub fn is_empty(&self) -> bool {
@@ -73,6 +82,7 @@ impl Closed {
             && self.segments.is_empty()
             && self.hourly.is_empty()
             && self.top_products.is_empty()
+            && self.users.is_empty()
     }
 }
 
@@ -84,6 +94,7 @@ pub struct MergeState {
     segments: WindowStore<String, SegmentAgg>,
     hourly: WindowStore<String, SalesAgg>,
     top_products: WindowStore<OwnedProductId, ProductAgg>,
+    users: WindowStore<String, UserAgg>,
     replay_until: i64,
     next_offset: Option<i64>,
     /// Events folded into [`OTHER_SEGMENT`] since the last
@@ -102,6 +113,7 @@ impl MergeState {
             segments: WindowStore::default(),
             hourly: WindowStore::default(),
             top_products: WindowStore::default(),
+            users: WindowStore::default(),
             replay_until: i64::MIN,
             next_offset: None,
             overflowed_events: 0,
@@ -172,6 +184,7 @@ impl MergeState {
                     .chain(integer_products.values())
                     .map(|p| p.events())
                     .sum(),
+                PartialBody::Users { agg, .. } => agg.events(),
             };
             return Applied::Late(partial.body.kind(), events);
         }
@@ -209,6 +222,9 @@ impl MergeState {
                     self.top_products.merge(start, end, offset, id, agg);
                 }
             }
+            PartialBody::Users { user_id, agg } => {
+                self.users.merge(start, end, offset, user_id, agg)
+            }
         }
         Applied::Folded
     }
@@ -232,6 +248,7 @@ impl MergeState {
             segments: self.segments.pop_closed(g),
             hourly: self.hourly.pop_closed(g),
             top_products: self.top_products.pop_closed(g),
+            users: self.users.pop_closed(g),
         }
     }
 
@@ -244,6 +261,7 @@ impl MergeState {
             self.segments.oldest_end(),
             self.hourly.oldest_end(),
             self.top_products.oldest_end(),
+            self.users.oldest_end(),
         ]
         .into_iter()
         .flatten()
@@ -258,7 +276,11 @@ impl MergeState {
 
     /// Estimated heap bytes of the open windows.
     pub fn bytes(&self) -> usize {
-        self.sales.bytes() + self.segments.bytes() + self.hourly.bytes() + self.top_products.bytes()
+        self.sales.bytes()
+            + self.segments.bytes()
+            + self.hourly.bytes()
+            + self.top_products.bytes()
+            + self.users.bytes()
     }
 
     /// Which input partitions hold the watermark back.
@@ -274,6 +296,7 @@ impl MergeState {
             self.segments.first_offset(),
             self.hourly.first_offset(),
             self.top_products.first_offset(),
+            self.users.first_offset(),
         ]
         .into_iter()
         .flatten()
@@ -314,7 +337,11 @@ impl MergeState {
 
     /// Open windows over all kinds.
     pub fn open_windows(&self) -> usize {
-        self.sales.len() + self.segments.len() + self.hourly.len() + self.top_products.len()
+        self.sales.len()
+            + self.segments.len()
+            + self.hourly.len()
+            + self.top_products.len()
+            + self.users.len()
     }
 }
 

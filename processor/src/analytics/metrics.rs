@@ -30,6 +30,8 @@ pub struct Metrics {
     pub transaction_open: IntGauge,
     pub merge_partition_lag: IntGaugeVec,
     pub merge_state_bytes: IntGauge,
+    /// Users whose history (CLV input) this replica's stage 2 holds.
+    pub user_histories: IntGauge,
     pub merge_state_bound_bytes: IntGauge,
     pub windows_closed_early: IntCounter,
     pub commit_failures: IntCounter,
@@ -109,6 +111,11 @@ impl Metrics {
             "merge_state_bytes",
             "Estimated heap bytes of stage 2's open windows on this replica.",
         )?;
+        let user_histories = registry.int_gauge(
+            "user_histories",
+            "Users whose purchase history stage 2 of this replica holds (0 without the \
+             user-history topic).",
+        )?;
         let merge_state_bound_bytes = registry.int_gauge(
             "merge_state_bound_bytes",
             "Bound of shopstream_processor_merge_state_bytes; at it the oldest windows close early.",
@@ -164,6 +171,7 @@ impl Metrics {
             transaction_open,
             merge_partition_lag,
             merge_state_bytes,
+            user_histories,
             merge_state_bound_bytes,
             windows_closed_early,
             commit_failures,

@@ -10,12 +10,14 @@
 //! routing), [`store`] and [`watermark`] and [`merge`] (stage 2: window
 //! store, event-time watermark, merge state), [`checkpoint`] (stage 2's
 //! bounded commit metadata), [`memory`] (stage 2's memory bound),
-//! [`output`] (final records, keys, ranking), [`simulate`] (the pipeline
+//! [`output`] (final records, keys, ranking), [`user_history`] (per-user
+//! history across windows), [`simulate`] (the pipeline
 //! in memory).
 //!
 //! Kafka and process: [`config`] (flags and environment), [`kafka`]
 //! (client settings and contexts), [`stage1`] (consumer loop) and [`txn`]
-//! (its transactional writer), [`stage2`], [`metrics`],
+//! (its transactional writer), [`stage2`] (and [`history_load`], its
+//! read-back of the user histories), [`metrics`],
 //! [`http`], [`run`].
 
 pub mod agg;
@@ -23,6 +25,7 @@ pub mod checkpoint;
 pub mod config;
 pub mod dead_letter;
 pub mod error;
+pub mod history_load;
 pub mod idleness;
 pub mod kafka;
 pub mod memory;
@@ -38,6 +41,7 @@ pub mod stage1;
 pub mod stage2;
 pub mod store;
 pub mod txn;
+pub mod user_history;
 pub mod user_id;
 pub mod validate;
 pub mod watermark;

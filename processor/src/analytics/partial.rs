@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use super::agg::{ProductAgg, SalesAgg, SegmentAgg};
+use super::user_history::UserAgg;
 use super::window::Millis;
 
 /// The aggregate kinds, one per windowed output.
@@ -16,10 +17,18 @@ pub enum Kind {
     Segments,
     Hourly,
     TopProducts,
+    /// Per-user purchases of a user window (`user_history.rs`).
+    Users,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 4] = [Kind::Sales, Kind::Segments, Kind::Hourly, Kind::TopProducts];
+    pub const ALL: [Kind; 5] = [
+        Kind::Sales,
+        Kind::Segments,
+        Kind::Hourly,
+        Kind::TopProducts,
+        Kind::Users,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -27,6 +36,7 @@ impl Kind {
             Kind::Segments => "segments",
             Kind::Hourly => "hourly",
             Kind::TopProducts => "top_products",
+            Kind::Users => "user_history",
         }
     }
 }
@@ -134,6 +144,9 @@ pub enum PartialBody {
         #[serde(default, skip_serializing_if = "BTreeMap::is_empty", with = "id_pairs")]
         integer_products: BTreeMap<i64, ProductAgg>,
     },
+    /// One user's purchases in a user window; routed by the user alone,
+    /// so all of a user's windows meet on one partials partition.
+    Users { user_id: String, agg: UserAgg },
 }
 
 /// A map with integer keys as a list of `[key, value]` pairs. serde_json
@@ -168,6 +181,7 @@ impl PartialBody {
             PartialBody::Segments { .. } => Kind::Segments,
             PartialBody::Hourly { .. } => Kind::Hourly,
             PartialBody::TopProducts { .. } => Kind::TopProducts,
+            PartialBody::Users { .. } => Kind::Users,
         }
     }
 }
@@ -283,6 +297,8 @@ impl Partial {
                 format!("{kind}|{}|{category}", self.window_start)
             }
             PartialBody::TopProducts { .. } => format!("{kind}|{}", self.window_start),
+            // No window: the user's windows must share a partials partition.
+            PartialBody::Users { user_id, .. } => format!("{kind}|{user_id}"),
         }
     }
 }

@@ -13,6 +13,7 @@ pub use super::dead_letter::DeadLetter;
 
 use super::agg::{ProductAgg, SalesAgg, SegmentAgg};
 use super::partial::{Partial, PartialBody};
+use super::user_history::UserAgg;
 use super::user_id::UserId;
 use super::window::{Millis, millis, rfc3339, to_cents, window_start};
 use crate::event::{ProductId, PurchaseEventView};
@@ -25,6 +26,8 @@ pub struct WindowConfig {
     pub segments_ms: Millis,
     pub hourly_ms: Millis,
     pub anomaly_threshold: f64,
+    /// User windows (`user_history.rs`); `None`: no user history.
+    pub users_ms: Option<Millis>,
 }
 
 impl Default for WindowConfig {
@@ -34,6 +37,7 @@ impl Default for WindowConfig {
             segments_ms: 120_000,
             hourly_ms: 3_600_000,
             anomaly_threshold: 50_000.0,
+            users_ms: None,
         }
     }
 }
@@ -175,6 +179,8 @@ pub struct PreAggregator {
     hourly: PerWindow<HashMap<String, PreSales>>,
     /// product id → aggregate.
     top: PerWindow<PreProducts>,
+    /// user id → aggregate (with user history only).
+    user_windows: PerWindow<HashMap<String, UserAgg>>,
     watermarks: BTreeMap<i32, Millis>,
     events: u64,
 }
@@ -188,6 +194,7 @@ impl PreAggregator {
             segments: HashMap::new(),
             hourly: HashMap::new(),
             top: HashMap::new(),
+            user_windows: HashMap::new(),
             watermarks: BTreeMap::new(),
             events: 0,
         }
@@ -235,6 +242,14 @@ impl PreAggregator {
             .or_default()
             .add(event, user);
         self.top.entry((partition, hour)).or_default().add(event);
+        if let Some(size) = c.users_ms {
+            self.user_windows
+                .entry((partition, window_start(ts, size)))
+                .or_default()
+                .entry_ref(event.user_id.as_ref())
+                .or_default()
+                .add(event);
+        }
     }
 
     /// Hands over every partial and the flush's watermarks, in a
@@ -324,6 +339,24 @@ impl PreAggregator {
                     products: products.strings.into_iter().collect(),
                     integer_products: products.integers.into_iter().collect(),
                 },
+            });
+        }
+        let mut per_user: Vec<_> = self
+            .user_windows
+            .drain()
+            .flat_map(|((p, start), users)| {
+                users
+                    .into_iter()
+                    .map(move |(user_id, agg)| ((p, start, user_id), agg))
+            })
+            .collect();
+        per_user.sort_by(|a, b| a.0.cmp(&b.0));
+        for ((p, start, user_id), agg) in per_user {
+            partials.push(Partial {
+                window_start: start,
+                input_partition: p,
+                watermark: wm(p),
+                body: PartialBody::Users { user_id, agg },
             });
         }
         self.events = 0;

@@ -29,6 +29,7 @@ use super::metrics::Metrics;
 use super::output::finalize;
 use super::partial::{Kind, PartialsRecord};
 use super::stage1::{partition_count, partition_count_within};
+use super::user_history::Histories;
 
 fn now_ms() -> i64 {
     chrono::Utc::now().timestamp_millis()
@@ -51,6 +52,12 @@ struct Stage2<'a> {
     /// Bound of the open windows' estimated size, bytes (`memory.rs`).
     bound: usize,
     refreshed: Instant,
+    /// Users' histories (`user_history.rs`), when the user-history topic
+    /// is configured.
+    histories: Histories,
+    /// Client settings of the user-history read-back.
+    base: rdkafka::config::ClientConfig,
+    group: String,
 }
 
 impl Stage2<'_> {
@@ -60,6 +67,7 @@ impl Stage2<'_> {
             Kind::Segments => &self.args.segments_topic,
             Kind::Hourly => &self.args.hourly_topic,
             Kind::TopProducts => &self.args.top_products_topic,
+            Kind::Users => self.args.user_history().unwrap_or_default(),
         }
     }
 
@@ -92,7 +100,25 @@ impl Stage2<'_> {
             };
             positions.push((elem.partition(), from));
         }
+        self.reload_histories()?;
         Ok(positions)
+    }
+
+    /// Reads the user histories back from their topic: what every window
+    /// already final (and all written after the last commit) contributed.
+    /// Histories known here and holding more windows are kept.
+    fn reload_histories(&mut self) -> Result<()> {
+        let Some(topic) = self.args.user_history() else {
+            return Ok(());
+        };
+        let loaded = block_in_place(|| super::history_load::load(&self.base, &self.group, topic))?;
+        for (user, history) in loaded {
+            self.histories.learn(user, history);
+        }
+        self.metrics
+            .user_histories
+            .set(i64::try_from(self.histories.len()).unwrap_or(i64::MAX));
+        Ok(())
     }
 
     /// Applies assignment changes: a newly assigned partition starts from
@@ -122,6 +148,9 @@ impl Stage2<'_> {
         self.pending.clear();
         let partitions: Vec<i32> = self.states.keys().copied().collect();
         self.states.clear();
+        // Histories may hold windows whose records were not delivered:
+        // only what the topic has counts, the rest is replayed.
+        self.histories.clear();
         for (q, from) in self.restore(&partitions)? {
             block_in_place(|| {
                 self.consumer
@@ -173,15 +202,16 @@ impl Stage2<'_> {
             return Ok(());
         };
         let closed = state.close();
-        self.emit(&closed, now).await
+        self.emit(closed, now).await
     }
 
-    async fn emit(&mut self, closed: &Closed, now: i64) -> Result<()> {
+    async fn emit(&mut self, mut closed: Closed, now: i64) -> Result<()> {
         if closed.is_empty() {
             return Ok(());
         }
         let lateness = self.config.lateness_ms;
-        for record in finalize(closed) {
+        let users = std::mem::take(&mut closed.users);
+        for record in finalize(&closed) {
             let topic = self.topic(record.kind).to_owned();
             let delivery = send(self.producer, &topic, &record.key, &record.value, None).await?;
             self.pending.push(delivery);
@@ -195,6 +225,23 @@ impl Stage2<'_> {
                 .with_label_values(&[record.kind.as_str()])
                 .observe(delay.max(0) as f64 / 1000.0);
         }
+        let Some(topic) = self.args.user_history().map(str::to_owned) else {
+            return Ok(());
+        };
+        let label = Kind::Users.as_str();
+        for record in self.histories.absorb(users) {
+            let delivery = send(self.producer, &topic, &record.key, &record.value, None).await?;
+            self.pending.push(delivery);
+            self.metrics.produced.with_label_values(&[label]).inc();
+            let delay = now - (record.window_end + lateness);
+            self.metrics
+                .latency
+                .with_label_values(&[label])
+                .observe(delay.max(0) as f64 / 1000.0);
+        }
+        self.metrics
+            .user_histories
+            .set(i64::try_from(self.histories.len()).unwrap_or(i64::MAX));
         Ok(())
     }
 
@@ -227,7 +274,7 @@ impl Stage2<'_> {
                 break;
             }
             windows += closed.windows();
-            self.emit(&closed, now).await?;
+            self.emit(closed, now).await?;
             bytes = total(&self.states);
         }
         self.metrics.windows_closed_early.inc_by(windows as u64);
@@ -430,6 +477,9 @@ pub async fn run(
         committed: BTreeMap::new(),
         bound,
         refreshed: Instant::now(),
+        histories: Histories::default(),
+        base: base.clone(),
+        group: format!("{group}-history"),
     };
     let mut ticker = tokio::time::interval(Duration::from_millis(args.flush_interval_ms.max(1)));
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);

@@ -4,6 +4,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 
+use crate::clv::Model;
 use crate::keys::KeySpace;
 use crate::mapping;
 use crate::records::{self, Output};
@@ -44,6 +45,7 @@ impl Batch {
         &mut self,
         keys: &KeySpace,
         ttls: &Ttls,
+        model: Model,
         output: Output,
         topic: &str,
         partition: i32,
@@ -69,7 +71,7 @@ impl Batch {
         };
         let record = records::parse(output, text).map_err(|e| skipped(e.to_string()))?;
         *self.records.entry(output.name()).or_default() += 1;
-        self.writes.extend(mapping::writes(keys, ttls, &record));
+        self.writes.extend(mapping::writes(keys, ttls, model, &record));
         Ok(())
     }
 
@@ -136,6 +138,7 @@ mod tests {
         batch.add(
             &KeySpace::for_pipeline("ns", "p"),
             &Ttls::default(),
+            Model::default(),
             Output::Sales,
             "sales",
             partition,

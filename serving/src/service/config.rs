@@ -69,6 +69,15 @@ pub struct Args {
     #[arg(long, env = env::CLV_TTL_SECONDS, default_value_t = 3600,
           value_parser = clap::value_parser!(u64).range(1..))]
     pub clv_ttl_seconds: u64,
+    /// The CLV model of the `clv:` keys: `rfm` (recency, frequency and
+    /// monetary value of the user's history) or `original-rules` (the
+    /// original's segment multiple of the latest purchase).
+    #[arg(long, env = env::CLV_MODEL, value_enum, default_value_t = ClvModel::Rfm)]
+    pub clv_model: ClvModel,
+    /// The compacted per-user history topic (the CLV input); unset or
+    /// empty: no `clv:` keys.
+    #[arg(long, env = processor::USER_HISTORY_TOPIC)]
+    pub user_history_topic: Option<String>,
     /// Records per Redis transaction (and per offset commit), at most.
     #[arg(long, env = env::MAX_BATCH_RECORDS, default_value_t = 5000,
           value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
@@ -83,6 +92,22 @@ pub struct Args {
     /// Log format; filter with RUST_LOG (default info).
     #[arg(long, env = shared::LOG_FORMAT, value_enum, ignore_case = true, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
+}
+
+/// `--clv-model` values.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum ClvModel {
+    Rfm,
+    OriginalRules,
+}
+
+impl ClvModel {
+    pub fn model(self) -> crate::clv::Model {
+        match self {
+            ClvModel::Rfm => crate::clv::Model::Rfm,
+            ClvModel::OriginalRules => crate::clv::Model::OriginalRules,
+        }
+    }
 }
 
 impl Args {
@@ -115,6 +140,14 @@ impl Args {
             (self.top_products_topic.clone(), Output::TopProducts),
             (self.anomalies_topic.clone(), Output::Anomalies),
         ]
+        .into_iter()
+        .chain(
+            self.user_history_topic
+                .clone()
+                .filter(|topic| !topic.is_empty())
+                .map(|topic| (topic, Output::UserHistory)),
+        )
+        .collect()
     }
 }
 
@@ -127,6 +160,17 @@ mod tests {
         let args = Args::try_parse_from(["serving"]).unwrap();
         assert_eq!(args.ttls(), Ttls::default());
         assert_eq!(args.topics().len(), 5);
+        assert_eq!(args.clv_model, ClvModel::Rfm);
+        let with_clv = Args::try_parse_from([
+            "serving",
+            "--user-history-topic",
+            "h",
+            "--clv-model",
+            "original-rules",
+        ])
+        .unwrap();
+        assert_eq!(with_clv.topics().len(), 6);
+        assert_eq!(with_clv.clv_model.model(), crate::clv::Model::OriginalRules);
         assert_eq!(args.keys(), KeySpace::for_pipeline("default", "shopstream"));
         assert!(Args::try_parse_from(["serving", "--clv-ttl-seconds", "0"]).is_err());
     }

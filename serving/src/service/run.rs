@@ -115,6 +115,7 @@ pub async fn run(args: Args) -> Result<(), ServingError> {
                 outputs: topics.into_iter().collect(),
                 keys,
                 ttls: args.ttls(),
+                clv_model: args.clv_model.model(),
                 writer,
                 health: Arc::clone(&health),
                 metrics,
@@ -166,6 +167,7 @@ struct Pump {
     outputs: HashMap<String, Output>,
     keys: KeySpace,
     ttls: Ttls,
+    clv_model: crate::clv::Model,
     writer: RedisWriter,
     health: Arc<Health>,
     metrics: Metrics,
@@ -236,6 +238,7 @@ impl Pump {
         if let Err(skipped) = batch.add(
             &self.keys,
             &self.ttls,
+            self.clv_model,
             output,
             topic,
             message.partition(),
