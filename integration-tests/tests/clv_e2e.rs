@@ -233,8 +233,14 @@ fn check_value(user: &str, u: &Expected, value: &Value, model: &str) -> Result<(
             "first_purchase",
             time(&history["first_purchase"]) == Some(rfc3339(u.first_ms)),
         ),
-        ("as_of", time(&history["as_of"]) == Some(rfc3339(u.as_of_ms))),
-        ("hour", features["hour"].as_u64() == Some(u64::from(last.hour()))),
+        (
+            "as_of",
+            time(&history["as_of"]) == Some(rfc3339(u.as_of_ms)),
+        ),
+        (
+            "hour",
+            features["hour"].as_u64() == Some(u64::from(last.hour())),
+        ),
         (
             "day_of_week",
             features["day_of_week"].as_u64()
@@ -252,7 +258,10 @@ fn check_value(user: &str, u: &Expected, value: &Value, model: &str) -> Result<(
             "price_per_quantity",
             (number(&features["price_per_quantity"]) - round(price, 2)).abs() < 1e-9,
         ),
-        ("discount_category", features["discount_category"] == category),
+        (
+            "discount_category",
+            features["discount_category"] == category,
+        ),
     ];
     let wrong: Vec<&str> = checks.iter().filter(|c| !c.1).map(|c| c.0).collect();
     if wrong.is_empty() {
@@ -289,7 +298,10 @@ fn spawn_serving(topics: &Topics, history: &str, model: &str) -> Serving {
         .env("PROCESSOR_SALES_TOPIC", &topics.outputs["sales"])
         .env("PROCESSOR_SEGMENTS_TOPIC", &topics.outputs["segments"])
         .env("PROCESSOR_HOURLY_TOPIC", &topics.outputs["hourly"])
-        .env("PROCESSOR_TOP_PRODUCTS_TOPIC", &topics.outputs["top_products"])
+        .env(
+            "PROCESSOR_TOP_PRODUCTS_TOPIC",
+            &topics.outputs["top_products"],
+        )
         .env("PROCESSOR_ANOMALIES_TOPIC", &topics.outputs["anomalies"])
         .env("PROCESSOR_USER_HISTORY_TOPIC", history)
         .env("SERVING_CLV_MODEL", model)
@@ -353,16 +365,18 @@ async fn assert_clv_keys(
             "{model}: {} of {} users wrong, e.g.:\n{}\nprocessor logs:\n{}",
             problems.len(),
             users.len(),
-            problems.iter().take(3).cloned().collect::<Vec<_>>().join("\n"),
+            problems
+                .iter()
+                .take(3)
+                .cloned()
+                .collect::<Vec<_>>()
+                .join("\n"),
             pipeline::logs(replicas)
         );
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
     let keys: Vec<String> = redis.keys(format!("{}*", serving.prefix)).await.unwrap();
-    let users_only: Vec<&String> = keys
-        .iter()
-        .filter(|k| !k.contains(":clv:closer"))
-        .collect();
+    let users_only: Vec<&String> = keys.iter().filter(|k| !k.contains(":clv:closer")).collect();
     assert_eq!(users_only.len(), users.len(), "{keys:?}");
     for key in &keys {
         let ttl: i64 = redis.ttl(key).await.unwrap();
@@ -378,9 +392,8 @@ async fn clv_keys_equal_a_recomputation_across_a_processor_crash() {
     let history = create_topic("clv-user-history", 2, &[("cleanup.policy", "compact")]).await;
     let group = unique("clv-processor");
     let env = [("PROCESSOR_USER_HISTORY_TOPIC", history.as_str())];
-    let spawn = |replica: &str| {
-        pipeline::spawn_with(&topics, &group, replica, &Settings::DEFAULTS, &env)
-    };
+    let spawn =
+        |replica: &str| pipeline::spawn_with(&topics, &group, replica, &Settings::DEFAULTS, &env);
     let mut replicas = vec![spawn("a"), spawn("b")];
     pipeline::wait_ready(&replicas, Duration::from_secs(60)).await;
 
@@ -390,12 +403,25 @@ async fn clv_keys_equal_a_recomputation_across_a_processor_crash() {
     pipeline::produce(&input, &records(&first)).await;
     pipeline::produce(&input, &closers("closer-one", T0_MS + 7 * 60_000)).await;
     let first_users = expected(&first);
-    let written = read_topic(&history, first_users.len(), Duration::from_secs(60)).await;
-    for (user, u) in &first_users {
-        let record = written
-            .get(user)
-            .unwrap_or_else(|| panic!("no history for {user}: {written:?}"));
-        assert_eq!(record["orders"].as_u64(), Some(u.orders), "{user}: {record}");
+    let deadline = Instant::now() + Duration::from_secs(90);
+    loop {
+        let written = read_topic(&history, first_users.len(), Duration::from_secs(60)).await;
+        let wrong: Vec<String> = first_users
+            .iter()
+            .filter(|(user, u)| {
+                written.get(*user).and_then(|r| r["orders"].as_u64()) != Some(u.orders)
+            })
+            .map(|(user, _)| user.clone())
+            .collect();
+        if wrong.is_empty() {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "first half: histories of {wrong:?} missing or wrong: {written:?}\n{}",
+            pipeline::logs(&replicas)
+        );
+        tokio::time::sleep(Duration::from_secs(1)).await;
     }
 
     // A replica dies; the other takes its partitions over and replays from

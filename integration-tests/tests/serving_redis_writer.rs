@@ -51,7 +51,14 @@ fn batch(keys: &KeySpace) -> Vec<RedisWrite> {
     let ttls = Ttls::default();
     let mut batch: Vec<RedisWrite> = RECORDS
         .iter()
-        .flat_map(|(output, json)| mapping::writes(keys, &ttls, Model::default(), &parse(*output, json).unwrap()))
+        .flat_map(|(output, json)| {
+            mapping::writes(
+                keys,
+                &ttls,
+                Model::default(),
+                &parse(*output, json).unwrap(),
+            )
+        })
         .collect();
     let history: UserHistory = serde_json::from_str(HISTORY).unwrap();
     let record = clv::compute(Model::OriginalRules, &history).unwrap();

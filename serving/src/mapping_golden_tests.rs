@@ -19,6 +19,7 @@ fn of(output: Output, json: &str) -> Vec<RedisWrite> {
     writes(
         &pipeline_keys(),
         &Ttls::default(),
+        Model::default(),
         &parse(output, json).unwrap(),
     )
 }
@@ -54,10 +55,15 @@ fn hourly_sales_as_the_original_wrote_them_one_key_per_category() {
 #[test]
 fn bare_keys_are_the_originals_names() {
     let record = parse(Output::Hourly, HOURLY).unwrap();
-    let keys: Vec<String> = writes(&KeySpace::bare(), &Ttls::default(), &record)
-        .iter()
-        .map(|w| w.key().to_owned())
-        .collect();
+    let keys: Vec<String> = writes(
+        &KeySpace::bare(),
+        &Ttls::default(),
+        Model::default(),
+        &record,
+    )
+    .iter()
+    .map(|w| w.key().to_owned())
+    .collect();
     assert_eq!(
         keys,
         [
@@ -182,5 +188,31 @@ fn clv_original_rules_under_the_originals_key_and_ttl() {
             value: r#"{"predicted_clv":808200.0,"confidence":0.85,"timestamp":"2025-08-16T10:00:00.500Z","user_id":"user_42","model":"original-rules","features":{"hour":10,"day_of_week":7,"is_weekend":1,"price_per_quantity":80820.0,"discount_category":"high"},"history":{"orders":2,"monetary":100000.0,"first_purchase":"2025-08-11T09:00:00Z","last_purchase":"2025-08-16T10:00:00.500Z","as_of":"2025-08-16T10:00:10Z"}}"#.into(),
             ttl: 3600,
         }
+    );
+}
+
+/// The processor's user-history record, byte for byte as its golden test
+/// (`processor/src/analytics/user_history_tests.rs`) writes it, becomes the
+/// user's `clv:` key under the default model: the contract between the
+/// two, checked on both sides.
+#[test]
+fn processor_user_history_becomes_the_rfm_clv_key() {
+    let record = r#"{"user_id":"user_1","user_segment":"regular","orders":2,"monetary":81960.1,"monetary_cents":8196010,"first_purchase":"2025-08-16T10:00:00Z","last_purchase":"2025-08-16T10:00:01.250Z","as_of":"2025-08-16T10:01:00Z","last_event":{"event_id":"e1","timestamp":"2025-08-16T10:00:01.250Z","final_amount":80820.0,"quantity":2,"discount_rate":0.1},"features":{"hour":10,"day_of_week":7,"is_weekend":1,"price_per_quantity":40410.0,"discount_category":"medium"}}"#;
+    assert_eq!(
+        of(Output::UserHistory, record),
+        [RedisWrite::Set {
+            key: "shopstream:shop:orders:clv:user_1".into(),
+            // n = 2, aov = 40,980.05, T = 60 s, R = 58.75 s:
+            // λ = 2 / (90 + 60/86400), CLV = aov · λ · 365 · e^(−λR).
+            value: r#"{"predicted_clv":332386.15,"confidence":0.4,"timestamp":"2025-08-16T10:00:01.250Z","user_id":"user_1","model":"rfm","features":{"hour":10,"day_of_week":7,"is_weekend":1,"price_per_quantity":40410.0,"discount_category":"medium"},"history":{"orders":2,"monetary":81960.1,"first_purchase":"2025-08-16T10:00:00Z","last_purchase":"2025-08-16T10:00:01.250Z","as_of":"2025-08-16T10:01:00Z"}}"#.into(),
+            ttl: 3600,
+        }]
+    );
+    // A history no model can read is refused with the topic's name.
+    let none = record.replace(r#""orders":2"#, r#""orders":0"#);
+    let error = parse(Output::UserHistory, &none).unwrap_err().to_string();
+    assert!(
+        error.starts_with("invalid user-history record: "),
+        "{error}"
     );
 }

@@ -65,7 +65,7 @@ fn desired_topics(
     pipeline: &AnalyticsPipeline,
     namespace: &str,
     name: &str,
-) -> Result<[DesiredTopic; 9]> {
+) -> Result<[DesiredTopic; 10]> {
     let spec = &pipeline.spec;
     // The names the pipeline runs with now, per role: they win over the
     // default (see topic_names.rs).

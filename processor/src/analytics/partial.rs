@@ -146,7 +146,10 @@ pub enum PartialBody {
     },
     /// One user's purchases in a user window; routed by the user alone,
     /// so all of a user's windows meet on one partials partition.
-    Users { user_id: String, agg: UserAgg },
+    Users {
+        user_id: String,
+        agg: UserAgg,
+    },
 }
 
 /// A map with integer keys as a list of `[key, value]` pairs. serde_json

@@ -30,7 +30,6 @@ use serde::{Deserialize, Serialize};
 use super::agg::{Aggregate, wide};
 use super::memory::ApproxBytes;
 use super::output::record_key;
-use super::partial::Kind;
 use super::store::Window;
 use super::window::{Millis, millis, rfc3339, to_cents};
 use crate::event::PurchaseEventView;
@@ -124,10 +123,9 @@ impl Aggregate for UserAgg {
 
 impl ApproxBytes for UserAgg {
     fn approx_bytes(&self) -> usize {
-        let last = self
-            .last
-            .as_ref()
-            .map_or(0, |l| 64 + l.event_id.capacity() + l.user_segment.capacity());
+        let last = self.last.as_ref().map_or(0, |l| {
+            64 + l.event_id.capacity() + l.user_segment.capacity()
+        });
         48 + 40 + last
     }
 }
@@ -349,9 +347,6 @@ impl Histories {
         out
     }
 }
-
-/// The aggregate kind of user windows (for metrics labels).
-pub const KIND: Kind = Kind::Users;
 
 #[cfg(test)]
 #[path = "user_history_tests.rs"]

@@ -73,13 +73,10 @@ fn a_replayed_window_is_not_added_twice() {
     // A restart whose last record was lost with the crash adds it again,
     // and writes the same bytes.
     let mut behind = Histories::default();
-    let first: HistoryRecord =
-        serde_json::from_str(&Histories::default().absorb(vec![window(
-            T0 + 60_000,
-            vec![("u", w1.clone())],
-        )])[0]
-            .value)
-        .unwrap();
+    let first: HistoryRecord = serde_json::from_str(
+        &Histories::default().absorb(vec![window(T0 + 60_000, vec![("u", w1.clone())])])[0].value,
+    )
+    .unwrap();
     behind.learn("u".into(), first.history().unwrap());
     let again = behind.absorb(vec![
         window(T0 + 60_000, vec![("u", w1)]),
@@ -131,14 +128,26 @@ fn features_as_the_original_computes_them() {
     };
     // Sunday 00:00 UTC.
     let sunday = f("2025-08-17T00:00:00Z", 100.0, 3, 0.05);
-    assert_eq!((sunday.hour, sunday.day_of_week, sunday.is_weekend), (0, 1, 1));
+    assert_eq!(
+        (sunday.hour, sunday.day_of_week, sunday.is_weekend),
+        (0, 1, 1)
+    );
     assert_eq!(sunday.price_per_quantity, Some(33.33));
     assert_eq!(sunday.discount_category, "low");
     // Monday 23:59 in +09:00 is Monday 14:59 UTC.
     let monday = f("2025-08-18T23:59:00+09:00", 10.0, 4, 0.051);
-    assert_eq!((monday.hour, monday.day_of_week, monday.is_weekend), (14, 2, 0));
+    assert_eq!(
+        (monday.hour, monday.day_of_week, monday.is_weekend),
+        (14, 2, 0)
+    );
     assert_eq!(monday.price_per_quantity, Some(2.5));
     assert_eq!(monday.discount_category, "medium");
-    assert_eq!(f("2025-08-18T10:00:00Z", 1.0, 1, 0.1).discount_category, "medium");
-    assert_eq!(f("2025-08-18T10:00:00Z", 1.0, 1, 0.11).discount_category, "high");
+    assert_eq!(
+        f("2025-08-18T10:00:00Z", 1.0, 1, 0.1).discount_category,
+        "medium"
+    );
+    assert_eq!(
+        f("2025-08-18T10:00:00Z", 1.0, 1, 0.11).discount_category,
+        "high"
+    );
 }

@@ -71,7 +71,8 @@ impl Batch {
         };
         let record = records::parse(output, text).map_err(|e| skipped(e.to_string()))?;
         *self.records.entry(output.name()).or_default() += 1;
-        self.writes.extend(mapping::writes(keys, ttls, model, &record));
+        self.writes
+            .extend(mapping::writes(keys, ttls, model, &record));
         Ok(())
     }
 
