@@ -35,12 +35,13 @@ pub fn serving_group(p: &ValidatedPipeline) -> String {
 }
 
 /// The topics the serving component reads (and the operator measures it on).
-pub const SERVED_TOPICS: [TopicRole; 5] = [
+pub const SERVED_TOPICS: [TopicRole; 6] = [
     TopicRole::Sales,
     TopicRole::Segments,
     TopicRole::Anomalies,
     TopicRole::Hourly,
     TopicRole::TopProducts,
+    TopicRole::UserHistory,
 ];
 
 /// The Service's port (the dashboard, the JSON API, `/metrics`).
