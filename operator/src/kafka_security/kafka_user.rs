@@ -132,6 +132,9 @@ pub fn pipeline_acls(p: &ValidatedPipeline) -> Vec<AclRule> {
                 }
             }
             TopicRole::Partials => ops.extend([Read, Write]),
+            // Stage 2 reads its users' histories back (assigned, never
+            // committed: no group) before it writes new ones.
+            TopicRole::UserHistory => ops.extend([Read, Write]),
             TopicRole::Alerts => ops.push(Write),
             role if TopicRole::OUTPUTS.contains(&role) => ops.push(Write),
             _ => {}
