@@ -115,7 +115,8 @@ fn project_metrics() -> BTreeSet<String> {
         .lag_verdict_changes
         .with_label_values(&["OK"])
         .inc();
-    let processor = processor::analytics::metrics::Metrics::new().expect("processor metrics");
+    let processor =
+        shopstream_processor::analytics::metrics::Metrics::new().expect("processor metrics");
     processor.partition_lag.with_label_values(&["0"]).set(0);
     processor
         .merge_partition_lag
@@ -219,7 +220,7 @@ fn values_set_thresholds_labels_and_switch_alerts_off() {
     let rules = rules(&[
         "--set",
         "prometheusRule.alerts.lagSeconds.threshold=42",
-        "--set",
+        "--set-json",
         "prometheusRule.alerts.processorMemoryNearLimit.ratio=0.8",
         "--set",
         "prometheusRule.alerts.deadLetterRate.enabled=false",
@@ -268,7 +269,7 @@ fn values_set_thresholds_labels_and_switch_alerts_off() {
         &[
             ENABLED,
             &[
-                "--set",
+                "--set-json",
                 "prometheusRule.alerts.processorMemoryNearLimit.ratio=1.5",
             ],
         ]
@@ -278,6 +279,8 @@ fn values_set_thresholds_labels_and_switch_alerts_off() {
         !refused.status.success(),
         "a memory ratio above 1 is refused"
     );
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(stderr.contains("ratio"), "{stderr}");
 }
 
 #[tokio::test]
