@@ -34,7 +34,6 @@ impl LagVerdict {
     ];
 
     /// As shown in the status and in Events: `OK`, `WARN`, `STALL`, `STOP`.
-
     pub fn as_str(self) -> &'static str {
         match self {
             LagVerdict::Ok => "OK",
