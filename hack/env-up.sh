@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Brings up the whole local test environment on 127.0.0.1:
 #   etcd + kube-apiserver (+ kubectl), Apache Kafka (KRaft), Strimzi's CRDs,
+#   prometheus-operator's PrometheusRule and ServiceMonitor CRDs,
 #   Redis (Debian's redis-server, installed with apt-get when missing).
 # Cold (fresh machine): builds everything once into $CACHE_DIR, in parallel.
 # Warm: every build step is a no-op and the start takes seconds.
@@ -29,6 +30,7 @@ fi
 grep -h 'took' "$LOG_DIR"/build-*.log >&2 || true
 "$HERE/kube/up.sh"
 "$HERE/strimzi/apply.sh"
+"$HERE/prometheus-operator/crds.sh" --apply >/dev/null
 
 log "environment up in $((SECONDS - start))s"
 "$HERE/env.sh"

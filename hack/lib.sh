@@ -9,6 +9,9 @@ ETCD_VERSION="${ETCD_VERSION:-3.6.16}"
 KAFKA_VERSION="${KAFKA_VERSION:-4.2.1}"
 KWOK_VERSION="${KWOK_VERSION:-0.8.0}"    # sigs.k8s.io/kwok, pinned in hack/kwok/go.mod
 HELM_VERSION="${HELM_VERSION:-3.22.0}"   # pinned in hack/helm/go.mod too
+# The prometheus-operator Go module whose CRDs (PrometheusRule, ServiceMonitor)
+# the chart tests dry-run against (hack/prometheus-operator/crds.sh).
+PROMETHEUS_OPERATOR_VERSION="${PROMETHEUS_OPERATOR_VERSION:-0.89.0}"
 # Apache Spark, only for the comparison benchmark (make bench-spark): pyspark
 # from PyPI and spark-sql-kafka-0-10_2.12 of the same version (hack/spark/).
 # 3.5.3: the spark-sql-kafka jar of later 3.5 patches (3.5.9) could not be

@@ -78,6 +78,8 @@ fn expected_operator_rules() -> BTreeMap<(String, String), BTreeSet<String>> {
         // The CA and credential a pipeline names (spec.kafka.tls,
         // spec.kafka.authentication), by name: never list or watch.
         ("", "secrets", &["get"]),
+        // The processor pods' restarts (alerts), by label selector.
+        ("", "pods", &["list"]),
         (
             "kafka.strimzi.io",
             "kafkatopics",
@@ -422,7 +424,9 @@ async fn run_with_chart_rbac(cluster_wide: bool) {
         &["update", "deployments.apps", "-n", &ns][..],
         &["list", "secrets", "-n", &ns],
         &["watch", "secrets", "-n", &ns],
-        &["list", "pods", "-n", &ns],
+        &["get", "pods", "-n", &ns],
+        &["watch", "pods", "-n", &ns],
+        &["delete", "pods", "-n", &ns],
         &[
             "delete",
             "analyticspipelines.analytics.shopstream.dev",

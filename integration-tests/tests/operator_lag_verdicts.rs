@@ -21,9 +21,8 @@ use kube::api::{Patch, PatchParams};
 use operator::crd::{AnalyticsPipeline, LagVerdict, Phase};
 use rdkafka::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, Consumer};
-use rdkafka::message::Message;
 use serde_json::json;
-use support::kafka::{GroupMember, delete_topics, produce};
+use support::kafka::{GroupMember, delete_topics, produce, read_alerts};
 use support::{OperatorProcess, apply_pipeline, condition, kafka_bootstrap, unique, wait_until};
 
 /// A member of `group` that polls (so it stays in the group) but never
@@ -64,34 +63,6 @@ impl Drop for StuckMember {
             let _ = thread.join();
         }
     }
-}
-
-/// Every record of the alerts topic, parsed.
-fn read_alerts(topic: &str) -> Vec<serde_json::Value> {
-    let consumer: BaseConsumer = ClientConfig::new()
-        .set("bootstrap.servers", kafka_bootstrap())
-        .set("group.id", unique("alerts-reader"))
-        .set("auto.offset.reset", "earliest")
-        .set("enable.auto.commit", "false")
-        .create()
-        .expect("consumer");
-    let mut tpl = rdkafka::TopicPartitionList::new();
-    tpl.add_partition_offset(topic, 0, rdkafka::Offset::Beginning)
-        .expect("partition");
-    consumer.assign(&tpl).expect("assign");
-    let mut alerts = Vec::new();
-    let deadline = std::time::Instant::now() + Duration::from_secs(3);
-    while std::time::Instant::now() < deadline {
-        match consumer.poll(Duration::from_millis(200)) {
-            Some(Ok(m)) => {
-                let value = m.payload().expect("alert value");
-                alerts.push(serde_json::from_slice(value).expect("alert is JSON"));
-            }
-            Some(Err(e)) => panic!("reading {topic}: {e}"),
-            None => {}
-        }
-    }
-    alerts
 }
 
 fn verdict(p: &AnalyticsPipeline) -> Option<LagVerdict> {

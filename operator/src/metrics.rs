@@ -2,10 +2,10 @@
 //! error categories are fixed lists; pipelines are bounded by the objects
 //! in the cluster and removed when a pipeline is deleted.
 
-use prometheus::{Gauge, Histogram, IntCounter, IntCounterVec, IntGaugeVec};
+use prometheus::{Gauge, GaugeVec, Histogram, IntCounter, IntCounterVec, IntGaugeVec};
 use shopstream_common::metrics::{Binary, MetricRegistry};
 
-use crate::crd::Phase;
+use crate::crd::{LagVerdict, Phase};
 
 pub struct Metrics {
     pub registry: MetricRegistry,
@@ -14,6 +14,8 @@ pub struct Metrics {
     pub reconcile_duration: Histogram,
     pub pipelines_by_phase: IntGaugeVec,
     pub pipeline_lag: IntGaugeVec,
+    pub pipeline_lag_seconds: GaugeVec,
+    pub pipeline_lag_verdict: IntGaugeVec,
     pub status_refresh_interval: Gauge,
     pub workload_applies: IntCounterVec,
     pub lag_verdict_changes: IntCounterVec,
@@ -57,6 +59,18 @@ impl Metrics {
             "Processor consumer lag per pipeline",
             &["namespace", "pipeline"],
         )?;
+        let pipeline_lag_seconds = registry.gauge_vec(
+            "pipeline_lag_seconds",
+            "Age of the oldest input record the processor has not consumed, per pipeline (0 when caught up)",
+            &["namespace", "pipeline"],
+        )?;
+        // One series per verdict (1 for the current one), so that alerts can
+        // select `verdict=~"STALL|STOP"` without knowing an encoding.
+        let pipeline_lag_verdict = registry.int_gauge_vec(
+            "pipeline_lag_verdict",
+            "1 for the current overall lag verdict of a pipeline's processor (OK, WARN, STALL, STOP), 0 for the others",
+            &["namespace", "pipeline", "verdict"],
+        )?;
         let lag_verdict_changes = registry.counter_vec(
             "lag_verdict_changes_total",
             "Changes of a consumer group's lag verdict, by the verdict changed to (OK, WARN, STALL, STOP)",
@@ -91,6 +105,8 @@ impl Metrics {
             reconcile_duration,
             pipelines_by_phase,
             pipeline_lag,
+            pipeline_lag_seconds,
+            pipeline_lag_verdict,
             status_refresh_interval,
             workload_applies,
         })
@@ -98,6 +114,50 @@ impl Metrics {
 
     pub fn render(&self) -> String {
         self.registry.render()
+    }
+
+    /// Sets the per-pipeline lag gauges from a status refresh.
+    pub fn set_pipeline_lag(
+        &self,
+        namespace: &str,
+        pipeline: &str,
+        records: Option<i64>,
+        seconds: Option<f64>,
+        verdict: Option<LagVerdict>,
+    ) {
+        if let Some(records) = records {
+            self.pipeline_lag
+                .with_label_values(&[namespace, pipeline])
+                .set(records);
+        }
+        if let Some(seconds) = seconds {
+            self.pipeline_lag_seconds
+                .with_label_values(&[namespace, pipeline])
+                .set(seconds);
+        }
+        if let Some(verdict) = verdict {
+            for v in LagVerdict::ALL {
+                self.pipeline_lag_verdict
+                    .with_label_values(&[namespace, pipeline, v.as_str()])
+                    .set(i64::from(v == verdict));
+            }
+        }
+    }
+
+    /// Drops a deleted pipeline's series, so the label sets stay bounded by
+    /// the pipelines that exist.
+    pub fn forget_pipeline(&self, namespace: &str, pipeline: &str) {
+        let _ = self
+            .pipeline_lag
+            .remove_label_values(&[namespace, pipeline]);
+        let _ = self
+            .pipeline_lag_seconds
+            .remove_label_values(&[namespace, pipeline]);
+        for v in LagVerdict::ALL {
+            let _ =
+                self.pipeline_lag_verdict
+                    .remove_label_values(&[namespace, pipeline, v.as_str()]);
+        }
     }
 
     pub fn phase_label(phase: Phase) -> &'static str {

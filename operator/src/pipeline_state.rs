@@ -57,9 +57,15 @@ pub struct PipelineState {
     /// Alerts not written to the alerts topic yet (lost: those alerts;
     /// their Events were published).
     pub alerts: AlertOutbox,
+    /// The processor pods' recent restart counts (lost: an operator
+    /// restart takes the counts it then sees as the baseline).
+    pub restarts: crate::alerts::restarts::RestartWatch,
     /// The autoscaler's recent recommendations (lost: the stabilization
     /// windows start over).
     pub autoscaler: Stabilizer,
+    /// Input and consumption rates the autoscaler derives from successive
+    /// lag samples (lost: known again after two samples).
+    pub throughput: crate::autoscale::Throughput,
     /// The replicas the autoscaler decided last (lost: the status's).
     pub autoscaled_replicas: Option<i32>,
     /// When the autoscaler last changed the replicas (lost: the status's).

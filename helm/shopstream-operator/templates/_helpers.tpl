@@ -92,6 +92,11 @@ mode; in namespaced mode watchNamespace, defaulting to the release namespace.
 - apiGroups: [""]
   resources: ["secrets"]
   verbs: ["get"]
+# The processor pods' restart counts and crash loops (alerts); list only,
+# by the pipeline's labels.
+- apiGroups: [""]
+  resources: ["pods"]
+  verbs: ["list"]
 - apiGroups: ["kafka.strimzi.io"]
   resources: ["kafkatopics"]
   verbs: ["get", "create", "patch", "delete"]

@@ -81,6 +81,16 @@ pub fn template(release: &str, namespace: &str, extra: &[&str]) -> String {
     helm(&args)
 }
 
+/// `helm template` like [`template`], returning the raw output, for
+/// renders that must fail.
+pub fn template_output(release: &str, namespace: &str, extra: &[&str]) -> Output {
+    let chart = chart_dir();
+    let chart = chart.to_str().expect("utf-8 path");
+    let mut args = vec!["template", release, chart, "--namespace", namespace];
+    args.extend_from_slice(extra);
+    run(&helm_path(), &args, None)
+}
+
 /// The non-empty documents of a multi-document YAML stream, as JSON.
 pub fn documents(yaml: &str) -> Vec<Value> {
     use serde::Deserialize;

@@ -29,6 +29,23 @@ pub struct Alert {
 }
 
 impl Alert {
+    /// An alert of `type_` (snake_case, as the original's) about `pipeline`.
+    pub fn new(
+        pipeline: &str,
+        type_: &str,
+        severity: Severity,
+        message: String,
+        at: DateTime<Utc>,
+    ) -> Self {
+        Alert {
+            timestamp: at.format("%Y-%m-%dT%H:%M:%S%.6f").to_string(),
+            type_: type_.into(),
+            message,
+            severity,
+            pipeline: pipeline.into(),
+        }
+    }
+
     /// A consumer group's lag verdict changed to `to`. Types are the
     /// original's snake_case style: `lag_ok`, `lag_warn`, `lag_stall`,
     /// `lag_stop`.
@@ -39,13 +56,7 @@ impl Alert {
             LagVerdict::Stall => ("lag_stall", Severity::Critical),
             LagVerdict::Stop => ("lag_stop", Severity::Critical),
         };
-        Alert {
-            timestamp: at.format("%Y-%m-%dT%H:%M:%S%.6f").to_string(),
-            type_: type_.into(),
-            message,
-            severity,
-            pipeline: pipeline.into(),
-        }
+        Alert::new(pipeline, type_, severity, message, at)
     }
 
     /// The record value: one JSON object.

@@ -2,9 +2,11 @@
 //! HorizontalPodAutoscaler:
 //! - [`recommend`]: the replicas the lag asks for right now: enough for the
 //!   backlog at the target (records per replica, or proportionally to the
-//!   lag's age), scaling up only while the lag is above target, never past
-//!   the partitions that have lag (a replica without a lagging partition
-//!   adds nothing) nor the input partitions, never below the minimum;
+//!   lag's age) and, while behind, enough to keep up with the input rate at
+//!   the throughput the replicas showed ([`Throughput`]); scaling up only
+//!   while the lag is above target, never past the partitions that have lag
+//!   (a replica without a lagging partition adds nothing) nor the input
+//!   partitions, never below the minimum;
 //! - [`Stabilizer`]: scale up to the fewest replicas recommended over the
 //!   up window, down to the most recommended over the down window, so a
 //!   burst or a dip does not flap the count; and never scale down while
@@ -37,6 +39,64 @@ pub struct Load {
     pub partitions_with_lag: i32,
     /// The consumer group is Stable or Empty (not rebalancing).
     pub group_settled: bool,
+    /// Records appended to the input topic per second.
+    pub input_rate: Option<f64>,
+    /// Records the group consumed per second (its committed position's
+    /// growth), from a [`PositionRate`].
+    pub consumed_rate: Option<f64>,
+}
+
+/// The replicas that keep up with the input: the current replicas consumed
+/// `consumed` records/s while behind, so each handles `consumed / current`.
+/// Only meaningful while they are saturated (lag on the partitions), which
+/// is the only time [`recommend`] asks; `None` without both rates.
+fn replicas_for_input_rate(load: &Load, current: i32) -> Option<i32> {
+    let (input, consumed) = (load.input_rate?, load.consumed_rate?);
+    if !(consumed > 0.0 && input.is_finite() && consumed.is_finite()) {
+        return None;
+    }
+    Some(
+        (f64::from(current) * input / consumed)
+            .ceil()
+            .min(f64::from(i32::MAX)) as i32,
+    )
+}
+
+/// The growth per second of an offset position between successive
+/// observations: the input topic's log-end offsets, or the group's
+/// consumed position (log-end offset − lag), each summed over partitions.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct PositionRate {
+    last: Option<(Instant, i64)>,
+    rate: Option<f64>,
+}
+
+/// The input and consumption rates of one pipeline.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Throughput {
+    pub input: PositionRate,
+    pub consumed: PositionRate,
+}
+
+impl PositionRate {
+    /// Records a position and returns the rate since the previous one. An
+    /// observation less than a second after the previous keeps the last
+    /// rate; a position that went back (topic recreated, offsets reset)
+    /// starts over.
+    pub fn observe(&mut self, position: i64, now: Instant) -> Option<f64> {
+        match self.last {
+            Some((at, before)) => {
+                let seconds = now.saturating_duration_since(at).as_secs_f64();
+                if seconds < 1.0 {
+                    return self.rate;
+                }
+                self.rate = (position >= before).then(|| (position - before) as f64 / seconds);
+                self.last = Some((now, position));
+            }
+            None => self.last = Some((now, position)),
+        }
+        self.rate
+    }
 }
 
 /// The replicas the lag asks for now, and why.
@@ -54,10 +114,24 @@ pub fn recommend(policy: &Policy, load: &Load) -> (i32, String) {
         ),
         _ => None,
     };
-    let wanted = by_records.max(by_age).unwrap_or(load.current);
+    let by_lag = by_records.max(by_age).unwrap_or(load.current);
     let describe_lag = match load.lag_seconds {
         Some(age) => format!("lag {} records ({age:.1} s)", load.total_lag),
         None => format!("lag {} records", load.total_lag),
+    };
+    // Behind: enough replicas for the backlog, and at least enough to keep
+    // up with the input at the throughput the current ones showed (so a
+    // growing input does not take one scale-up per stabilization window).
+    let by_rate = (by_lag > load.current)
+        .then(|| replicas_for_input_rate(load, current))
+        .flatten()
+        .filter(|r| *r > by_lag);
+    let wanted = by_rate.unwrap_or(by_lag);
+    let describe_lag = match (by_rate, load.input_rate, load.consumed_rate) {
+        (Some(_), Some(input), Some(consumed)) => format!(
+            "{describe_lag}, input {input:.0}/s against {consumed:.0}/s consumed by {current}"
+        ),
+        _ => describe_lag,
     };
     if wanted > load.current {
         // More replicas than lagging partitions would sit idle.
@@ -204,7 +278,63 @@ mod tests {
             lag_seconds: None,
             partitions_with_lag,
             group_settled: true,
+            input_rate: None,
+            consumed_rate: None,
         }
+    }
+
+    #[test]
+    fn while_behind_the_input_rate_asks_for_enough_replicas_to_keep_up() {
+        // The backlog alone asks for 3; 2 replicas consumed 100/s while
+        // 500/s arrive: 10 keep up, capped at the 6 partitions.
+        let mut l = load(2, 250, 6);
+        l.input_rate = Some(500.0);
+        l.consumed_rate = Some(100.0);
+        let (r, why) = recommend(&policy(), &l);
+        assert_eq!(r, 6, "{why}");
+        assert!(
+            why.contains("input 500/s against 100/s consumed by 2"),
+            "{why}"
+        );
+        l.input_rate = Some(220.0);
+        assert_eq!(recommend(&policy(), &l).0, 5, "ceil(2 × 220 / 100)");
+        // The backlog asks for more than the rate: the backlog wins.
+        l.total_lag = 480;
+        l.input_rate = Some(120.0);
+        assert_eq!(recommend(&policy(), &l).0, 5);
+        // Within target: the rate never scales up on its own...
+        let mut within = load(2, 150, 6);
+        within.input_rate = Some(500.0);
+        within.consumed_rate = Some(100.0);
+        within.current = 3;
+        assert_eq!(
+            recommend(&policy(), &within).0,
+            2,
+            "down to what the lag asks"
+        );
+        // ...nor without a consumption rate.
+        let mut unknown = load(2, 450, 6);
+        unknown.input_rate = Some(500.0);
+        assert_eq!(recommend(&policy(), &unknown).0, 5);
+        unknown.consumed_rate = Some(0.0);
+        assert_eq!(
+            recommend(&policy(), &unknown).0,
+            5,
+            "nothing consumed: no rate"
+        );
+    }
+
+    #[test]
+    fn consumed_rate_comes_from_successive_positions() {
+        let t0 = Instant::now();
+        let at = |ms: u64| t0 + Duration::from_millis(ms);
+        let mut c = PositionRate::default();
+        assert_eq!(c.observe(1000, at(0)), None, "one position: no rate");
+        assert_eq!(c.observe(1100, at(500)), None, "under a second apart");
+        assert_eq!(c.observe(1300, at(2000)), Some(150.0));
+        assert_eq!(c.observe(1310, at(2100)), Some(150.0), "kept");
+        assert_eq!(c.observe(50, at(4000)), None, "went back: starts over");
+        assert_eq!(c.observe(250, at(6000)), Some(100.0));
     }
 
     #[test]

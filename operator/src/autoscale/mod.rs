@@ -5,4 +5,4 @@
 
 pub mod decision;
 
-pub use decision::{Decision, Load, Policy, Stabilizer, recommend};
+pub use decision::{Decision, Load, Policy, PositionRate, Stabilizer, Throughput, recommend};

@@ -25,6 +25,14 @@ pub enum LagVerdict {
 }
 
 impl LagVerdict {
+    /// Every verdict, from best to worst.
+    pub const ALL: [LagVerdict; 4] = [
+        LagVerdict::Ok,
+        LagVerdict::Warn,
+        LagVerdict::Stall,
+        LagVerdict::Stop,
+    ];
+
     /// As shown in the status and in Events: `OK`, `WARN`, `STALL`, `STOP`.
     pub fn as_str(self) -> &'static str {
         match self {

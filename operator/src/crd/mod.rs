@@ -6,6 +6,7 @@
 //! Doc comments on these types become `kubectl explain` text, so they are
 //! written for the user, not for the implementer.
 
+pub mod alerts;
 pub mod autoscaling;
 pub mod definition;
 pub mod kafka_security;
@@ -16,6 +17,7 @@ pub mod status;
 pub mod topics;
 pub mod workloads;
 
+pub use alerts::AlertsSpec;
 pub use autoscaling::{AutoscalingSpec, AutoscalingStatus};
 pub use definition::{CRD_FILE, crd_yaml};
 pub use kafka_security::{

@@ -112,6 +112,11 @@ pub struct AnalyticsPipelineSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub serving: Option<ServingSpec>,
 
+    /// Thresholds of the alerts on the pipeline's alerts topic besides lag
+    /// verdicts (docs/alerts.md); defaults when unset.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub alerts: Option<super::AlertsSpec>,
+
     /// What happens to the Kafka topics the pipeline created (or adopted)
     /// when the pipeline is deleted, or when the spec renames one of them:
     /// `Retain` (default) leaves them and their data in Kafka, `Delete`

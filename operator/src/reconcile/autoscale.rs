@@ -108,6 +108,16 @@ pub async fn decide(
             false,
         ));
     };
+    let input_end: i64 = sample.partitions.iter().map(|p| p.log_end_offset).sum();
+    let now = Instant::now();
+    let (input_rate, consumed_rate) = ctx.state.with(key, |s| {
+        (
+            s.throughput.input.observe(input_end, now),
+            s.throughput
+                .consumed
+                .observe(input_end - sample.total_lag, now),
+        )
+    });
     let load = Load {
         current,
         total_lag: sample.total_lag,
@@ -115,10 +125,12 @@ pub async fn decide(
         partitions_with_lag: i32::try_from(sample.partitions.iter().filter(|p| p.lag > 0).count())
             .unwrap_or(i32::MAX),
         group_settled: matches!(sample.group_state.as_str(), "Stable" | "Empty"),
+        input_rate,
+        consumed_rate,
     };
     let decision = ctx
         .state
-        .with(key, |s| s.autoscaler.decide(&policy, &load, Instant::now()));
+        .with(key, |s| s.autoscaler.decide(&policy, &load, now));
     if decision.replicas == current {
         return Some((
             AutoscalingStatus {

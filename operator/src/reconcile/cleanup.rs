@@ -36,10 +36,8 @@ pub async fn cleanup(p: &AnalyticsPipeline, ctx: &Context) -> Result<Action> {
         )
         .await;
     }
-    let _ = ctx
-        .metrics
-        .pipeline_lag
-        .remove_label_values(&[&p.namespace().unwrap_or_default(), &p.name_any()]);
+    ctx.metrics
+        .forget_pipeline(&p.namespace().unwrap_or_default(), &p.name_any());
     ctx.forget(&key);
     Ok(Action::await_change())
 }

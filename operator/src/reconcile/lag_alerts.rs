@@ -1,7 +1,8 @@
 //! Step 6: report lag verdict changes. Each change is a Kubernetes Event on
 //! the pipeline (Warning unless the group is OK again), a log line and an
 //! alert on the pipeline's alerts topic; alerts Kafka could not take are
-//! written on a later reconcile (see `alerts::outbox`).
+//! written on a later reconcile (see `alerts::outbox`). Writes every alert
+//! waiting in the outbox, also those `restart_alerts` (step 6a) queued.
 
 use kube::runtime::events::EventType;
 use tracing::{info, warn};

@@ -12,6 +12,7 @@ mod lag_alerts;
 mod observe;
 pub mod ownership;
 mod renamed_topics;
+mod restart_alerts;
 pub mod strimzi;
 pub mod topic_names;
 pub mod topic_plan;
@@ -215,12 +216,16 @@ async fn apply_pipeline(p: &AnalyticsPipeline, ctx: &Context) -> Result<Action> 
     );
 
     publish_phase_change(ctx, p, &previous, &status).await;
+    restart_alerts::report(ctx, p, &validated).await;
     lag_alerts::report(ctx, p, &validated, &summary.lag_transitions).await;
-    if let Some(lag) = status.processor.as_ref().and_then(|s| s.total_lag) {
-        ctx.metrics
-            .pipeline_lag
-            .with_label_values(&[&validated.namespace, &validated.name])
-            .set(lag);
+    if let Some(processor) = status.processor.as_ref() {
+        ctx.metrics.set_pipeline_lag(
+            &validated.namespace,
+            &validated.name,
+            processor.total_lag,
+            processor.lag_seconds,
+            processor.lag_verdict,
+        );
     }
     ctx.set_phase(&key, phase);
     patch_status(p, ctx, &status).await?;
