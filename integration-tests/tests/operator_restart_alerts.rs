@@ -14,7 +14,7 @@ mod support;
 
 use std::time::Duration;
 
-use k8s_openapi::api::core::v1::{Pod, ServiceAccount};
+use k8s_openapi::api::core::v1::{ConfigMap, Pod, ServiceAccount};
 use kube::Api;
 use kube::api::{Patch, PatchParams, PostParams};
 use operator::crd::AnalyticsPipeline;
@@ -117,7 +117,22 @@ async fn processor_restarts_and_crash_loops_raise_events_and_alerts() {
     let pipelines: Api<AnalyticsPipeline> = Api::namespaced(client.clone(), &ns);
     let alerts_topic = format!("{ns}.{name}.alerts");
 
-    // What the StatefulSet controller and the kubelet would make.
+    // What the StatefulSet controller and the kubelet would make. Where the
+    // local demo stack runs (kube-controller-manager and kwok, started by
+    // local_demo earlier in `make test`), the real StatefulSet controller
+    // would adopt an orphan pod of the selector's labels and replace it, and
+    // kwok would overwrite its status: the pod has a controller of its own
+    // (a ConfigMap, so nothing adopts it) and a node selector no node
+    // matches (so it is never scheduled), and its status is the test's.
+    let owners: Api<ConfigMap> = Api::namespaced(client.clone(), &ns);
+    let owner = owners
+        .create(
+            &PostParams::default(),
+            &serde_json::from_value(json!({"metadata": {"name": format!("{name}-pod-owner")}}))
+                .expect("configmap"),
+        )
+        .await
+        .expect("create the pod's owner");
     let pods: Api<Pod> = Api::namespaced(client.clone(), &ns);
     let pod = format!("{name}-processor-0");
     let manifest: Pod = serde_json::from_value(json!({
@@ -125,8 +140,13 @@ async fn processor_restarts_and_crash_loops_raise_events_and_alerts() {
             "app.kubernetes.io/instance": name,
             "app.kubernetes.io/component": "processor",
             "app.kubernetes.io/name": "shopstream-processor",
-        }},
-        "spec": {"automountServiceAccountToken": false, "containers": [
+        }, "ownerReferences": [{
+            "apiVersion": "v1", "kind": "ConfigMap", "name": owner.metadata.name,
+            "uid": owner.metadata.uid, "controller": true,
+        }]},
+        "spec": {"automountServiceAccountToken": false,
+                 "nodeSelector": {"shopstream.dev/test-only": "no-such-node"},
+                 "containers": [
             {"name": "processor", "image": "shopstream/processor:test"}
         ]},
     }))
