@@ -110,8 +110,9 @@ async fn the_same_pipeline_name_in_two_namespaces_shares_nothing() {
             assert_eq!(status.origin, Some(TopicOrigin::Created));
         }
     }
-    // Every topic has 3 partitions but the alerts topic, which has 1.
-    let sizes = [3, 3, 3, 3, 3, 3, 3, 3, 1];
+    // Every topic has 3 partitions but the alerts topic, which has 1 (the
+    // user-history topic is sized like the sales topic).
+    let sizes = [3, 3, 3, 3, 3, 3, 3, 3, 1, 3];
     assert_eq!(partitions(&staging_topics).await, sizes);
     assert_eq!(partitions(&prod_topics).await, sizes);
     let group = |p: &AnalyticsPipeline| {
@@ -445,8 +446,8 @@ async fn a_pipeline_from_before_the_upgrade_keeps_its_topic_names() {
     let new_names = support::default_topic_names(&ns, &name);
     assert_eq!(
         partitions(&new_names).await,
-        [0, 0, 0, 0, 0, 0, 0, 0, 1],
-        "no new topics but the alerts topic, which the old operator did not have"
+        [0, 0, 0, 0, 0, 0, 0, 0, 1, 3],
+        "no new topics but the alerts and user-history topics, which the old operator did not have"
     );
     let config_map: k8s_openapi::api::core::v1::ConfigMap = Api::namespaced(client.clone(), &ns)
         .get(&format!("{name}-config"))
