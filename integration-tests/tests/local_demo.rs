@@ -20,9 +20,7 @@ mod dashboard;
 mod processor_support;
 mod redis_env;
 
-use std::os::unix::process::CommandExt as _;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command};
 use std::time::Duration;
 
 use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
@@ -30,6 +28,7 @@ use kube::api::DeleteParams;
 use kube::{Api, Client};
 use operator::crd::{AnalyticsPipeline, Phase, ProcessorStatus};
 use serde_json::json;
+use support::secure::{RunnerProcess, log_dir};
 use support::{OperatorProcess, apply_pipeline, kafka_bootstrap, unique, wait_until};
 
 /// Lag bound at 5 events/s with the operator's 2 s status interval: a
@@ -54,76 +53,6 @@ fn require_binary(dir: &Path, name: &str) -> PathBuf {
         path.display()
     );
     path
-}
-
-fn log_dir() -> PathBuf {
-    PathBuf::from(std::env::var("SHOPSTREAM_LOG_DIR").unwrap_or_else(|_| "/tmp".into()))
-}
-
-/// Starts hack/local/up.sh (idempotent: returns at once when it all runs).
-fn local_cluster_up() {
-    let script = support::repo_root().join("hack/local/up.sh");
-    let output = Command::new(&script)
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run {}: {e}", script.display()));
-    assert!(
-        output.status.success(),
-        "hack/local/up.sh failed (kube-controller-manager, kube-scheduler or kwok):\n{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-}
-
-/// The local runner for one namespace, in its own process group so that the
-/// workload processes it started go with it when it is dropped.
-struct RunnerProcess {
-    child: Child,
-    log: PathBuf,
-}
-
-impl RunnerProcess {
-    fn start(binary: &Path, bin_dir: &Path, namespace: &str) -> Self {
-        let log = log_dir().join(format!("local-runner-test-{namespace}.log"));
-        let file = std::fs::File::create(&log)
-            .unwrap_or_else(|e| panic!("cannot create {}: {e}", log.display()));
-        let err = file.try_clone().expect("clone log handle");
-        let child = Command::new(binary)
-            .env("LOCAL_RUNNER_NAMESPACE", namespace)
-            .env("SHOPSTREAM_BIN_DIR", bin_dir)
-            .env("SHOPSTREAM_LOG_DIR", log_dir())
-            .env("LOCAL_RUNNER_POLL", "1s")
-            .env("LOCAL_RUNNER_MAX_GRACE", "10s")
-            .env("RUST_LOG", "info,kube=warn")
-            .stdout(file)
-            .stderr(err)
-            .process_group(0)
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot start {}: {e}", binary.display()));
-        Self { child, log }
-    }
-
-    fn log_text(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
-}
-
-impl Drop for RunnerProcess {
-    fn drop(&mut self) {
-        // SIGTERM lets the runner stop its processes; whatever is left of its
-        // process group after the grace period is killed.
-        let pid = self.child.id().to_string();
-        let _ = Command::new("kill").args(["-TERM", &pid]).status();
-        for _ in 0..150 {
-            if matches!(self.child.try_wait(), Ok(Some(_))) {
-                break;
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        let _ = Command::new("kill")
-            .args(["-KILL", "--", &format!("-{pid}")])
-            .stderr(std::process::Stdio::null())
-            .status();
-        let _ = self.child.wait();
-    }
 }
 
 fn pipeline_spec(processor_replicas: i32) -> serde_json::Value {
@@ -206,17 +135,17 @@ fn processor_status(p: &AnalyticsPipeline) -> Option<&ProcessorStatus> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn local_demo_runs_the_pipeline_with_live_lag_and_throughput() {
     let bins = bin_dir();
-    let runner_bin = require_binary(&bins, "local-runner");
+    require_binary(&bins, "local-runner");
     require_binary(&bins, "processor");
     require_binary(&bins, "generator");
     require_binary(&bins, "serving");
-    local_cluster_up();
+    support::local_cluster_up();
 
     let client = support::client().await;
     support::install_crd(&client).await;
     let ns = support::namespace(&client, "local-demo").await;
     let _operator = OperatorProcess::start(&ns, "op-1", "shopstream-operator");
-    let runner = RunnerProcess::start(&runner_bin, &bins, &ns);
+    let runner = RunnerProcess::start(&bins, &ns);
     let name = unique("demo");
     apply_pipeline(&client, &ns, &name, pipeline_spec(1)).await;
     let pipelines: Api<AnalyticsPipeline> = Api::namespaced(client.clone(), &ns);

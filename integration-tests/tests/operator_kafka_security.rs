@@ -17,7 +17,6 @@
 #[path = "operator_support/mod.rs"]
 mod support;
 
-use std::process::Command;
 use std::time::Duration;
 
 use kube::Api;
@@ -233,15 +232,7 @@ async fn wrong_password_untrusted_ca_and_missing_secret_are_conditions() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_pipeline_runs_over_sasl_ssl_with_exactly_its_acls() {
     let bins = integration_tests::binaries::dir();
-    let up = support::repo_root().join("hack/local/up.sh");
-    let output = Command::new(&up)
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run {}: {e}", up.display()));
-    assert!(
-        output.status.success(),
-        "hack/local/up.sh failed:\n{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    support::local_cluster_up();
     let client = support::client().await;
     support::install_crd(&client).await;
     let ns = support::namespace(&client, "op-sec").await;

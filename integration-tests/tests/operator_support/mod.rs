@@ -37,6 +37,21 @@ pub fn repo_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
 }
 
+/// Starts hack/local/up.sh: kube-controller-manager, kube-scheduler and kwok
+/// on top of the API server, so workloads get Pods (idempotent: returns at
+/// once when it all runs). The local runner's tests need it.
+pub fn local_cluster_up() {
+    let script = repo_root().join("hack/local/up.sh");
+    let output = Command::new(&script)
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {}: {e}", script.display()));
+    assert!(
+        output.status.success(),
+        "hack/local/up.sh failed (kube-controller-manager, kube-scheduler or kwok):\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
 /// Runs the kubectl built by the test environment (same version as the API
 /// server) and returns stdout, panicking with stderr on failure.
 pub fn kubectl(args: &[&str]) -> String {
