@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 CARGO ?= cargo
 
-.PHONY: help build test lint fmt crds env-up env-down demo bench-spark bench-serving sanitize
+.PHONY: help build test lint fmt crds env-up env-down demo bench-spark bench-serving bench-apply sanitize
 .PHONY: helm-lint images kind-load tools kind-up strimzi deploy e2e-kind kind-down
 
 help: ## Show the targets
@@ -44,6 +44,9 @@ bench-spark: ## Benchmark: the original's Spark job vs the processor on one pre-
 
 bench-serving: ## Benchmark: serving draining a processor's output at 200,000 events/s into the local Redis (docs/benchmarks.md)
 	flock -o /tmp/shopstream-bench.lock hack/bench/serving.sh
+
+bench-apply: ## Benchmark: one new pipeline from kubectl apply to Running, direct mode, topics and pods included (docs/benchmarks.md)
+	flock -o /tmp/shopstream-bench.lock hack/bench/apply.sh
 
 # --- Packaging: Helm chart, images, kind + Strimzi (hack/kind/, needs Docker) ---
 

@@ -137,7 +137,7 @@ impl OperatorProcess {
     }
 
     /// Like [`Self::start`], with extra environment variables (e.g. another
-    /// KUBECONFIG). The binary is `$SHOPSTREAM_OPERATOR_BINARY` when set (to
+    /// KUBECONFIG, or a STATUS_INTERVAL other than the tests' 2 s). The binary is `$SHOPSTREAM_OPERATOR_BINARY` when set (to
     /// run a test against another build, e.g. main's, for a before/after
     /// comparison), else the one cargo built for these tests.
     pub fn start_with(namespace: &str, identity: &str, lease: &str, env: &[(&str, &str)]) -> Self {
@@ -150,9 +150,7 @@ impl OperatorProcess {
         let log = std::fs::File::create(&log_path)
             .unwrap_or_else(|e| panic!("cannot create {log_path}: {e}"));
         let err = log.try_clone().expect("clone log handle");
-        let mut command = Command::new(&binary);
-        command.envs(env.iter().copied());
-        let child = command
+        let child = Command::new(&binary)
             .env("WATCH_NAMESPACE", namespace)
             .env("POD_NAMESPACE", namespace)
             .env("POD_NAME", identity)
@@ -161,6 +159,8 @@ impl OperatorProcess {
             .env("STATUS_INTERVAL", "2s")
             .env("METRICS_ADDR", "127.0.0.1:0")
             .env("RUST_LOG", "info,operator=debug,kube=warn")
+            // The caller's variables win over the defaults above.
+            .envs(env.iter().copied())
             .stdout(log)
             .stderr(err)
             .spawn()
