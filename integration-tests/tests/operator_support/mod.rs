@@ -137,7 +137,7 @@ impl OperatorProcess {
     }
 
     /// Like [`Self::start`], with extra environment variables (e.g. another
-    /// KUBECONFIG). The binary is `$SHOPSTREAM_OPERATOR_BINARY` when set (to
+    /// KUBECONFIG), which override the defaults above. The binary is `$SHOPSTREAM_OPERATOR_BINARY` when set (to
     /// run a test against another build, e.g. main's, for a before/after
     /// comparison), else the one cargo built for these tests.
     pub fn start_with(namespace: &str, identity: &str, lease: &str, env: &[(&str, &str)]) -> Self {
@@ -151,8 +151,7 @@ impl OperatorProcess {
             .unwrap_or_else(|e| panic!("cannot create {log_path}: {e}"));
         let err = log.try_clone().expect("clone log handle");
         let mut command = Command::new(&binary);
-        command.envs(env.iter().copied());
-        let child = command
+        command
             .env("WATCH_NAMESPACE", namespace)
             .env("POD_NAMESPACE", namespace)
             .env("POD_NAME", identity)
@@ -161,6 +160,9 @@ impl OperatorProcess {
             .env("STATUS_INTERVAL", "2s")
             .env("METRICS_ADDR", "127.0.0.1:0")
             .env("RUST_LOG", "info,operator=debug,kube=warn")
+            // The caller's variables win (e.g. a longer STATUS_INTERVAL).
+            .envs(env.iter().copied());
+        let child = command
             .stdout(log)
             .stderr(err)
             .spawn()
