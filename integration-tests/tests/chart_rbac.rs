@@ -85,11 +85,12 @@ fn expected_operator_rules() -> BTreeMap<(String, String), BTreeSet<String>> {
             "kafkatopics",
             &["get", "create", "patch", "delete"],
         ),
-        // spec.kafka.user.create: the pipeline's KafkaUser.
+        // spec.kafka.user.create: the pipeline's KafkaUser, watched
+        // (owned) so that a deleted or edited one is re-applied.
         (
             "kafka.strimzi.io",
             "kafkausers",
-            &["get", "create", "patch", "delete"],
+            &["get", "list", "watch", "create", "patch", "delete"],
         ),
         ("events.k8s.io", "events", &["create", "patch"]),
     ]

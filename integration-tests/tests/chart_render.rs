@@ -21,6 +21,20 @@ const ALL_OPTIONAL: &[&str] = &[
     "podDisruptionBudget.enabled=true",
     "--set",
     "grafanaDashboard.enabled=true",
+    "--set",
+    "kafka.operatorCredentials.enabled=true",
+    "--set",
+    "kafka.operatorCredentials.tls.trustedCertificates[0].secretName=my-cluster-cluster-ca-cert",
+    "--set",
+    "kafka.operatorCredentials.tls.trustedCertificates[0].certificate=ca.crt",
+    "--set",
+    "kafka.operatorCredentials.authentication.type=scram-sha-512",
+    "--set",
+    "kafka.operatorCredentials.authentication.username=shopstream-operator",
+    "--set",
+    "kafka.operatorCredentials.authentication.passwordSecret.secretName=shopstream-operator",
+    "--set",
+    "kafka.operatorCredentials.authentication.passwordSecret.password=password",
 ];
 
 #[test]
@@ -103,6 +117,14 @@ fn values_schema_rejects_mistakes() {
         ("reconcileConcurrency=0", "no reconcile slots at all"),
         ("logging.format=xml", "an unknown log format"),
         ("image.pullPolicy=Sometimes", "an unknown pull policy"),
+        (
+            "kafka.operatorCredentials.authentication.type=plain",
+            "an authentication type Strimzi does not have",
+        ),
+        (
+            "kafka.operatorCredentials.enabled=true",
+            "an operator credential with neither a CA nor a user",
+        ),
     ] {
         let out = std::process::Command::new(chart_common::helm_path())
             .args(["template", "x", chart, "--set", set])
@@ -217,6 +239,99 @@ fn default_render_has_a_hardened_operator_deployment() {
         "shopstream-system"
     );
     assert!(find(&docs, "ClusterRole").is_empty());
+}
+
+/// The operator's own Kafka credential: Secrets of the release namespace
+/// mounted read-only with only the named keys, paths (never values) in the
+/// environment; nothing of it by default, and no new RBAC (the operator
+/// never reads these Secrets through the API).
+#[test]
+fn the_operator_credential_is_a_mounted_secret() {
+    let mounted = |docs: &[Value]| -> (Value, Value) {
+        let pod = find(docs, "Deployment")[0]["spec"]["template"]["spec"].clone();
+        (pod["containers"][0].clone(), pod["volumes"].clone())
+    };
+    let plain = documents(&template("ops", "shopstream-system", &[]));
+    let (c, volumes) = mounted(&plain);
+    assert!(env_var(&c, "OPERATOR_KAFKA_TLS_CA_FILE").is_none());
+    assert_eq!(volumes.as_array().map(Vec::len), Some(1), "{volumes}");
+
+    let docs = documents(&template("ops", "shopstream-system", ALL_OPTIONAL));
+    let (c, volumes) = mounted(&docs);
+    let value = |name: &str| env_var(&c, name).map(|e| e["value"].clone());
+    assert_eq!(
+        value("OPERATOR_KAFKA_TLS_CA_FILE"),
+        Some("/etc/shopstream/operator-kafka/ca/ca.crt".into())
+    );
+    assert_eq!(
+        value("OPERATOR_KAFKA_SASL_MECHANISM"),
+        Some("SCRAM-SHA-512".into())
+    );
+    assert_eq!(
+        value("OPERATOR_KAFKA_SASL_USERNAME"),
+        Some("shopstream-operator".into())
+    );
+    assert_eq!(
+        value("OPERATOR_KAFKA_SASL_PASSWORD_FILE"),
+        Some("/etc/shopstream/operator-kafka/user/password".into())
+    );
+    let user = volumes
+        .as_array()
+        .and_then(|v| v.iter().find(|v| v["name"] == "operator-kafka-user"))
+        .expect("the user's Secret volume");
+    assert_eq!(user["secret"]["secretName"], "shopstream-operator");
+    assert_eq!(
+        user["secret"]["items"],
+        serde_json::json!([{"key": "password", "path": "password"}])
+    );
+    assert_eq!(user["secret"]["defaultMode"], 0o440);
+    let mounts = c["volumeMounts"].as_array().expect("mounts");
+    assert!(
+        mounts
+            .iter()
+            .filter(|m| m["name"]
+                .as_str()
+                .is_some_and(|n| n.starts_with("operator-kafka")))
+            .all(|m| m["readOnly"] == true),
+        "{mounts:?}"
+    );
+    // The same RBAC as without it.
+    let rules = |docs: &[Value]| -> Vec<Value> {
+        ["ClusterRole", "Role"]
+            .iter()
+            .flat_map(|k| find(docs, k))
+            .map(|r| r["rules"].clone())
+            .collect()
+    };
+    assert_eq!(rules(&docs), rules(&plain));
+
+    // A TLS user: the certificate and key, both files.
+    let docs = documents(&template(
+        "ops",
+        "shopstream-system",
+        &[
+            "--set",
+            "kafka.operatorCredentials.enabled=true",
+            "--set",
+            "kafka.operatorCredentials.tls.trustedCertificates[0].secretName=c",
+            "--set",
+            "kafka.operatorCredentials.tls.trustedCertificates[0].certificate=ca.crt",
+            "--set",
+            "kafka.operatorCredentials.authentication.type=tls",
+            "--set",
+            "kafka.operatorCredentials.authentication.certificateAndKey.secretName=op",
+            "--set",
+            "kafka.operatorCredentials.authentication.certificateAndKey.certificate=user.crt",
+            "--set",
+            "kafka.operatorCredentials.authentication.certificateAndKey.key=user.key",
+        ],
+    ));
+    let (c, _) = mounted(&docs);
+    assert_eq!(
+        env_var(&c, "OPERATOR_KAFKA_TLS_KEY_FILE").map(|e| e["value"].clone()),
+        Some("/etc/shopstream/operator-kafka/user/user.key".into())
+    );
+    assert!(env_var(&c, "OPERATOR_KAFKA_SASL_USERNAME").is_none());
 }
 
 #[test]

@@ -8,7 +8,9 @@
 //!   pipeline needs (prefixed on its topic, group and transactional-id
 //!   names): topics created, the generator and processor running through
 //!   Secret volumes, results written, lag in the status, topics deleted by
-//!   the deletion policy; and the password in none of the logs.
+//!   the deletion policy; and the password in none of the logs;
+//! - the operator's own credential (chart `kafka.operatorCredentials`)
+//!   takes precedence over the pipeline's for its own requests.
 //!
 //! Users and ACLs are made with Kafka's own tools over the PLAINTEXT
 //! listener (its ANONYMOUS principal is a super user). Nothing is skipped:
@@ -368,5 +370,104 @@ async fn a_pipeline_runs_over_sasl_ssl_with_exactly_its_acls() {
     }
     operator.kill();
     drop(runner);
+    support::delete_namespace(&client, &ns).await;
+}
+
+/// The operator's own credential (chart `kafka.operatorCredentials`, here
+/// its variables) takes precedence for a secured pipeline: with the
+/// pipeline's password wrong, the operator still creates and checks the
+/// topics as its own user; with its own password wrong, the condition
+/// names the operator's credential, not the pipeline's.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_operators_own_credential_takes_precedence() {
+    let client = support::client().await;
+    support::install_crd(&client).await;
+    let ns = support::namespace(&client, "op-sec-own").await;
+    create_secret(
+        &client,
+        &ns,
+        "cluster-ca-cert",
+        &[("ca.crt", &read_file("SHOPSTREAM_KAFKA_CA_FILE"))],
+    )
+    .await;
+    create_secret(
+        &client,
+        &ns,
+        "wrong-user",
+        &[("password", b"not-the-password".as_slice())],
+    )
+    .await;
+    // The operator's user: the broker's SCRAM super user, its password in
+    // a file as the chart mounts it.
+    let ca_file = env("SHOPSTREAM_KAFKA_CA_FILE");
+    let admin_password_file = env("SHOPSTREAM_KAFKA_ADMIN_PASSWORD_FILE");
+    let admin_password = String::from_utf8(read_file("SHOPSTREAM_KAFKA_ADMIN_PASSWORD_FILE"))
+        .expect("utf-8")
+        .trim()
+        .to_string();
+    let own = |password_file: &str| -> Vec<(&'static str, String)> {
+        vec![
+            ("OPERATOR_KAFKA_TLS_CA_FILE", ca_file.clone()),
+            ("OPERATOR_KAFKA_SASL_MECHANISM", "SCRAM-SHA-512".into()),
+            ("OPERATOR_KAFKA_SASL_USERNAME", "admin".into()),
+            ("OPERATOR_KAFKA_SASL_PASSWORD_FILE", password_file.into()),
+        ]
+    };
+    let start = |identity: &str, env: &[(&'static str, String)]| {
+        let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        OperatorProcess::start_with(&ns, identity, &format!("lease-{identity}"), &env)
+    };
+    let mut operator = start("op-own", &own(&admin_password_file));
+    let api: Api<AnalyticsPipeline> = Api::namespaced(client.clone(), &ns);
+    let name = unique("shop");
+    apply_pipeline(
+        &client,
+        &ns,
+        &name,
+        json!({
+            "kafka": secured_kafka("nobody", "cluster-ca-cert", "wrong-user"),
+            "generator": {"enabled": false},
+        }),
+    )
+    .await;
+    wait_until(
+        "TopicsReady True through the operator's own credential",
+        Duration::from_secs(60),
+        || async {
+            let p = api.get(&name).await.map_err(|e| e.to_string())?;
+            match condition(&p, "TopicsReady") {
+                Some((s, _, _)) if s == "True" => Ok(()),
+                other => Err(format!("{other:?}")),
+            }
+        },
+    )
+    .await;
+    let log = operator.log(&ns);
+    assert!(log.contains("use its own Kafka credential"), "{log}");
+    assert_not_in(&log, &admin_password, "the operator log");
+    let topics: Vec<String> = api
+        .get(&name)
+        .await
+        .expect("pipeline")
+        .status
+        .map(|s| s.topics.into_iter().map(|t| t.name).collect())
+        .unwrap_or_default();
+    assert!(!topics.is_empty(), "topics in the status");
+    operator.kill();
+
+    // Its own password wrong: the condition says whose credential failed.
+    let wrong_file = std::env::temp_dir().join(format!("{ns}-operator-password"));
+    std::fs::write(&wrong_file, "not-the-admin-password").expect("write");
+    let mut operator = start("op-wrong", &own(&wrong_file.display().to_string()));
+    let message =
+        wait_ready_reason(&api, &name, "AuthenticationFailed", Duration::from_secs(60)).await;
+    assert!(
+        message.contains("operator's own credential") && message.contains("\"admin\""),
+        "names the operator's credential: {message}"
+    );
+    assert!(!message.contains("wrong-user"), "{message}");
+    operator.kill();
+    let _ = std::fs::remove_file(&wrong_file);
+    support::kafka::delete_topics(&topics).await;
     support::delete_namespace(&client, &ns).await;
 }

@@ -9,10 +9,15 @@
 //!   KafkaUser's ACLs, translated rule by rule into `kafka-acls`, and the
 //!   user's Secret) and topic operator, the whole pipeline runs over
 //!   SASL_SSL (a `scram-sha-512` user) and over mutual TLS (a `tls` user,
-//!   principal `CN=<pipeline>`) with those ACLs alone, lag in the status:
-//!   the builder's ACL set is sufficient. The password, or the private key,
-//!   appears in no log.
+//!   principal `CN=<pipeline>`) with those ACLs alone, lag in the status,
+//!   and the serving component (`spec.serving`) consumes the outputs over
+//!   the same listener into the local Redis, its writes measured in the
+//!   status: the builder's ACL set is sufficient. The password, or the
+//!   private key, appears in no log;
+//! - the operator watches the KafkaUser it owns: deleted, it is applied
+//!   again at once.
 
+mod redis_env;
 #[path = "operator_support/mod.rs"]
 mod support;
 
@@ -194,6 +199,7 @@ async fn pipeline_with_created_user(authentication: &str) {
                 "allowedLatenessSeconds": 1,
                 "idlePartitionTimeoutSeconds": 5,
             },
+            "serving": {"redis": {"address": redis_env::Instance::Open.addr()}},
         }),
     )
     .await;
@@ -242,6 +248,10 @@ async fn pipeline_with_created_user(authentication: &str) {
         rules.len() >= 12,
         "topics, groups and transactional ids: {rules:?}"
     );
+    assert!(
+        rules.iter().any(|r| r.join(" ").contains("-serving")),
+        "the serving component's group: {rules:?}"
+    );
     for rule in &rules {
         let mut args = vec![
             "acls",
@@ -285,6 +295,57 @@ async fn pipeline_with_created_user(authentication: &str) {
     )
     .await;
 
+    // The serving component, over the same listener with the same user:
+    // the operator measures its writes from its group's commits (the
+    // consumer committed after Redis acknowledged), and its keys are there.
+    wait_until(
+        "status.serving with writes/s > 0 and ServingReady True",
+        Duration::from_secs(180),
+        || async {
+            let p = api.get(&name).await.map_err(|e| e.to_string())?;
+            let status = p.status.as_ref().ok_or("no status")?;
+            let serving = status.serving.as_ref().ok_or("no status.serving")?;
+            let ready = condition(&p, "ServingReady");
+            match (serving.writes_per_second, &ready) {
+                (Some(rate), Some((s, _, _))) if rate > 0.0 && s == "True" => Ok(()),
+                _ => Err(format!("{serving:?}; {ready:?}\n{}", diagnostics(&p))),
+            }
+        },
+    )
+    .await;
+    let prefix = format!("shopstream:{ns}:{name}:");
+    let mut redis = redis_env::connect(redis_env::Instance::Open).await;
+    let keys: Vec<String> = wait_until(
+        "the pipeline's sales and clv keys in Redis",
+        Duration::from_secs(60),
+        || {
+            let mut conn = redis.clone();
+            let prefix = prefix.clone();
+            async move {
+                let keys: Vec<String> = redis::AsyncCommands::keys(&mut conn, format!("{prefix}*"))
+                    .await
+                    .map_err(|e| e.to_string())?;
+                let has = |kind: &str| {
+                    keys.iter()
+                        .any(|k| k.starts_with(&format!("{prefix}{kind}:")))
+                };
+                if has("sales") && has("clv") {
+                    Ok(keys)
+                } else {
+                    Err(format!(
+                        "{} keys: {:?}",
+                        keys.len(),
+                        keys.iter().take(10).collect::<Vec<_>>()
+                    ))
+                }
+            }
+        },
+    )
+    .await;
+    let () = redis::AsyncCommands::del(&mut redis, keys)
+        .await
+        .expect("keys deleted");
+
     let templates = support::kubectl(&[
         "get",
         "statefulsets,deployments,configmaps,kafkausers",
@@ -303,10 +364,43 @@ async fn pipeline_with_created_user(authentication: &str) {
     assert_not_in(&operator_log, &key_material, "the operator log");
     assert_not_in(&runner.log_text(), &key_material, "the local runner log");
     let logs = workload_logs(&ns);
-    assert!(logs.len() >= 2, "generator and processor logs");
+    assert!(
+        logs.iter().any(|(file, _)| file.contains("-serving-")),
+        "the serving log among {:?}",
+        logs.iter().map(|(f, _)| f).collect::<Vec<_>>()
+    );
+    assert!(logs.len() >= 3, "generator, processor and serving logs");
     for (file, log) in &logs {
         assert_not_in(log, &key_material, file);
     }
+    operator.kill();
+
+    // The operator watches the KafkaUser it owns: one deleted behind its
+    // back is applied again at once, not at the next periodic reconcile
+    // (10 minutes for this operator, started with the user in place).
+    let mut operator = OperatorProcess::start_with(
+        &ns,
+        "op-2",
+        "shopstream-operator-2",
+        &[("STATUS_INTERVAL", "10m")],
+    );
+    tokio::time::sleep(Duration::from_secs(10)).await;
+    let before = users.get(&name).await.expect("the KafkaUser").uid();
+    users
+        .delete(&name, &Default::default())
+        .await
+        .expect("KafkaUser deleted");
+    wait_until(
+        "the deleted KafkaUser applied again",
+        Duration::from_secs(30),
+        || async {
+            match users.get_opt(&name).await.map_err(|e| e.to_string())? {
+                Some(user) if user.uid() != before => Ok(()),
+                other => Err(format!("{:?}", other.map(|u| u.uid()))),
+            }
+        },
+    )
+    .await;
     operator.kill();
     drop(runner);
     support::kafka::delete_topics(&topics).await;

@@ -29,6 +29,9 @@ pub struct Settings {
     pub lag_window: Duration,
     /// Reconciles running at once (`--concurrency`).
     pub concurrency: u16,
+    /// The operator's own Kafka credential (`--kafka-*`, chart
+    /// `kafka.operatorCredentials`); `None`: each pipeline's.
+    pub operator_kafka: Option<crate::kafka_security::operator_credential::OperatorCredential>,
 }
 
 pub struct Context {
@@ -58,7 +61,8 @@ impl Context {
             refresh: RefreshPacer::new(settings.status_interval, settings.concurrency),
             recorder: Recorder::new(client.clone(), reporter),
             client,
-            kafka: KafkaConnections::default(),
+            kafka: KafkaConnections::default()
+                .with_operator_credential(settings.operator_kafka.clone()),
             metrics,
             settings,
             state: PipelineStates::default(),

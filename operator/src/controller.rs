@@ -6,6 +6,7 @@ use std::sync::Arc;
 use futures::StreamExt;
 use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
 use k8s_openapi::api::core::v1::{ConfigMap, Service};
+use kube::api::DynamicObject;
 use kube::core::PartialObjectMeta;
 use kube::runtime::controller::{self, Controller};
 use kube::runtime::utils::Predicate;
@@ -112,7 +113,7 @@ pub async fn run(
                 .combine(being_deleted),
             Default::default(),
         );
-    Controller::for_stream(triggers, reader)
+    let mut controller = Controller::for_stream(triggers, reader)
         // Each reconcile makes a handful of Kafka requests; an unbounded
         // number at once (1,000 pipelines after a restart) turns into
         // timeouts. Keys still never reconcile concurrently with themselves.
@@ -126,7 +127,29 @@ pub async fn run(
         .owns_stream(owned_changes::<ConfigMap>(
             &client, &namespace, &owned, &ctx,
         ))
-        .owns_stream(owned_changes::<Service>(&client, &namespace, &owned, &ctx))
+        .owns_stream(owned_changes::<Service>(&client, &namespace, &owned, &ctx));
+    // The KafkaUsers of spec.kafka.user.create, where Strimzi's CRD is
+    // installed: a deleted or edited user is re-applied at once instead of
+    // at the next periodic reconcile. Strimzi installed after the operator
+    // started is watched from its next restart; until then the periodic
+    // reconcile corrects the users.
+    match ctx.strimzi.kafka_user(&client).await {
+        Ok(resource) => {
+            let users: Api<PartialObjectMeta<DynamicObject>> = match &namespace {
+                Some(ns) => Api::namespaced_with(client.clone(), ns, &resource),
+                None => Api::all_with(client.clone(), &resource),
+            };
+            let changes = watcher::watcher(users, owned.clone())
+                .default_backoff()
+                .touched_objects();
+            controller = controller.owns_stream_with(changes, resource);
+        }
+        Err(e) => info!(
+            reason = %e,
+            "Strimzi's KafkaUser API is not served: created KafkaUsers are not watched"
+        ),
+    }
+    controller
         .graceful_shutdown_on(shutdown)
         .run(reconcile_guarded, error_policy, ctx)
         .for_each(|result| async move {

@@ -11,6 +11,7 @@ use operator::model::{DefaultImages, ValidatedPipeline};
 use operator::reconcile::validate::validate;
 use operator::workloads::{
     build_config_map, build_generator_deployment, build_processor_statefulset,
+    build_serving_deployment,
 };
 use serde::Serialize;
 
@@ -85,6 +86,22 @@ fn scram_processor_statefulset_matches_fixture() {
     );
 }
 
+/// The serving component authenticates as the pipeline, exactly as the
+/// processor does: the same Secret volumes, mounts and path variables.
+#[test]
+fn scram_serving_deployment_matches_fixture() {
+    let p = validated(&with_serving(SCRAM));
+    let config = build_config_map(&p).data.unwrap_or_default();
+    assert_matches_fixture(
+        "serving-deployment-scram.yaml",
+        &build_serving_deployment(&p, &config).expect("serving enabled"),
+    );
+}
+
+fn with_serving(yaml: &str) -> String {
+    format!("{yaml}  serving: {{redis: {{address: 'redis.cache:6379'}}}}\n")
+}
+
 #[test]
 fn mtls_generator_deployment_matches_fixture() {
     let p = validated(MTLS);
@@ -111,17 +128,18 @@ fn config_map_holds_no_credentials() {
     }
 }
 
-/// Once the reconcile has read the Secrets, their revision is in both pod
-/// templates: a rotated password or renewed certificate rolls the pods,
+/// Once the reconcile has read the Secrets, their revision is in every pod
+/// template: a rotated password or renewed certificate rolls the pods,
 /// which read their files only at start. Without it (plaintext, or before
 /// the read) the templates are unchanged.
 #[test]
-fn a_secret_revision_rolls_both_workloads() {
+fn a_secret_revision_rolls_every_workload() {
     use operator::workloads::KAFKA_SECRETS_ANNOTATION;
     let annotation = |p: &ValidatedPipeline| {
         let config = build_config_map(p).data.unwrap_or_default();
         let generator = build_generator_deployment(p, &config).expect("generator enabled");
         let processor = build_processor_statefulset(p, &config);
+        let serving = build_serving_deployment(p, &config).expect("serving enabled");
         [
             generator
                 .spec
@@ -131,17 +149,18 @@ fn a_secret_revision_rolls_both_workloads() {
                 .spec
                 .and_then(|s| s.template.metadata)
                 .and_then(|m| m.annotations),
+            serving
+                .spec
+                .and_then(|s| s.template.metadata)
+                .and_then(|m| m.annotations),
         ]
         .map(|a| a.and_then(|a| a.get(KAFKA_SECRETS_ANNOTATION).cloned()))
     };
-    let mut p = validated(SCRAM);
-    assert_eq!(annotation(&p), [None, None]);
+    let mut p = validated(&with_serving(SCRAM));
+    assert_eq!(annotation(&p), [None, None, None]);
     p.kafka_secrets_revision = Some("0123456789abcdef".into());
     assert_eq!(
         annotation(&p),
-        [
-            Some("0123456789abcdef".to_string()),
-            Some("0123456789abcdef".to_string())
-        ]
+        std::array::from_fn::<_, 3, _>(|_| Some("0123456789abcdef".to_string()))
     );
 }

@@ -53,11 +53,25 @@ spec:
     authentication: {type: scram-sha-512}
 ";
 
+/// The README's pipeline with the serving component.
+fn created_scram_serving() -> String {
+    format!("{CREATED_SCRAM}  serving: {{redis: {{address: 'redis.cache:6379'}}}}\n")
+}
+
 #[test]
 fn kafka_user_matches_fixture() {
-    let user = build_kafka_user(&validated(CREATED_SCRAM), &owner()).expect("user.create");
+    assert_user_matches_fixture(CREATED_SCRAM, "kafka-user-scram.yaml");
+}
+
+#[test]
+fn kafka_user_with_serving_matches_fixture() {
+    assert_user_matches_fixture(&created_scram_serving(), "kafka-user-scram-serving.yaml");
+}
+
+fn assert_user_matches_fixture(pipeline: &str, fixture: &str) {
+    let user = build_kafka_user(&validated(pipeline), &owner()).expect("user.create");
     let actual = serde_yaml::to_string(&user).expect("serializes");
-    let path = root().join("tests/fixtures/kafka-user-scram.yaml");
+    let path = root().join("tests/fixtures").join(fixture);
     if update() {
         std::fs::write(&path, &actual).expect("write fixture");
         return;
@@ -146,6 +160,47 @@ fn acls_cover_exactly_the_pipelines_names() {
         ops(&acls[0]),
         ["Read", "Write", "Describe", "DescribeConfigs"]
     );
+}
+
+/// `spec.serving` adds exactly what the serving component needs: `Read`
+/// on the output topics it consumes (user-history already has it) and its
+/// own consumer group; every other rule is unchanged.
+#[test]
+fn serving_adds_only_its_reads_and_its_group() {
+    use operator::kafka_security::kafka_user::{AclRule, Operation};
+    let without = pipeline_acls(&validated(CREATED_SCRAM));
+    let with = pipeline_acls(&validated(&created_scram_serving()));
+    let p = validated(&created_scram_serving());
+    let role_of = |name: &str| p.topics.iter().find(|t| t.name == name).map(|t| t.role);
+    let served: Vec<&str> = ["sales", "segments", "anomalies", "hourly", "top-products"]
+        .into_iter()
+        .collect();
+    let group_rule = AclRule {
+        resource_type: operator::kafka_security::kafka_user::ResourceType::Group,
+        name: "shopstream.analytics.shop-serving".into(),
+        prefix: false,
+        operations: [Operation::Read, Operation::Describe].into_iter().collect(),
+    };
+    assert_eq!(with.len(), without.len() + 1, "one rule more: {with:?}");
+    assert!(with.contains(&group_rule), "{with:?}");
+    for rule in with.iter().filter(|r| **r != group_rule) {
+        let before = without
+            .iter()
+            .find(|r| r.resource_type == rule.resource_type && r.name == rule.name)
+            .unwrap_or_else(|| panic!("a new rule {rule:?}"));
+        let added: Vec<Operation> = rule
+            .operations
+            .difference(&before.operations)
+            .copied()
+            .collect();
+        let role = role_of(&rule.name).map(|r| r.as_str());
+        if role.is_some_and(|r| served.contains(&r)) {
+            assert_eq!(added, [Operation::Read], "{rule:?}");
+        } else {
+            assert!(added.is_empty(), "{rule:?} gained {added:?}");
+        }
+        assert!(before.operations.is_subset(&rule.operations), "{rule:?}");
+    }
 }
 
 #[test]

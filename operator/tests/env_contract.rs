@@ -224,3 +224,45 @@ fn every_serving_variable_is_a_serving_flag() {
     assert_eq!(args.http_addr.port(), 9090);
     assert_eq!(args.log_format, shopstream_common::logging::LogFormat::Json);
 }
+
+/// On a secured cluster the serving container gets the same path variables
+/// as the processor (the pipeline's Secrets, mounted), and `serving` reads
+/// every one of them: its consumer authenticates as the pipeline.
+#[test]
+fn every_secured_serving_variable_is_a_serving_flag() {
+    let yaml = FULL.replace(
+        "  kafka: {bootstrapServers: 'kafka-0.kafka:9092,kafka-1.kafka:9092'}\n",
+        "  kafka:
+    bootstrapServers: 'kafka-0.kafka:9093'
+    tls: {trustedCertificates: [{secretName: c-cluster-ca-cert, certificate: ca.crt}]}
+    authentication: {type: scram-sha-512, username: shop, passwordSecret: {secretName: shop, password: password}}
+",
+    );
+    let pipeline: AnalyticsPipeline = serde_yaml::from_str(&yaml).expect("pipeline parses");
+    let p = validate(&pipeline, &DefaultImages::default()).expect("valid pipeline");
+    let config_map = build_config_map(&p);
+    let data = config_map.data.clone().unwrap_or_default();
+    let workload = build_serving_deployment(&p, &data).expect("serving enabled");
+    let template = &workload.spec.as_ref().expect("spec").template;
+    let env = resolve(container(template), &config_map);
+    assert!(
+        env.contains_key(shared::KAFKA_SASL_PASSWORD_FILE),
+        "{env:?}"
+    );
+
+    let command = shopstream_serving::service::Args::command();
+    let argv = argv(&command, &env);
+    let args = shopstream_serving::service::Args::try_parse_from(&argv)
+        .unwrap_or_else(|e| panic!("serving refuses what the operator sets: {e}"));
+    let security = args.kafka_security.security();
+    assert_eq!(security.security_protocol(), "sasl_ssl");
+    assert_eq!(args.kafka_security.sasl_username.as_deref(), Some("shop"));
+    assert_eq!(
+        args.kafka_security.sasl_password_file,
+        Some("/etc/shopstream/kafka/user/password".into())
+    );
+    assert_eq!(
+        args.kafka_security.tls_ca_file,
+        Some("/etc/shopstream/kafka/ca/ca.crt".into())
+    );
+}

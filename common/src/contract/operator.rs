@@ -12,3 +12,11 @@ pub const LEASE_NAME: &str = "LEASE_NAME";
 pub const POD_NAMESPACE: &str = "POD_NAMESPACE";
 pub const RECONCILE_CONCURRENCY: &str = "RECONCILE_CONCURRENCY";
 pub const LEASE_DURATION: &str = "LEASE_DURATION";
+/// The operator's own Kafka credential (chart `kafka.operatorCredentials`):
+/// files of a mounted Secret, like the workloads' `KAFKA_*` variables.
+pub const OPERATOR_KAFKA_TLS_CA_FILE: &str = "OPERATOR_KAFKA_TLS_CA_FILE";
+pub const OPERATOR_KAFKA_SASL_MECHANISM: &str = "OPERATOR_KAFKA_SASL_MECHANISM";
+pub const OPERATOR_KAFKA_SASL_USERNAME: &str = "OPERATOR_KAFKA_SASL_USERNAME";
+pub const OPERATOR_KAFKA_SASL_PASSWORD_FILE: &str = "OPERATOR_KAFKA_SASL_PASSWORD_FILE";
+pub const OPERATOR_KAFKA_TLS_CERTIFICATE_FILE: &str = "OPERATOR_KAFKA_TLS_CERTIFICATE_FILE";
+pub const OPERATOR_KAFKA_TLS_KEY_FILE: &str = "OPERATOR_KAFKA_TLS_KEY_FILE";

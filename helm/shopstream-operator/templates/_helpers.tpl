@@ -102,7 +102,7 @@ mode; in namespaced mode watchNamespace, defaulting to the release namespace.
   verbs: ["get", "create", "patch", "delete"]
 - apiGroups: ["kafka.strimzi.io"]
   resources: ["kafkausers"]
-  verbs: ["get", "create", "patch", "delete"]
+  verbs: ["get", "list", "watch", "create", "patch", "delete"]
 - apiGroups: ["events.k8s.io"]
   resources: ["events"]
   verbs: ["create", "patch"]

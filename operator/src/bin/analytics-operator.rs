@@ -8,6 +8,7 @@ use std::time::Duration;
 use clap::Parser;
 use kube::Client;
 use operator::context::{Context, Settings};
+use operator::kafka_security::operator_credential::OperatorKafkaArgs;
 use operator::leader::LeaderElector;
 use operator::metrics::Metrics;
 use operator::model::{
@@ -69,6 +70,11 @@ struct Args {
     /// How long a Lease stays valid without renewal.
     #[arg(long, env = env::LEASE_DURATION, default_value = "15s", value_parser = humantime::parse_duration)]
     lease_duration: Duration,
+    /// The operator's own Kafka credential for secured clusters (files of
+    /// a mounted Secret; chart `kafka.operatorCredentials`). Unset: the
+    /// operator's admin and lag requests use each pipeline's credential.
+    #[command(flatten)]
+    operator_kafka: OperatorKafkaArgs,
     /// Log format; filter with RUST_LOG (default info,kube=warn).
     #[arg(long, env = shared::LOG_FORMAT, value_enum, ignore_case = true, default_value_t = LogFormat::Text)]
     log_format: LogFormat,
@@ -90,6 +96,18 @@ async fn main() -> ExitCode {
 async fn run(args: Args) -> anyhow::Result<ExitCode> {
     let client = Client::try_default().await?;
     let metrics = Metrics::new()?;
+    let operator_kafka = args.operator_kafka.credential();
+    if let Some(credential) = &operator_kafka {
+        // Read once now so that a wrong mount fails at start, loudly; the
+        // reconciles read the files again (a rotation needs no restart).
+        credential
+            .load()
+            .map_err(|e| anyhow::anyhow!("the operator's own Kafka credential: {e}"))?;
+        tracing::info!(
+            credential = %credential.describe(),
+            "the operator's admin and lag requests to secured clusters use its own Kafka credential"
+        );
+    }
     let ctx = Arc::new(Context::new(
         client.clone(),
         metrics,
@@ -103,6 +121,7 @@ async fn run(args: Args) -> anyhow::Result<ExitCode> {
             merge_stall_timeout: args.merge_stall_timeout,
             lag_window: args.lag_window,
             concurrency: args.concurrency,
+            operator_kafka,
         },
     ));
     let readiness = Readiness::new("not ready");

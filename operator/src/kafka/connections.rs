@@ -14,6 +14,11 @@
 //! request of a reconcile): clients are per bootstrap string *and*
 //! credential, so two pipelines share one only if both are the same, and a
 //! rotated password gets a new client while the old one is dropped.
+//!
+//! With the operator's own credential (chart `kafka.operatorCredentials`,
+//! [`KafkaConnections::with_operator_credential`]) a secured pipeline's
+//! clients use that instead: the pipeline's credential then only has to
+//! serve its workloads, and every pipeline of a cluster shares one client.
 
 use std::collections::HashMap;
 use std::collections::hash_map::Entry;
@@ -23,6 +28,7 @@ use std::time::{Duration, Instant};
 use super::{KafkaAdmin, LagSampler};
 use crate::error::Result;
 use crate::kafka_security::ClusterCredentials;
+use crate::kafka_security::operator_credential::{OperatorCredential, effective_credentials};
 
 /// How long a pipeline keeps a cluster's client without a reconcile; far
 /// above any status refresh interval, so only forgotten pipelines expire.
@@ -49,6 +55,7 @@ struct State {
 pub struct KafkaConnections {
     state: Mutex<State>,
     user_expiry: Duration,
+    operator: Option<OperatorCredential>,
 }
 
 impl Default for KafkaConnections {
@@ -70,7 +77,20 @@ impl KafkaConnections {
         Self {
             state: Mutex::default(),
             user_expiry,
+            operator: None,
         }
+    }
+
+    /// The operator's own credential, used for every secured pipeline's
+    /// cluster instead of the pipeline's.
+    pub fn with_operator_credential(mut self, operator: Option<OperatorCredential>) -> Self {
+        self.operator = operator;
+        self
+    }
+
+    /// The operator's own credential, when configured.
+    pub fn operator_credential(&self) -> Option<&OperatorCredential> {
+        self.operator.as_ref()
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {
@@ -142,14 +162,22 @@ impl KafkaConnections {
         self.cluster(user, bootstrap_servers, |c| c.sampler.clone())
     }
 
-    /// The credentials `pipeline`'s clients connect with from now on
-    /// (`None`: plaintext, anonymous).
-    pub fn set_credentials(&self, pipeline: &str, credentials: Option<ClusterCredentials>) {
+    /// The credentials `pipeline`'s clients connect with from now on: its
+    /// own (`None`: plaintext, anonymous), or for a secured pipeline the
+    /// operator's when configured, whose files are read here (an unreadable
+    /// one is `KafkaCredentialsUnavailable`).
+    pub fn set_credentials(
+        &self,
+        pipeline: &str,
+        credentials: Option<ClusterCredentials>,
+    ) -> Result<()> {
+        let credentials = effective_credentials(credentials, self.operator.as_ref())?;
         let mut state = self.lock();
         match credentials {
             Some(c) => state.credentials.insert(pipeline.to_string(), c),
             None => state.credentials.remove(pipeline),
         };
+        Ok(())
     }
 
     /// The pipeline is gone: its cluster's client goes too unless another

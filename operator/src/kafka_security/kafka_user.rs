@@ -15,6 +15,8 @@
 //! | partials, every output topic | `Write` | the processor (transactional) |
 //! | alerts | `Write` | the operator's lag alerts |
 //! | group `<group>`, `<group>-merge` | `Read`, `Describe` | the two stages; the operator reads their offsets |
+//! | sales, segments, anomalies, hourly, top-products (with `spec.serving`) | `Read` | the serving component's consumer (user-history: already `Read`) |
+//! | group `<group>-serving` (with `spec.serving`) | `Read`, `Describe` | the serving component; the operator reads its offsets |
 //! | transactional ids `<group>-stage1-` (prefix) | `Write`, `Describe` | stage 1's transactional producer per replica |
 
 use std::collections::BTreeSet;
@@ -23,7 +25,7 @@ use serde_json::{Value, json};
 
 use super::refs::AuthenticationRefs;
 use crate::model::{TopicRole, ValidatedPipeline};
-use crate::workloads::{Component, labels};
+use crate::workloads::{Component, SERVED_TOPICS, labels, serving_group};
 
 /// Strimzi 1.x serves KafkaUser in `v1` only.
 pub const KAFKA_USER_API_VERSION: &str = "kafka.strimzi.io/v1";
@@ -139,9 +141,19 @@ pub fn pipeline_acls(p: &ValidatedPipeline) -> Vec<AclRule> {
             role if TopicRole::OUTPUTS.contains(&role) => ops.push(Write),
             _ => {}
         }
+        // The serving component consumes the outputs it serves; its probe
+        // needs only `Describe` (end offsets of the input topic, the
+        // processor group's commits), which every topic and group has.
+        if p.serving.is_some() && SERVED_TOPICS.contains(&topic.role) && !ops.contains(&Read) {
+            ops.push(Read);
+        }
         rules.push(AclRule::literal(ResourceType::Topic, &topic.name, &ops));
     }
-    for group in [p.consumer_group.clone(), p.merge_group()] {
+    let serving = p.serving.is_some().then(|| serving_group(p));
+    for group in [p.consumer_group.clone(), p.merge_group()]
+        .into_iter()
+        .chain(serving)
+    {
         rules.push(AclRule::literal(
             ResourceType::Group,
             &group,

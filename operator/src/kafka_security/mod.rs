@@ -12,8 +12,11 @@
 //!   `spec.kafka.user.create`, with exactly the pipeline's ACLs.
 //! - [`secrets`]: the operator's own client settings, read from the same
 //!   Secrets, so its admin and lag requests authenticate as the pipeline.
+//! - [`operator_credential`]: the operator's own credential from the chart,
+//!   which, when set, replaces the pipeline's for those requests.
 
 pub mod kafka_user;
+pub mod operator_credential;
 pub mod pod;
 pub mod refs;
 pub mod secrets;
@@ -24,7 +27,26 @@ pub use secrets::{ClusterCredentials, read_credentials};
 /// The condition message for a security failure: what to check, then
 /// Kafka's own words (which never hold the password: kafka-admin scrubs
 /// it).
-pub fn explain(reason: &str, refs: &KafkaSecurityRefs, kafka_message: &str) -> String {
+pub fn explain(
+    reason: &str,
+    refs: &KafkaSecurityRefs,
+    operator: Option<&operator_credential::OperatorCredential>,
+    kafka_message: &str,
+) -> String {
+    if let Some(operator) = operator.filter(|_| !refs.is_plaintext()) {
+        let hint = match reason {
+            "AuthenticationFailed" => format!(
+                "Kafka refused the operator's own credential ({}, chart kafka.operatorCredentials)",
+                operator.describe()
+            ),
+            "TlsHandshakeFailed" => "the TLS handshake of the operator's own connection failed: check the CA of the chart's kafka.operatorCredentials and that the broker's certificate names the bootstrap address".to_string(),
+            _ => format!(
+                "Kafka's ACLs deny the operator's own user ({}, chart kafka.operatorCredentials) a request it needs",
+                operator.describe()
+            ),
+        };
+        return format!("{hint}: {kafka_message}");
+    }
     let hint = match (reason, &refs.authentication) {
         ("AuthenticationFailed", Some(AuthenticationRefs::Scram { username, password, .. })) => format!(
             "Kafka refused the credentials of user {username:?}: check the password in Secret {} key {:?} (spec.kafka.authentication)",

@@ -100,54 +100,24 @@ pub fn credentials(
         }
         Ok(bytes)
     };
-    let mut digest = digest::Context::new(&digest::SHA256);
-    let mut material = |part: &[u8]| {
-        digest.update(&(part.len() as u64).to_be_bytes());
-        digest.update(part);
-    };
-    let mut tls = match &refs.trusted_ca {
-        Some(ca) => {
-            let pem = value(ca)?;
-            material(&pem);
-            Some(TlsConfig::new(pem))
-        }
-        None => None,
-    };
-    let sasl = match &refs.authentication {
+    let ca = refs.trusted_ca.as_ref().map(value).transpose()?;
+    let authentication = match &refs.authentication {
         Some(AuthenticationRefs::Scram {
             mechanism,
             username,
             password,
-        }) => {
-            let mut password = value(password)?;
-            // A password written with `echo` into a Secret ends with a line
-            // break that is not part of it (the binaries strip it too).
-            if password.ends_with(b"\n") {
-                password.pop();
-                if password.ends_with(b"\r") {
-                    password.pop();
-                }
-            }
-            material(mechanism.as_bytes());
-            material(username.as_bytes());
-            material(&password);
-            Some(if *mechanism == "SCRAM-SHA-256" {
-                SaslConfig::scram_sha256(username.clone(), password)
-            } else {
-                SaslConfig::scram_sha512(username.clone(), password)
-            })
-        }
-        Some(AuthenticationRefs::Tls { certificate, key }) => {
-            let certificate = value(certificate)?;
-            let key = value(key)?;
-            material(&certificate);
-            material(&key);
-            tls = tls.map(|t| t.with_client_certificate(certificate, key));
-            None
-        }
+        }) => Some(Material::Scram {
+            mechanism,
+            username: username.clone(),
+            password: value(password)?,
+        }),
+        Some(AuthenticationRefs::Tls { certificate, key }) => Some(Material::Tls {
+            certificate: value(certificate)?,
+            key: value(key)?,
+        }),
         None => None,
     };
-    let identity = hex(digest.finish().as_ref());
+    let (security, identity) = security_config(ca, authentication);
     let mut versions = digest::Context::new(&digest::SHA256);
     for (name, secret) in secrets {
         let version = secret
@@ -160,10 +130,75 @@ pub fn credentials(
         }
     }
     Ok(ClusterCredentials {
-        security: SecurityConfig { tls, sasl },
+        security,
         identity,
         revision: hex(versions.finish().as_ref())[..16].to_string(),
     })
+}
+
+/// A credential's key material, read from a pipeline's Secrets or from the
+/// operator's own mounted files.
+pub enum Material<'a> {
+    Scram {
+        /// `SCRAM-SHA-512` or `SCRAM-SHA-256`.
+        mechanism: &'a str,
+        username: String,
+        password: Vec<u8>,
+    },
+    Tls {
+        certificate: Vec<u8>,
+        key: Vec<u8>,
+    },
+}
+
+/// The `kafka-admin` settings for a CA (`Some`: TLS) and a credential, and
+/// the credential's identity: a SHA-256 digest of all the material, which
+/// tells clients apart and reveals nothing. Pure.
+pub fn security_config(
+    ca: Option<Vec<u8>>,
+    authentication: Option<Material<'_>>,
+) -> (SecurityConfig, String) {
+    let mut digest = digest::Context::new(&digest::SHA256);
+    let mut material = |part: &[u8]| {
+        digest.update(&(part.len() as u64).to_be_bytes());
+        digest.update(part);
+    };
+    let mut tls = ca.map(|pem| {
+        material(&pem);
+        TlsConfig::new(pem)
+    });
+    let sasl = match authentication {
+        Some(Material::Scram {
+            mechanism,
+            username,
+            mut password,
+        }) => {
+            // A password written with `echo` into a Secret ends with a line
+            // break that is not part of it (the binaries strip it too).
+            if password.ends_with(b"\n") {
+                password.pop();
+                if password.ends_with(b"\r") {
+                    password.pop();
+                }
+            }
+            material(mechanism.as_bytes());
+            material(username.as_bytes());
+            material(&password);
+            Some(if mechanism == "SCRAM-SHA-256" {
+                SaslConfig::scram_sha256(username, password)
+            } else {
+                SaslConfig::scram_sha512(username, password)
+            })
+        }
+        Some(Material::Tls { certificate, key }) => {
+            material(&certificate);
+            material(&key);
+            tls = tls.map(|t| t.with_client_certificate(certificate, key));
+            None
+        }
+        None => None,
+    };
+    (SecurityConfig { tls, sasl }, hex(digest.finish().as_ref()))
 }
 
 fn hex(bytes: &[u8]) -> String {

@@ -79,7 +79,7 @@ async fn delete_topics(p: &AnalyticsPipeline, ctx: &Context) -> Result<()> {
             let namespace = p.metadata.namespace.clone().unwrap_or_default();
             let credentials =
                 crate::kafka_security::read_credentials(&ctx.client, &namespace, &refs).await?;
-            ctx.kafka.set_credentials(&pipeline_key(p), credentials);
+            ctx.kafka.set_credentials(&pipeline_key(p), credentials)?;
             let admin = ctx.kafka.admin(
                 ClientUse::Pipeline(&pipeline_key(p)),
                 &p.spec.kafka.bootstrap_servers,

@@ -138,25 +138,28 @@ async fn apply_pipeline(p: &AnalyticsPipeline, ctx: &Context) -> Result<Action> 
         write_failed_status(p, ctx, &previous, &error).await?;
         return Err(error);
     }
-    // The operator's own requests authenticate as the pipeline: its
-    // Secrets are read on every reconcile, so a rotated password is used
-    // from the next one on.
-    match read_credentials(&ctx.client, &validated.namespace, &validated.kafka_security).await {
-        Ok(credentials) => {
+    // The operator's own requests authenticate as the pipeline, or with
+    // the operator's credential from the chart when it has one: the
+    // Secrets (and files) are read on every reconcile, so a rotated
+    // password is used from the next one on. The pipeline's Secrets are
+    // read either way: the workloads need them, and their revision rolls
+    // the pods.
+    let credentials = read_credentials(&ctx.client, &validated.namespace, &validated.kafka_security)
+        .await
+        .map_err(|error| match (error, &validated.kafka_security.created_user) {
+            (Error::KafkaCredentials(why), Some(user)) => Error::KafkaCredentials(format!(
+                "{why}; it is the Secret of KafkaUser {user}, which Strimzi's User Operator writes once it has created the user (it must watch namespace {})",
+                validated.namespace
+            )),
+            (error, _) => error,
+        })
+        .and_then(|credentials| {
             validated.kafka_secrets_revision = credentials.as_ref().map(|c| c.revision.clone());
-            ctx.kafka.set_credentials(&key, credentials);
-        }
-        Err(error) => {
-            let error = match (error, &validated.kafka_security.created_user) {
-                (Error::KafkaCredentials(why), Some(user)) => Error::KafkaCredentials(format!(
-                    "{why}; it is the Secret of KafkaUser {user}, which Strimzi's User Operator writes once it has created the user (it must watch namespace {})",
-                    validated.namespace
-                )),
-                (error, _) => error,
-            };
-            write_failed_status(p, ctx, &previous, &error).await?;
-            return Err(error);
-        }
+            ctx.kafka.set_credentials(&key, credentials)
+        });
+    if let Err(error) = credentials {
+        write_failed_status(p, ctx, &previous, &error).await?;
+        return Err(error);
     }
 
     autoscale::apply_replicas(ctx, &key, p, &mut validated);
@@ -425,7 +428,12 @@ async fn provision_topics(
             let state = match (&error, error.kafka_security_failure()) {
                 (Error::Kafka { message, .. }, Some(reason)) => TopicsState::KafkaRefused {
                     reason,
-                    message: crate::kafka_security::explain(reason, &v.kafka_security, message),
+                    message: crate::kafka_security::explain(
+                        reason,
+                        &v.kafka_security,
+                        ctx.kafka.operator_credential(),
+                        message,
+                    ),
                 },
                 (Error::Kafka { message, .. }, None) => {
                     TopicsState::KafkaUnreachable(message.clone())

@@ -28,6 +28,10 @@ pub struct Args {
     /// Kafka bootstrap servers (host:port, comma separated).
     #[arg(long, env = shared::KAFKA_BOOTSTRAP_SERVERS, default_value = "127.0.0.1:9092")]
     pub bootstrap_servers: String,
+    /// TLS and authentication to Kafka (the pipeline's credential, mounted
+    /// by the operator as for the processor).
+    #[command(flatten)]
+    pub kafka_security: kafka_security::KafkaSecurityArgs,
     /// Consumer group of this component (its own, not the processor's).
     #[arg(long, env = env::GROUP_ID, default_value = "shopstream-serving")]
     pub group_id: String,

@@ -8,6 +8,8 @@ use rdkafka::client::ClientContext;
 use rdkafka::consumer::ConsumerContext;
 use rdkafka::error::KafkaError;
 
+use kafka_security::{KafkaSecurity, SecurityConfigError, SecurityFailure};
+
 use super::health::Health;
 use super::metrics::Metrics;
 
@@ -20,19 +22,44 @@ pub struct ReportingContext {
 impl ClientContext for ReportingContext {
     fn error(&self, error: KafkaError, reason: &str) {
         self.metrics.kafka_errors.inc();
-        tracing::warn!(error = %error, reason, "Kafka client error");
-        self.health.kafka_failed(&format_args!("{error}: {reason}"));
+        // A wrong password or CA looks like an unreachable cluster unless
+        // it is named; librdkafka keeps retrying either way.
+        match SecurityFailure::from_client_error(&error, reason) {
+            Some(failure) => {
+                tracing::warn!(error = %error, reason, failure = failure.reason(), "Kafka refused the connection");
+                self.health
+                    .kafka_failed(&format_args!("{failure}: {error}: {reason}"));
+            }
+            None => {
+                tracing::warn!(error = %error, reason, "Kafka client error");
+                self.health.kafka_failed(&format_args!("{error}: {reason}"));
+            }
+        }
     }
 }
 
 impl ConsumerContext for ReportingContext {}
 
+/// The settings every client of `serving` starts from: the bootstrap
+/// servers and, when configured, TLS and authentication, exactly as the
+/// processor's (files read here, once; a rotated credential takes effect
+/// when the pod restarts, which the operator's Secret revision annotation
+/// triggers).
+pub fn base_config(
+    bootstrap: &str,
+    security: &KafkaSecurity,
+) -> Result<ClientConfig, SecurityConfigError> {
+    let mut config = ClientConfig::new();
+    config.set("bootstrap.servers", bootstrap);
+    security.apply(&mut config)?;
+    Ok(config)
+}
+
 /// The output topics' consumer: committed transactions only, offsets
 /// committed by hand after Redis acknowledged.
-pub fn consumer_config(bootstrap: &str, group: &str) -> ClientConfig {
-    let mut config = ClientConfig::new();
+pub fn consumer_config(base: &ClientConfig, group: &str) -> ClientConfig {
+    let mut config = base.clone();
     config
-        .set("bootstrap.servers", bootstrap)
         .set("group.id", group)
         .set("enable.auto.commit", "false")
         .set("enable.auto.offset.store", "false")
@@ -48,10 +75,9 @@ pub fn consumer_config(bootstrap: &str, group: &str) -> ClientConfig {
 /// never subscribes, so it never joins or disturbs that group).
 /// read_uncommitted: a pending transactional offset commit of the
 /// processor must not make the probe wait.
-pub fn probe_config(bootstrap: &str, group: &str) -> ClientConfig {
-    let mut config = ClientConfig::new();
+pub fn probe_config(base: &ClientConfig, group: &str) -> ClientConfig {
+    let mut config = base.clone();
     config
-        .set("bootstrap.servers", bootstrap)
         .set("group.id", group)
         .set("enable.auto.commit", "false")
         .set("isolation.level", "read_uncommitted");

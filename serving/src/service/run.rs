@@ -16,7 +16,7 @@ use super::backoff::Backoff;
 use super::batch::Batch;
 use super::config::Args;
 use super::health::{Health, WAITING_FOR};
-use super::kafka::{ReportingContext, consumer_config, probe_config};
+use super::kafka::{ReportingContext, base_config, consumer_config, probe_config};
 use super::metrics::Metrics;
 use super::probe::{self, Probe};
 use crate::dashboard::{DashboardRoutes, Reader};
@@ -37,6 +37,9 @@ pub enum ServingError {
     },
     #[error("Kafka client: {0}")]
     Kafka(#[from] rdkafka::error::KafkaError),
+    /// Names files, never their contents.
+    #[error("Kafka security settings: {0}")]
+    KafkaSecurity(#[from] kafka_security::SecurityConfigError),
     #[error("metrics: {0}")]
     Metrics(#[from] prometheus::Error),
 }
@@ -77,17 +80,15 @@ pub async fn run(args: Args) -> Result<(), ServingError> {
         );
 
     let topics = args.topics();
-    let consumer: StreamConsumer<ReportingContext> =
-        consumer_config(&args.bootstrap_servers, &args.group_id).create_with_context(
-            ReportingContext {
-                health: Arc::clone(&health),
-                metrics: metrics.clone(),
-            },
-        )?;
+    let base = base_config(&args.bootstrap_servers, &args.kafka_security.security())?;
+    let consumer: StreamConsumer<ReportingContext> = consumer_config(&base, &args.group_id)
+        .create_with_context(ReportingContext {
+            health: Arc::clone(&health),
+            metrics: metrics.clone(),
+        })?;
     let probe = Probe {
-        serving: probe_config(&args.bootstrap_servers, &args.group_id).create::<BaseConsumer>()?,
-        processor: probe_config(&args.bootstrap_servers, &args.processor_group_id)
-            .create::<BaseConsumer>()?,
+        serving: probe_config(&base, &args.group_id).create::<BaseConsumer>()?,
+        processor: probe_config(&base, &args.processor_group_id).create::<BaseConsumer>()?,
         output_topics: topics.iter().map(|(topic, _)| topic.clone()).collect(),
         input_topic: args.input_topic.clone(),
     };
