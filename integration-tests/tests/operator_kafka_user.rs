@@ -21,7 +21,6 @@ mod redis_env;
 #[path = "operator_support/mod.rs"]
 mod support;
 
-use std::process::Command;
 use std::time::Duration;
 
 use kube::api::{PostParams, ResourceExt};
@@ -160,15 +159,7 @@ async fn play_user_operator(
 
 async fn pipeline_with_created_user(authentication: &str) {
     let bins = integration_tests::binaries::dir();
-    let up = support::repo_root().join("hack/local/up.sh");
-    let output = Command::new(&up)
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run {}: {e}", up.display()));
-    assert!(
-        output.status.success(),
-        "hack/local/up.sh failed:\n{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    support::local_cluster_up();
     let client = support::client().await;
     support::install_crd(&client).await;
     let ns = support::namespace(&client, "op-ku").await;
