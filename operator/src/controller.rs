@@ -6,6 +6,7 @@ use std::sync::Arc;
 use futures::StreamExt;
 use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
 use k8s_openapi::api::core::v1::{ConfigMap, Service};
+use k8s_openapi::api::networking::v1::NetworkPolicy;
 use kube::core::PartialObjectMeta;
 use kube::runtime::controller::{self, Controller};
 use kube::runtime::utils::Predicate;
@@ -127,6 +128,9 @@ pub async fn run(
             &client, &namespace, &owned, &ctx,
         ))
         .owns_stream(owned_changes::<Service>(&client, &namespace, &owned, &ctx))
+        .owns_stream(owned_changes::<NetworkPolicy>(
+            &client, &namespace, &owned, &ctx,
+        ))
         .graceful_shutdown_on(shutdown)
         .run(reconcile_guarded, error_policy, ctx)
         .for_each(|result| async move {
