@@ -561,15 +561,19 @@ async fn run_with_chart_rbac(cluster_wide: bool) {
         )
         .await
         .expect("disable the generator");
-    wait_until("the generator Deployment and policy to go", WAIT, || async {
-        if exists(&deployments, &format!("{direct}-generator")).await
-            || exists(&network_policies, &format!("{direct}-generator")).await
-        {
-            Err(format!("still there; log:\n{}", operator.tail()))
-        } else {
-            Ok(())
-        }
-    })
+    wait_until(
+        "the generator Deployment and policy to go",
+        WAIT,
+        || async {
+            if exists(&deployments, &format!("{direct}-generator")).await
+                || exists(&network_policies, &format!("{direct}-generator")).await
+            {
+                Err(format!("still there; log:\n{}", operator.tail()))
+            } else {
+                Ok(())
+            }
+        },
+    )
     .await;
 
     // Strimzi mode: KafkaTopics applied (no topic operator runs here, so

@@ -124,7 +124,10 @@ fn values_schema_rejects_mistakes() {
     // A NetworkPolicy that names no API server or no Kafka cuts the
     // operator off: refused with the value to set.
     for (sets, missing) in [
-        (&["networkPolicy.enabled=true"][..], "networkPolicy.apiServer.peers"),
+        (
+            &["networkPolicy.enabled=true"][..],
+            "networkPolicy.apiServer.peers",
+        ),
         (
             &[
                 "networkPolicy.enabled=true",
@@ -277,7 +280,10 @@ fn optional_parts_render_when_enabled() {
         spec["podSelector"]["matchLabels"]["app.kubernetes.io/name"],
         "shopstream-operator"
     );
-    assert_eq!(spec["policyTypes"], serde_json::json!(["Ingress", "Egress"]));
+    assert_eq!(
+        spec["policyTypes"],
+        serde_json::json!(["Ingress", "Egress"])
+    );
     assert_eq!(
         spec["ingress"],
         serde_json::json!([{

@@ -145,7 +145,9 @@ fn each_policy_selects_its_workloads_pods() {
         {
             if other != name {
                 assert_ne!(
-                    selector.get("app.kubernetes.io/component").map(String::as_str),
+                    selector
+                        .get("app.kubernetes.io/component")
+                        .map(String::as_str),
                     Some(other_labels)
                 );
             }
@@ -165,9 +167,7 @@ fn only_serving_reaches_redis() {
             .flat_map(|s| s.egress.iter().flatten())
             .flat_map(|rule| rule.ports.iter().flatten())
             .filter_map(|port| match &port.port {
-                Some(k8s_openapi::apimachinery::pkg::util::intstr::IntOrString::Int(p)) => {
-                    Some(*p)
-                }
+                Some(k8s_openapi::apimachinery::pkg::util::intstr::IntOrString::Int(p)) => Some(*p),
                 _ => None,
             })
             .collect();

@@ -25,8 +25,8 @@ pub use kafka_security::{
     AuthenticationType, CertAndKeySecretSource, CertSecretSource, KafkaAuthentication, KafkaTls,
     KafkaUserSpec, PasswordSecretSource,
 };
-pub use network_policy::PipelineNetworkPolicy;
 pub use lag_verdict::{GroupLagVerdict, LagVerdict, PartitionLagVerdict};
+pub use network_policy::PipelineNetworkPolicy;
 pub use serving::{
     ClvModel, RedisSpec, SecretKey, ServingClv, ServingSpec, ServingStatus, ServingTtl,
 };

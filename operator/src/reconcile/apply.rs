@@ -27,10 +27,9 @@ use crate::crd::AnalyticsPipeline;
 use crate::error::{Error, Result};
 use crate::model::ValidatedPipeline;
 use crate::workloads::{
-    build_config_map, build_generator_deployment, build_metrics_service,
-    build_network_policies, build_processor_statefulset, build_serving_deployment,
-    build_serving_service, config_map_name, generator_name, metrics_service_name,
-    network_policy_names, processor_name, serving_name,
+    build_config_map, build_generator_deployment, build_metrics_service, build_network_policies,
+    build_processor_statefulset, build_serving_deployment, build_serving_service, config_map_name,
+    generator_name, metrics_service_name, network_policy_names, processor_name, serving_name,
 };
 
 /// What the workload step did.

@@ -77,7 +77,8 @@ pub fn network_policy_settings(
         ("dashboardFrom", &policy.dashboard_from),
     ] {
         for (i, peer) in peers.iter().enumerate() {
-            check_peer(peer).map_err(|why| invalid(format!("networkPolicy.{field}[{i}]: {why}")))?;
+            check_peer(peer)
+                .map_err(|why| invalid(format!("networkPolicy.{field}[{i}]: {why}")))?;
         }
     }
     Ok(Some(NetworkPolicySettings {
@@ -111,7 +112,10 @@ fn match_labels(labels: &[(&str, &str)]) -> Option<LabelSelector> {
 /// policy's own namespace.
 fn strimzi_brokers(cluster: &str) -> NetworkPolicyPeer {
     NetworkPolicyPeer {
-        pod_selector: match_labels(&[("strimzi.io/cluster", cluster), ("strimzi.io/kind", "Kafka")]),
+        pod_selector: match_labels(&[
+            ("strimzi.io/cluster", cluster),
+            ("strimzi.io/kind", "Kafka"),
+        ]),
         ..NetworkPolicyPeer::default()
     }
 }
@@ -155,9 +159,9 @@ fn check_port(port: i32, field: &str) -> Result<()> {
 /// The API server's rules for a peer: an ipBlock alone, or selectors.
 fn check_peer(peer: &NetworkPolicyPeer) -> std::result::Result<(), String> {
     match (&peer.ip_block, &peer.pod_selector, &peer.namespace_selector) {
-        (None, None, None) => {
-            Err("give podSelector, namespaceSelector or ipBlock (an empty peer allows nothing)".into())
-        }
+        (None, None, None) => Err(
+            "give podSelector, namespaceSelector or ipBlock (an empty peer allows nothing)".into(),
+        ),
         (Some(_), Some(_), _) | (Some(_), _, Some(_)) => {
             Err("ipBlock cannot be combined with podSelector or namespaceSelector".into())
         }
@@ -242,7 +246,10 @@ spec:
     #[test]
     fn kafka_peers_are_required_without_strimzi() {
         let err = error("  kafka: {bootstrapServers: 'k:9092'}\n  networkPolicy: {enabled: true}");
-        assert!(err.contains("networkPolicy.kafkaPeers is required"), "{err}");
+        assert!(
+            err.contains("networkPolicy.kafkaPeers is required"),
+            "{err}"
+        );
     }
 
     #[test]
@@ -250,7 +257,10 @@ spec:
         let base = "  kafka: {bootstrapServers: 'k:9092', strimziCluster: my}
   serving: {redis: {address: 'redis.cache:6380'}}";
         let err = error(&format!("{base}\n  networkPolicy: {{enabled: true}}"));
-        assert!(err.contains("networkPolicy.redisPeers is required"), "{err}");
+        assert!(
+            err.contains("networkPolicy.redisPeers is required"),
+            "{err}"
+        );
         let s = network_policy_settings(&spec(&format!(
             "{base}\n  networkPolicy: {{enabled: true, redisPeers: [{{ipBlock: {{cidr: 10.1.0.0/16}}}}]}}"
         )))
@@ -271,7 +281,10 @@ spec:
     fn malformed_peers_name_the_field() {
         let base = "  kafka: {bootstrapServers: 'k:9092'}\n  networkPolicy:\n    enabled: true\n";
         for (peers, expected) in [
-            ("    kafkaPeers: [{}]", "networkPolicy.kafkaPeers[0]: give podSelector"),
+            (
+                "    kafkaPeers: [{}]",
+                "networkPolicy.kafkaPeers[0]: give podSelector",
+            ),
             (
                 "    kafkaPeers: [{podSelector: {}}]\n    metricsFrom: [{podSelector: {}}, {ipBlock: {cidr: 10.0.0.0/8}, podSelector: {}}]",
                 "networkPolicy.metricsFrom[1]: ipBlock cannot be combined",
