@@ -24,6 +24,7 @@ use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
 use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::api::core::v1::{ConfigMap, Service};
 use k8s_openapi::api::events::v1::Event;
+use k8s_openapi::api::networking::v1::NetworkPolicy;
 use kube::api::{ApiResource, DynamicObject, GroupVersionKind, ListParams, Patch, PatchParams};
 use kube::{Api, Client};
 use operator::crd::AnalyticsPipeline;
@@ -73,6 +74,12 @@ fn expected_operator_rules() -> BTreeMap<(String, String), BTreeSet<String>> {
         (
             "",
             "services",
+            &["get", "list", "watch", "create", "patch", "delete"],
+        ),
+        // spec.networkPolicy: a policy per workload, deleted when turned off.
+        (
+            "networking.k8s.io",
+            "networkpolicies",
             &["get", "list", "watch", "create", "patch", "delete"],
         ),
         // The CA and credential a pipeline names (spec.kafka.tls,
@@ -335,6 +342,9 @@ fn pipeline(name: &str, strimzi: bool, deletion: &str) -> Value {
         "generator": {"enabled": true, "eventsPerSecond": 1},
         "processor": {"replicas": 1},
         "deletionPolicy": deletion,
+        // Exercises the NetworkPolicy permissions (apply, ownership check,
+        // delete when the generator goes).
+        "networkPolicy": {"enabled": true, "kafkaPeers": [{"ipBlock": {"cidr": "127.0.0.1/32"}}]},
     });
     if strimzi {
         spec["kafka"]["strimziCluster"] = json!("my-cluster");
@@ -449,6 +459,7 @@ async fn run_with_chart_rbac(cluster_wide: bool) {
     let config_maps: Api<ConfigMap> = Api::namespaced(client.clone(), &ns);
     let services: Api<Service> = Api::namespaced(client.clone(), &ns);
     let leases: Api<Lease> = Api::namespaced(client.clone(), &ns);
+    let network_policies: Api<NetworkPolicy> = Api::namespaced(client.clone(), &ns);
     let events: Api<Event> = Api::namespaced(client.clone(), &ns);
     let topics_resource = ApiResource::from_gvk(&GroupVersionKind::gvk(
         "kafka.strimzi.io",
@@ -495,7 +506,9 @@ async fn run_with_chart_rbac(cluster_wide: bool) {
             .map_err(|e| e.to_string())?
             .items
             .is_empty();
-        let svc = exists(&services, &format!("{direct}-metrics")).await;
+        let svc = exists(&services, &format!("{direct}-metrics")).await
+            && exists(&network_policies, &format!("{direct}-generator")).await
+            && exists(&network_policies, &format!("{direct}-processor")).await;
         let finalizer = p
             .metadata
             .finalizers
@@ -507,7 +520,7 @@ async fn run_with_chart_rbac(cluster_wide: bool) {
         } else {
             Err(format!(
                 "TopicsReady={topics:?} phase={phase:?} processor={processor} generator={generator} \
-                 configmap={cm} service={svc} finalizer={finalizer}; log:\n{}",
+                 configmap={cm} service+policies={svc} finalizer={finalizer}; log:\n{}",
                 operator.tail()
             ))
         }
@@ -540,7 +553,7 @@ async fn run_with_chart_rbac(cluster_wide: bool) {
     )
     .await;
 
-    // Turning the generator off deletes its Deployment.
+    // Turning the generator off deletes its Deployment and NetworkPolicy.
     pipelines
         .patch(
             &direct,
@@ -549,13 +562,19 @@ async fn run_with_chart_rbac(cluster_wide: bool) {
         )
         .await
         .expect("disable the generator");
-    wait_until("the generator Deployment to go", WAIT, || async {
-        if exists(&deployments, &format!("{direct}-generator")).await {
-            Err(format!("still there; log:\n{}", operator.tail()))
-        } else {
-            Ok(())
-        }
-    })
+    wait_until(
+        "the generator Deployment and policy to go",
+        WAIT,
+        || async {
+            if exists(&deployments, &format!("{direct}-generator")).await
+                || exists(&network_policies, &format!("{direct}-generator")).await
+            {
+                Err(format!("still there; log:\n{}", operator.tail()))
+            } else {
+                Ok(())
+            }
+        },
+    )
     .await;
 
     // Strimzi mode: KafkaTopics applied (no topic operator runs here, so

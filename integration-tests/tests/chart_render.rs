@@ -35,6 +35,14 @@ const ALL_OPTIONAL: &[&str] = &[
     "kafka.operatorCredentials.authentication.passwordSecret.secretName=shopstream-operator",
     "--set",
     "kafka.operatorCredentials.authentication.passwordSecret.password=password",
+    "--set",
+    "networkPolicy.enabled=true",
+    "--set",
+    "networkPolicy.apiServer.peers[0].ipBlock.cidr=10.96.0.1/32",
+    "--set",
+    "networkPolicy.kafka.peers[0].namespaceSelector.matchLabels.kubernetes\\.io/metadata\\.name=kafka",
+    "--set",
+    "networkPolicy.metricsFrom[0].namespaceSelector.matchLabels.kubernetes\\.io/metadata\\.name=monitoring",
 ];
 
 #[test]
@@ -133,6 +141,36 @@ fn values_schema_rejects_mistakes() {
         assert!(
             !out.status.success(),
             "helm template accepted {why} (--set {set})"
+        );
+    }
+    // A NetworkPolicy that names no API server or no Kafka cuts the
+    // operator off: refused with the value to set.
+    for (sets, missing) in [
+        (
+            &["networkPolicy.enabled=true"][..],
+            "networkPolicy.apiServer.peers",
+        ),
+        (
+            &[
+                "networkPolicy.enabled=true",
+                "networkPolicy.apiServer.peers[0].ipBlock.cidr=10.0.0.1/32",
+            ][..],
+            "networkPolicy.kafka.peers",
+        ),
+    ] {
+        let mut args = vec!["template", "x", chart];
+        for set in sets {
+            args.extend(["--set", set]);
+        }
+        let out = std::process::Command::new(chart_common::helm_path())
+            .args(&args)
+            .output()
+            .expect("run helm");
+        assert!(!out.status.success(), "helm template accepted {sets:?}");
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains(missing),
+            "{sets:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
         );
     }
     // Two active replicas without leader election would fight.
@@ -350,6 +388,46 @@ fn optional_parts_render_when_enabled() {
             .all(|m| m["apiVersion"] == "monitoring.coreos.com/v1")
     );
     assert_eq!(find(&docs, "PodDisruptionBudget").len(), 1);
+    let policies = find(&docs, "NetworkPolicy");
+    assert_eq!(policies.len(), 1, "the operator's NetworkPolicy");
+    let spec = &policies[0]["spec"];
+    assert_eq!(
+        spec["podSelector"]["matchLabels"]["app.kubernetes.io/name"],
+        "shopstream-operator"
+    );
+    assert_eq!(
+        spec["policyTypes"],
+        serde_json::json!(["Ingress", "Egress"])
+    );
+    assert_eq!(
+        spec["ingress"],
+        serde_json::json!([{
+            "ports": [{"protocol": "TCP", "port": "metrics"}],
+            "from": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}}}],
+        }])
+    );
+    // The API server, Kafka and DNS, nothing else.
+    let egress = spec["egress"].as_array().expect("egress rules");
+    let ports: Vec<Vec<Value>> = egress
+        .iter()
+        .map(|rule| {
+            rule["ports"]
+                .as_array()
+                .expect("ports")
+                .iter()
+                .map(|p| p["port"].clone())
+                .collect()
+        })
+        .collect();
+    assert_eq!(
+        ports,
+        [
+            vec![serde_json::json!(443), serde_json::json!(6443)],
+            vec![serde_json::json!(9092), serde_json::json!(9093)],
+            vec![serde_json::json!(53), serde_json::json!(53)],
+        ]
+    );
+    assert_eq!(egress[0]["to"][0]["ipBlock"]["cidr"], "10.96.0.1/32");
     let dashboard = find(&docs, "ConfigMap")
         .into_iter()
         .find(|c| name(c).ends_with("-dashboard"))

@@ -7,6 +7,7 @@ use futures::StreamExt;
 use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
 use k8s_openapi::api::core::v1::{ConfigMap, Service};
 use kube::api::DynamicObject;
+use k8s_openapi::api::networking::v1::NetworkPolicy;
 use kube::core::PartialObjectMeta;
 use kube::runtime::controller::{self, Controller};
 use kube::runtime::utils::Predicate;
@@ -127,7 +128,10 @@ pub async fn run(
         .owns_stream(owned_changes::<ConfigMap>(
             &client, &namespace, &owned, &ctx,
         ))
-        .owns_stream(owned_changes::<Service>(&client, &namespace, &owned, &ctx));
+        .owns_stream(owned_changes::<Service>(&client, &namespace, &owned, &ctx))
+        .owns_stream(owned_changes::<NetworkPolicy>(
+            &client, &namespace, &owned, &ctx,
+        ));
     // The KafkaUsers of spec.kafka.user.create, where Strimzi's CRD is
     // installed: a deleted or edited user is re-applied at once instead of
     // at the next periodic reconcile. Strimzi installed after the operator

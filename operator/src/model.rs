@@ -6,6 +6,7 @@
 
 use std::collections::BTreeMap;
 
+use k8s_openapi::api::networking::v1::NetworkPolicyPeer;
 use kube::ResourceExt;
 use shopstream_common::contract::processor::kafka_names;
 
@@ -171,6 +172,8 @@ pub struct ValidatedPipeline {
     /// `None` unless `spec.serving.enabled`.
     pub serving: Option<ServingSettings>,
     pub deletion_policy: DeletionPolicy,
+    /// `None` unless `spec.networkPolicy.enabled`; every default resolved.
+    pub network_policy: Option<NetworkPolicySettings>,
     /// Non-fatal findings worth telling the user (e.g. idle replicas).
     pub warnings: Vec<String>,
 }
@@ -194,6 +197,22 @@ pub struct ProcessorSettings {
 pub struct ServingSettings {
     pub image: String,
     pub spec: ServingSpec,
+}
+
+/// `spec.networkPolicy` with its defaults resolved and checked
+/// (`reconcile::network_policy_settings`).
+#[derive(Clone, Debug, PartialEq)]
+pub struct NetworkPolicySettings {
+    pub kafka_peers: Vec<NetworkPolicyPeer>,
+    /// Sorted, without duplicates.
+    pub kafka_ports: Vec<i32>,
+    /// The peers and port of Redis; `Some` exactly when serving runs.
+    pub redis: Option<(Vec<NetworkPolicyPeer>, i32)>,
+    pub dns_peers: Vec<NetworkPolicyPeer>,
+    /// Empty: any source.
+    pub metrics_from: Vec<NetworkPolicyPeer>,
+    /// Empty: any source.
+    pub dashboard_from: Vec<NetworkPolicyPeer>,
 }
 
 /// Images used when the spec does not name one; set by operator flags.

@@ -92,6 +92,10 @@ mode; in namespaced mode watchNamespace, defaulting to the release namespace.
 - apiGroups: [""]
   resources: ["secrets"]
   verbs: ["get"]
+# spec.networkPolicy: one policy per workload; delete when it is turned off.
+- apiGroups: ["networking.k8s.io"]
+  resources: ["networkpolicies"]
+  verbs: ["get", "list", "watch", "create", "patch", "delete"]
 # The processor pods' restart counts and crash loops (alerts); list only,
 # by the pipeline's labels.
 - apiGroups: [""]

@@ -11,6 +11,7 @@ pub mod autoscaling;
 pub mod definition;
 pub mod kafka_security;
 pub mod lag_verdict;
+pub mod network_policy;
 pub mod serving;
 pub mod spec;
 pub mod status;
@@ -25,6 +26,7 @@ pub use kafka_security::{
     KafkaUserSpec, PasswordSecretSource,
 };
 pub use lag_verdict::{GroupLagVerdict, LagVerdict, PartitionLagVerdict};
+pub use network_policy::PipelineNetworkPolicy;
 pub use serving::{
     ClvModel, RedisSpec, SecretKey, ServingClv, ServingSpec, ServingStatus, ServingTtl,
 };

@@ -86,6 +86,8 @@ use super::workloads::{GeneratorSpec, ProcessorSpec};
     )
 )]
 #[serde(rename_all = "camelCase")]
+#[x_kube(validation = Rule::new("!has(self.networkPolicy) || !self.networkPolicy.enabled || has(self.networkPolicy.kafkaPeers) || has(self.kafka.strimziCluster)").message("networkPolicy.enabled needs networkPolicy.kafkaPeers (the brokers' pods or addresses), unless kafka.strimziCluster names a Strimzi cluster in the pipeline's namespace"))]
+#[x_kube(validation = Rule::new("!has(self.networkPolicy) || !self.networkPolicy.enabled || !has(self.serving) || (has(self.serving.enabled) && !self.serving.enabled) || has(self.networkPolicy.redisPeers)").message("networkPolicy.enabled with serving needs networkPolicy.redisPeers (where Redis is)"))]
 pub struct AnalyticsPipelineSpec {
     /// How to reach the Kafka cluster that holds the pipeline's topics.
     pub kafka: KafkaConnection,
@@ -123,6 +125,12 @@ pub struct AnalyticsPipelineSpec {
     /// removes them. Topics the pipeline did not create are never deleted.
     #[serde(default)]
     pub deletion_policy: DeletionPolicy,
+
+    /// NetworkPolicies around the pipeline's pods: egress only to Kafka,
+    /// DNS and (serving) Redis; ingress only to the metrics and dashboard
+    /// port. Off unless `enabled`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub network_policy: Option<super::PipelineNetworkPolicy>,
 }
 
 /// Connection to the Kafka cluster.

@@ -3,13 +3,16 @@
 //! of them is someone else's (see `ownership.rs`). The processor is a
 //! StatefulSet (stable replica identities, `workloads/statefulset.rs`); a
 //! processor Deployment left by an earlier version is deleted once the
-//! StatefulSet is applied.
+//! StatefulSet is applied. NetworkPolicies (`spec.networkPolicy`) go
+//! before the workloads, so that no pod of a pipeline that asks for them
+//! runs without them.
 
 use std::collections::HashMap;
 
 use k8s_openapi::NamespaceResourceScope;
 use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
 use k8s_openapi::api::core::v1::{ConfigMap, Service};
+use k8s_openapi::api::networking::v1::NetworkPolicy;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::api::{Patch, PatchParams};
 use kube::{Api, Resource, ResourceExt};
@@ -24,9 +27,9 @@ use crate::crd::AnalyticsPipeline;
 use crate::error::{Error, Result};
 use crate::model::ValidatedPipeline;
 use crate::workloads::{
-    build_config_map, build_generator_deployment, build_metrics_service,
+    build_config_map, build_generator_deployment, build_metrics_service, build_network_policies,
     build_processor_statefulset, build_serving_deployment, build_serving_service, config_map_name,
-    generator_name, metrics_service_name, processor_name, serving_name,
+    generator_name, metrics_service_name, network_policy_names, processor_name, serving_name,
 };
 
 /// What the workload step did.
@@ -76,6 +79,13 @@ pub async fn apply_workloads(
         s.metadata = owned(s.metadata);
         s
     });
+    let policies: Vec<NetworkPolicy> = build_network_policies(p)
+        .into_iter()
+        .map(|mut n| {
+            n.metadata = owned(n.metadata);
+            n
+        })
+        .collect();
 
     let key = pipeline_key(owner);
     let desired = fingerprint(&(
@@ -84,13 +94,17 @@ pub async fn apply_workloads(
         &generator,
         &service,
         (&serving, &serving_service),
+        &policies,
     ))
     .map_err(|e| Error::internal_caused_by(format!("cannot serialise the workloads: {e}"), e))?;
     if ctx.state.is_current(&key, desired) {
         return Ok(WorkloadsOutcome::Unchanged);
     }
 
-    let conflicts = foreign_children(ctx, owner, p, generator.is_some(), serving.is_some()).await?;
+    let policy_names: Vec<String> = policies.iter().map(|n| n.name_any()).collect();
+    let mut conflicts =
+        foreign_children(ctx, owner, p, generator.is_some(), serving.is_some()).await?;
+    conflicts.extend(foreign_network_policies(ctx, owner, p, &policy_names).await?);
     if !conflicts.is_empty() {
         return Ok(WorkloadsOutcome::Conflict(conflicts));
     }
@@ -100,6 +114,10 @@ pub async fn apply_workloads(
 
     let config_map = apply(ctx, &p.namespace, config_map).await?;
     remember(&mut versions, "ConfigMap", config_map.meta());
+    for policy in policies {
+        let policy = apply(ctx, &p.namespace, policy).await?;
+        remember(&mut versions, "NetworkPolicy", policy.meta());
+    }
     let processor = apply(ctx, &p.namespace, processor).await?;
     remember(&mut versions, "StatefulSet", processor.meta());
     delete_own_deployment(ctx, owner, p, &processor_name(&p.name)).await?;
@@ -123,6 +141,13 @@ pub async fn apply_workloads(
             let name = serving_name(&p.name);
             delete_own_deployment(ctx, owner, p, &name).await?;
             delete_own_service(ctx, owner, p, &name).await?;
+        }
+    }
+    // Policies of workloads that no longer run, or of a spec that turned
+    // them off, go once the workloads are as wanted.
+    for (_, name) in network_policy_names(&p.name) {
+        if !policy_names.contains(&name) {
+            delete_own::<NetworkPolicy>(ctx, owner, p, &name).await?;
         }
     }
 
@@ -227,8 +252,34 @@ async fn delete_own_deployment(
     p: &ValidatedPipeline,
     name: &str,
 ) -> Result<()> {
+    delete_own::<Deployment>(ctx, owner, p, name).await
+}
+
+/// The serving Service of a pipeline whose serving was disabled goes, if
+/// it is the pipeline's.
+async fn delete_own_service(
+    ctx: &Context,
+    owner: &AnalyticsPipeline,
+    p: &ValidatedPipeline,
+    name: &str,
+) -> Result<()> {
+    delete_own::<Service>(ctx, owner, p, name).await
+}
+
+/// Deletes the object `name` of kind `K` if it is the pipeline's; one of
+/// that name that belongs to someone else is left alone.
+async fn delete_own<K>(
+    ctx: &Context,
+    owner: &AnalyticsPipeline,
+    p: &ValidatedPipeline,
+    name: &str,
+) -> Result<()>
+where
+    K: Resource<Scope = NamespaceResourceScope> + Clone + DeserializeOwned + std::fmt::Debug,
+    K::DynamicType: Default,
+{
     let uid = owner.uid().unwrap_or_default();
-    let api: Api<Deployment> = Api::namespaced(ctx.client.clone(), &p.namespace);
+    let api: Api<K> = Api::namespaced(ctx.client.clone(), &p.namespace);
     let Some(current) = api.get_metadata_opt(name).await? else {
         return Ok(());
     };
@@ -243,27 +294,33 @@ async fn delete_own_deployment(
     }
 }
 
-/// The serving Service of a pipeline whose serving was disabled goes, if
-/// it is the pipeline's.
-async fn delete_own_service(
+/// Conflict messages for the wanted NetworkPolicies that exist and are not
+/// the pipeline's (a hand-written policy of the same name is never taken
+/// over).
+async fn foreign_network_policies(
     ctx: &Context,
     owner: &AnalyticsPipeline,
     p: &ValidatedPipeline,
-    name: &str,
-) -> Result<()> {
-    let uid = owner.uid().unwrap_or_default();
-    let api: Api<Service> = Api::namespaced(ctx.client.clone(), &p.namespace);
-    let Some(current) = api.get_metadata_opt(name).await? else {
-        return Ok(());
-    };
-    if ownership(Some(&current.metadata), &uid) != Ownership::Owned {
-        return Ok(());
+    names: &[String],
+) -> Result<Vec<String>> {
+    let key = pipeline_key(owner);
+    let uid = owner.uid().ok_or_else(Error::missing_uid)?;
+    let mut conflicts = Vec::new();
+    for name in names {
+        let id = ("NetworkPolicy", name.clone());
+        if ctx.state.is_verified_owned(&key, &id) {
+            continue;
+        }
+        let meta = read_meta::<NetworkPolicy>(ctx, &p.namespace, name).await?;
+        match ownership(meta.as_ref(), &uid) {
+            Ownership::Absent => {}
+            Ownership::Owned => ctx.state.verified_owned(&key, id),
+            Ownership::Foreign => {
+                conflicts.push(conflict_message("NetworkPolicy", &p.namespace, name))
+            }
+        }
     }
-    match api.delete(name, &delete_exactly(&current.metadata)).await {
-        Ok(_) => Ok(()),
-        Err(kube::Error::Api(e)) if e.code == 404 || e.code == 409 => Ok(()),
-        Err(e) => Err(e.into()),
-    }
+    Ok(conflicts)
 }
 
 fn remember(versions: &mut HashMap<ChildId, String>, kind: &'static str, meta: &ObjectMeta) {

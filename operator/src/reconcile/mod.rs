@@ -9,6 +9,7 @@ mod cleanup;
 mod guard;
 mod kafka_user;
 mod lag_alerts;
+pub mod network_policy_settings;
 mod observe;
 pub mod ownership;
 mod renamed_topics;

@@ -5,6 +5,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use super::network_policy_settings::network_policy_settings;
 use super::topic_names::{check_length, resolve_topic_name};
 use crate::crd::AnalyticsPipeline;
 use crate::error::{Error, Result};
@@ -53,6 +54,7 @@ pub fn validate(pipeline: &AnalyticsPipeline, images: &DefaultImages) -> Result<
                 spec: s.clone(),
             }),
         deletion_policy: spec.deletion_policy,
+        network_policy: network_policy_settings(spec)?,
         name,
         namespace,
     })

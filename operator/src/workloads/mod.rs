@@ -6,6 +6,7 @@
 mod configmap;
 mod deployment;
 mod labels;
+mod network_policy;
 mod service;
 mod serving;
 mod statefulset;
@@ -16,6 +17,7 @@ pub use deployment::{
     processor_name,
 };
 pub use labels::{Component, labels, selector_labels};
+pub use network_policy::{build_network_policies, network_policy_names};
 pub use service::{build_metrics_service, metrics_service_name};
 pub use serving::{
     SERVED_TOPICS, SERVING_SERVICE_PORT, build_serving_deployment, build_serving_service,
