@@ -25,8 +25,9 @@ use crate::error::{Error, Result};
 use crate::model::ValidatedPipeline;
 use crate::workloads::{
     build_config_map, build_generator_deployment, build_metrics_service,
-    build_processor_statefulset, build_serving_deployment, build_serving_service, config_map_name,
-    generator_name, metrics_service_name, processor_name, serving_name,
+    build_managed_redis_service, build_managed_redis_statefulset, build_processor_statefulset,
+    build_serving_deployment, build_serving_service, config_map_name, generator_name,
+    managed_redis_name, metrics_service_name, processor_name, serving_name,
 };
 
 /// What the workload step did.
@@ -76,6 +77,14 @@ pub async fn apply_workloads(
         s.metadata = owned(s.metadata);
         s
     });
+    let redis = build_managed_redis_statefulset(p).map(|mut r| {
+        r.metadata = owned(r.metadata);
+        r
+    });
+    let redis_service = build_managed_redis_service(p).map(|mut s| {
+        s.metadata = owned(s.metadata);
+        s
+    });
 
     let key = pipeline_key(owner);
     let desired = fingerprint(&(
@@ -84,13 +93,24 @@ pub async fn apply_workloads(
         &generator,
         &service,
         (&serving, &serving_service),
+        (&redis, &redis_service),
     ))
     .map_err(|e| Error::internal_caused_by(format!("cannot serialise the workloads: {e}"), e))?;
     if ctx.state.is_current(&key, desired) {
         return Ok(WorkloadsOutcome::Unchanged);
     }
 
-    let conflicts = foreign_children(ctx, owner, p, generator.is_some(), serving.is_some()).await?;
+    let conflicts = foreign_children(
+        ctx,
+        owner,
+        p,
+        Wanted {
+            generator: generator.is_some(),
+            serving: serving.is_some(),
+            managed_redis: redis.is_some(),
+        },
+    )
+    .await?;
     if !conflicts.is_empty() {
         return Ok(WorkloadsOutcome::Conflict(conflicts));
     }
@@ -102,16 +122,32 @@ pub async fn apply_workloads(
     remember(&mut versions, "ConfigMap", config_map.meta());
     let processor = apply(ctx, &p.namespace, processor).await?;
     remember(&mut versions, "StatefulSet", processor.meta());
-    delete_own_deployment(ctx, owner, p, &processor_name(&p.name)).await?;
+    delete_own::<Deployment>(ctx, owner, p, &processor_name(&p.name)).await?;
     match generator {
         Some(generator) => {
             let generator = apply(ctx, &p.namespace, generator).await?;
             remember(&mut versions, "Deployment", generator.meta());
         }
-        None => delete_own_deployment(ctx, owner, p, &generator_name(&p.name)).await?,
+        None => delete_own::<Deployment>(ctx, owner, p, &generator_name(&p.name)).await?,
     }
     let service = apply(ctx, &p.namespace, service).await?;
     remember(&mut versions, "Service", service.meta());
+    // The managed Redis before serving, which writes to it.
+    match (redis, redis_service) {
+        (Some(mut redis), Some(redis_service)) => {
+            keep_claim_templates(ctx, p, &mut redis).await?;
+            let redis = apply(ctx, &p.namespace, redis).await?;
+            remember(&mut versions, "StatefulSet", redis.meta());
+            let redis_service = apply(ctx, &p.namespace, redis_service).await?;
+            remember(&mut versions, "Service", redis_service.meta());
+        }
+        _ => {
+            // Its claim stays or goes by the StatefulSet's retention policy.
+            let name = managed_redis_name(&p.name);
+            delete_own::<StatefulSet>(ctx, owner, p, &name).await?;
+            delete_own::<Service>(ctx, owner, p, &name).await?;
+        }
+    }
     match (serving, serving_service) {
         (Some(serving), Some(serving_service)) => {
             let serving = apply(ctx, &p.namespace, serving).await?;
@@ -121,13 +157,20 @@ pub async fn apply_workloads(
         }
         _ => {
             let name = serving_name(&p.name);
-            delete_own_deployment(ctx, owner, p, &name).await?;
-            delete_own_service(ctx, owner, p, &name).await?;
+            delete_own::<Deployment>(ctx, owner, p, &name).await?;
+            delete_own::<Service>(ctx, owner, p, &name).await?;
         }
     }
 
     ctx.state.record(&key, epoch, desired, versions);
     Ok(WorkloadsOutcome::Applied)
+}
+
+/// Which optional objects the apply writes.
+struct Wanted {
+    generator: bool,
+    serving: bool,
+    managed_redis: bool,
 }
 
 /// The objects the apply would write that exist and are not the
@@ -137,8 +180,7 @@ async fn foreign_children(
     ctx: &Context,
     owner: &AnalyticsPipeline,
     p: &ValidatedPipeline,
-    with_generator: bool,
-    with_serving: bool,
+    wanted: Wanted,
 ) -> Result<Vec<String>> {
     let key = pipeline_key(owner);
     let uid = owner.uid().ok_or_else(Error::missing_uid)?;
@@ -167,7 +209,7 @@ async fn foreign_children(
         let meta = read_meta::<StatefulSet>(ctx, &p.namespace, &name).await?;
         check("StatefulSet", name, meta);
     }
-    if with_generator {
+    if wanted.generator {
         let name = generator_name(&p.name);
         if !ctx
             .state
@@ -177,7 +219,7 @@ async fn foreign_children(
             check("Deployment", name, meta);
         }
     }
-    if with_serving {
+    if wanted.serving {
         let name = serving_name(&p.name);
         if !ctx
             .state
@@ -185,6 +227,23 @@ async fn foreign_children(
         {
             let meta = read_meta::<Deployment>(ctx, &p.namespace, &name).await?;
             check("Deployment", name.clone(), meta);
+        }
+        if !ctx
+            .state
+            .is_verified_owned(&key, &("Service", name.clone()))
+        {
+            let meta = read_meta::<Service>(ctx, &p.namespace, &name).await?;
+            check("Service", name, meta);
+        }
+    }
+    if wanted.managed_redis {
+        let name = managed_redis_name(&p.name);
+        if !ctx
+            .state
+            .is_verified_owned(&key, &("StatefulSet", name.clone()))
+        {
+            let meta = read_meta::<StatefulSet>(ctx, &p.namespace, &name).await?;
+            check("StatefulSet", name.clone(), meta);
         }
         if !ctx
             .state
@@ -217,18 +276,23 @@ where
         .map(|partial| partial.metadata))
 }
 
-/// A Deployment the pipeline no longer wants goes, if it is the
-/// pipeline's: a disabled generator's, or the processor Deployment of an
-/// earlier version (the processor is a StatefulSet now). One of that name
-/// that belongs to someone else is none of the operator's business.
-async fn delete_own_deployment(
+/// An object the pipeline no longer wants goes, if it is the pipeline's:
+/// a disabled generator's or serving's Deployment and Service, the
+/// processor Deployment of an earlier version (the processor is a
+/// StatefulSet now), the managed Redis once `managed` is off. One of that
+/// name that belongs to someone else is none of the operator's business.
+async fn delete_own<K>(
     ctx: &Context,
     owner: &AnalyticsPipeline,
     p: &ValidatedPipeline,
     name: &str,
-) -> Result<()> {
+) -> Result<()>
+where
+    K: Resource<Scope = NamespaceResourceScope> + Clone + DeserializeOwned + std::fmt::Debug,
+    K::DynamicType: Default,
+{
     let uid = owner.uid().unwrap_or_default();
-    let api: Api<Deployment> = Api::namespaced(ctx.client.clone(), &p.namespace);
+    let api: Api<K> = Api::namespaced(ctx.client.clone(), &p.namespace);
     let Some(current) = api.get_metadata_opt(name).await? else {
         return Ok(());
     };
@@ -243,27 +307,47 @@ async fn delete_own_deployment(
     }
 }
 
-/// The serving Service of a pipeline whose serving was disabled goes, if
-/// it is the pipeline's.
-async fn delete_own_service(
+/// A StatefulSet's claim templates cannot change once created: a changed
+/// `redis.storage` would fail every apply. The existing templates are kept
+/// (the claim is what it is; docs/serving.md says how to resize it) and the
+/// difference is logged.
+async fn keep_claim_templates(
     ctx: &Context,
-    owner: &AnalyticsPipeline,
     p: &ValidatedPipeline,
-    name: &str,
+    desired: &mut StatefulSet,
 ) -> Result<()> {
-    let uid = owner.uid().unwrap_or_default();
-    let api: Api<Service> = Api::namespaced(ctx.client.clone(), &p.namespace);
-    let Some(current) = api.get_metadata_opt(name).await? else {
+    let api: Api<StatefulSet> = Api::namespaced(ctx.client.clone(), &p.namespace);
+    let Some(current) = api.get_opt(&desired.name_any()).await? else {
         return Ok(());
     };
-    if ownership(Some(&current.metadata), &uid) != Ownership::Owned {
+    let existing = current.spec.and_then(|s| s.volume_claim_templates);
+    let Some(spec) = desired.spec.as_mut() else {
         return Ok(());
+    };
+    let requests = |templates: &Option<Vec<k8s_openapi::api::core::v1::PersistentVolumeClaim>>| {
+        templates
+            .iter()
+            .flatten()
+            .map(|t| {
+                let spec = t.spec.as_ref();
+                (
+                    spec.and_then(|s| s.resources.as_ref())
+                        .and_then(|r| r.requests.clone()),
+                    spec.and_then(|s| s.storage_class_name.clone()),
+                )
+            })
+            .collect::<Vec<_>>()
+    };
+    if existing.is_some() && requests(&existing) != requests(&spec.volume_claim_templates) {
+        tracing::warn!(
+            pipeline = %format!("{}/{}", p.namespace, p.name),
+            "spec.serving.redis.storage changed, but the managed Redis's claim was created with the earlier size and class and keeps them (see docs/serving.md to resize)"
+        );
     }
-    match api.delete(name, &delete_exactly(&current.metadata)).await {
-        Ok(_) => Ok(()),
-        Err(kube::Error::Api(e)) if e.code == 404 || e.code == 409 => Ok(()),
-        Err(e) => Err(e.into()),
+    if existing.is_some() {
+        spec.volume_claim_templates = existing;
     }
+    Ok(())
 }
 
 fn remember(versions: &mut HashMap<ChildId, String>, kind: &'static str, meta: &ObjectMeta) {

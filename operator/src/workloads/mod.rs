@@ -6,6 +6,7 @@
 mod configmap;
 mod deployment;
 mod labels;
+mod managed_redis;
 mod service;
 mod serving;
 mod statefulset;
@@ -16,6 +17,10 @@ pub use deployment::{
     processor_name,
 };
 pub use labels::{Component, labels, selector_labels};
+pub use managed_redis::{
+    REDIS_DATA_VOLUME, REDIS_PORT, build_managed_redis_service, build_managed_redis_statefulset,
+    managed_redis_address, managed_redis_name,
+};
 pub use service::{build_metrics_service, metrics_service_name};
 pub use serving::{
     SERVED_TOPICS, SERVING_SERVICE_PORT, build_serving_deployment, build_serving_service,
