@@ -81,7 +81,10 @@ async fn volume_for(client: &Client, class: &str) -> String {
     name
 }
 
-async fn connect(port: u16, password: Option<&str>) -> redis::RedisResult<redis::aio::MultiplexedConnection> {
+async fn connect(
+    port: u16,
+    password: Option<&str>,
+) -> redis::RedisResult<redis::aio::MultiplexedConnection> {
     let url = match password {
         Some(p) => format!("redis://:{p}@127.0.0.1:{port}/"),
         None => format!("redis://127.0.0.1:{port}/"),
@@ -155,17 +158,21 @@ async fn managed_redis_runs_locally_and_serving_writes_into_it() {
     let port = wait_until(
         "the runner's managed Redis",
         Duration::from_secs(90),
-        || async {
-            redis_port(&runner.log_text(), &ns, &name).ok_or_else(|| runner.log_text())
-        },
+        || async { redis_port(&runner.log_text(), &ns, &name).ok_or_else(|| runner.log_text()) },
     )
     .await;
 
     // It requires the Secret's password: the argument reached redis-server
     // expanded, and only there.
-    let mut redis = wait_until("Redis answering with the password", Duration::from_secs(60), || async {
-        connect(port, Some(PASSWORD)).await.map_err(|e| format!("{e}\n{}", runner.log_text()))
-    })
+    let mut redis = wait_until(
+        "Redis answering with the password",
+        Duration::from_secs(60),
+        || async {
+            connect(port, Some(PASSWORD))
+                .await
+                .map_err(|e| format!("{e}\n{}", runner.log_text()))
+        },
+    )
     .await;
     let refused: redis::RedisResult<String> = match connect(port, None).await {
         Ok(mut open) => redis::cmd("GET").arg("x").query_async(&mut open).await,
@@ -195,7 +202,10 @@ async fn managed_redis_runs_locally_and_serving_writes_into_it() {
                     .query_async(&mut redis)
                     .await
                     .map_err(|e| e.to_string())?;
-                if keys.iter().any(|k| k.starts_with(&format!("{prefix}sales:"))) {
+                if keys
+                    .iter()
+                    .any(|k| k.starts_with(&format!("{prefix}sales:")))
+                {
                     Ok(keys)
                 } else {
                     Err(format!("keys so far: {keys:?}"))
@@ -256,13 +266,23 @@ async fn managed_redis_runs_locally_and_serving_writes_into_it() {
     .await;
 
     // Deleting the pipeline stops the managed Redis.
-    support::delete_pipeline(&pipelines, &name, "pipeline deleted", Duration::from_secs(90)).await;
-    wait_until("the managed Redis stopped", Duration::from_secs(60), || async {
-        match connect(port, Some(PASSWORD)).await {
-            Err(_) => Ok(()),
-            Ok(_) => Err(runner.log_text()),
-        }
-    })
+    support::delete_pipeline(
+        &pipelines,
+        &name,
+        "pipeline deleted",
+        Duration::from_secs(90),
+    )
+    .await;
+    wait_until(
+        "the managed Redis stopped",
+        Duration::from_secs(60),
+        || async {
+            match connect(port, Some(PASSWORD)).await {
+                Err(_) => Ok(()),
+                Ok(_) => Err(runner.log_text()),
+            }
+        },
+    )
     .await;
     drop(runner);
     support::delete_namespace(&client, &ns).await;

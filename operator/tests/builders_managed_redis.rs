@@ -117,7 +117,10 @@ fn the_password_is_a_reference_never_a_value() {
         .as_ref()
         .and_then(|v| v.secret_key_ref.as_ref())
         .expect("from the Secret");
-    assert_eq!((secret.name.as_str(), secret.key.as_str()), ("shop-redis", "password"));
+    assert_eq!(
+        (secret.name.as_str(), secret.key.as_str()),
+        ("shop-redis", "password")
+    );
 
     // Without a Secret there is nothing to require.
     let open = validated(&MANAGED.replace("      passwordSecret: {name: shop-redis}\n", ""));
@@ -155,11 +158,17 @@ fn durable_non_root_and_read_only() {
 
 #[test]
 fn no_managed_redis_with_an_address_or_without_serving() {
-    let existing = validated(&MANAGED.replace(
-        "      managed: true\n",
-        "      address: 'redis.cache:6379'\n",
-    )
-    .replace("      storage: {size: 2Gi, storageClassName: fast-ssd}\n", ""));
+    let existing = validated(
+        &MANAGED
+            .replace(
+                "      managed: true\n",
+                "      address: 'redis.cache:6379'\n",
+            )
+            .replace(
+                "      storage: {size: 2Gi, storageClassName: fast-ssd}\n",
+                "",
+            ),
+    );
     assert!(build_managed_redis_statefulset(&existing).is_none());
     assert!(build_managed_redis_service(&existing).is_none());
     let disabled = validated(&MANAGED.replace("  serving:\n", "  serving:\n    enabled: false\n"));

@@ -24,8 +24,8 @@ use crate::crd::AnalyticsPipeline;
 use crate::error::{Error, Result};
 use crate::model::ValidatedPipeline;
 use crate::workloads::{
-    build_config_map, build_generator_deployment, build_metrics_service,
-    build_managed_redis_service, build_managed_redis_statefulset, build_processor_statefulset,
+    build_config_map, build_generator_deployment, build_managed_redis_service,
+    build_managed_redis_statefulset, build_metrics_service, build_processor_statefulset,
     build_serving_deployment, build_serving_service, config_map_name, generator_name,
     managed_redis_name, metrics_service_name, processor_name, serving_name,
 };

@@ -87,7 +87,10 @@ pub struct ServingReadyChange {
 /// whose serving is ready says nothing, one whose serving is not says why.
 /// The status written last is the memory, so an operator restart neither
 /// repeats nor loses a change.
-pub fn serving_ready_change(previous: &[Condition], next: &[Condition]) -> Option<ServingReadyChange> {
+pub fn serving_ready_change(
+    previous: &[Condition],
+    next: &[Condition],
+) -> Option<ServingReadyChange> {
     let next = next.iter().find(|c| c.type_ == SERVING_READY)?;
     let before = previous.iter().find(|c| c.type_ == SERVING_READY);
     let ready = next.status == "True";
@@ -99,7 +102,11 @@ pub fn serving_ready_change(previous: &[Condition], next: &[Condition]) -> Optio
     let from = before.map_or("none", |b| b.status.as_str());
     Some(ServingReadyChange {
         warning: !ready,
-        reason: if ready { "ServingReady" } else { "ServingNotReady" },
+        reason: if ready {
+            "ServingReady"
+        } else {
+            "ServingNotReady"
+        },
         note: format!(
             "ServingReady {from} → {} ({}): {}",
             next.status, next.reason, next.message
@@ -176,12 +183,22 @@ mod tests {
 
         // Same status, another reason or message: no Event.
         let other_reason = condition("False", "NotReady");
-        assert_eq!(serving_ready_change(&[not_ready.clone()], &[other_reason]), None);
-        assert_eq!(serving_ready_change(&[ready.clone()], &[ready.clone()]), None);
+        assert_eq!(
+            serving_ready_change(&[not_ready.clone()], &[other_reason]),
+            None
+        );
+        assert_eq!(
+            serving_ready_change(&[ready.clone()], &[ready.clone()]),
+            None
+        );
         // First seen: only a False one is news.
         assert_eq!(serving_ready_change(&[], &[ready.clone()]), None);
         let first = serving_ready_change(&[other], &[not_ready]).expect("a change");
-        assert!(first.note.starts_with("ServingReady none → False"), "{}", first.note);
+        assert!(
+            first.note.starts_with("ServingReady none → False"),
+            "{}",
+            first.note
+        );
         // No ServingReady now (a failed reconcile keeps the old list): nothing.
         assert_eq!(serving_ready_change(&[ready], &[]), None);
     }

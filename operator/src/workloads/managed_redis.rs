@@ -29,9 +29,9 @@ use k8s_openapi::api::apps::v1::{
 };
 use k8s_openapi::api::core::v1::{
     Container, ContainerPort, EnvVar, EnvVarSource, ExecAction, PersistentVolumeClaim,
-    PersistentVolumeClaimSpec, PodSecurityContext, PodSpec, PodTemplateSpec, Probe,
-    SeccompProfile, SecretKeySelector, Service, ServicePort, ServiceSpec, TCPSocketAction,
-    VolumeMount, VolumeResourceRequirements,
+    PersistentVolumeClaimSpec, PodSecurityContext, PodSpec, PodTemplateSpec, Probe, SeccompProfile,
+    SecretKeySelector, Service, ServicePort, ServiceSpec, TCPSocketAction, VolumeMount,
+    VolumeResourceRequirements,
 };
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
@@ -64,7 +64,10 @@ pub fn managed_redis_name(pipeline: &str) -> String {
 
 /// Where serving reaches the managed Redis.
 pub fn managed_redis_address(namespace: &str, pipeline: &str) -> String {
-    format!("{}.{namespace}.svc:{REDIS_PORT}", managed_redis_name(pipeline))
+    format!(
+        "{}.{namespace}.svc:{REDIS_PORT}",
+        managed_redis_name(pipeline)
+    )
 }
 
 /// `None` unless serving is enabled with `redis.managed: true`.
@@ -92,11 +95,7 @@ pub fn build_managed_redis_statefulset(p: &ValidatedPipeline) -> Option<Stateful
                 ..StatefulSetUpdateStrategy::default()
             }),
             persistent_volume_claim_retention_policy: Some(retention(p.deletion_policy)),
-            template: pod_template(
-                p,
-                redis,
-                serving.spec.redis.password_secret.as_ref(),
-            ),
+            template: pod_template(p, redis, serving.spec.redis.password_secret.as_ref()),
             volume_claim_templates: Some(vec![claim_template(p, redis)]),
             ..StatefulSetSpec::default()
         }),

@@ -236,7 +236,11 @@ mod tests {
             ]
         );
         // What is logged keeps the reference.
-        assert!(spec.command.display().ends_with("--requirepass $(REDIS_PASSWORD)"));
+        assert!(
+            spec.command
+                .display()
+                .ends_with("--requirepass $(REDIS_PASSWORD)")
+        );
         assert!(!spec.command.display().contains("s3cret"));
         let _ = std::fs::remove_dir_all(&dir);
     }
@@ -268,6 +272,9 @@ mod tests {
             },
         )
         .expect("resolves");
-        assert_eq!(spec.env.get("SERVING_REDIS_ADDRESS"), Some("127.0.0.1:41000"));
+        assert_eq!(
+            spec.env.get("SERVING_REDIS_ADDRESS"),
+            Some("127.0.0.1:41000")
+        );
     }
 }

@@ -289,7 +289,7 @@ mod tests {
             ..Volume::default()
         };
         let error =
-            materialize(&container, &[empty_dir], &objects, &dir).expect_err("not a Secret");
+            materialize(&container, &[empty_dir], &[], &objects, &dir).expect_err("not a Secret");
         assert!(error.to_string().contains("not a Secret volume"), "{error}");
         let _ = std::fs::remove_dir_all(&dir);
     }

@@ -82,7 +82,9 @@ pub async fn start_replicas(
     for (index, pod_name) in pod_names {
         if listen_port.is_some() && index > 0 {
             // One loopback port per server workload.
-            bail!("a server (its container names its --port) runs one replica locally; replica {index} is not started");
+            bail!(
+                "a server (its container names its --port) runs one replica locally; replica {index} is not started"
+            );
         }
         let previous = workload.replicas.remove(&index);
         let pod_volumes = launch::PodVolumes {
