@@ -15,10 +15,8 @@
 #[path = "operator_support/mod.rs"]
 mod support;
 
-#[path = "local_demo_support/runner.rs"]
-mod runner;
-
 use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use k8s_openapi::api::core::v1::{
@@ -28,9 +26,27 @@ use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use kube::api::{DeleteParams, ObjectMeta, PostParams};
 use kube::{Api, Client};
 use operator::crd::AnalyticsPipeline;
-use runner::{RunnerProcess, bin_dir, local_cluster_up, log_dir, require_binary};
 use serde_json::json;
+use support::local_cluster_up;
+use support::secure::{RunnerProcess, log_dir};
 use support::{OperatorProcess, apply_pipeline, kafka_bootstrap, unique, wait_until};
+
+/// Where the workspace's binaries are: $SHOPSTREAM_BIN_DIR, else the ones
+/// this test builds (`integration_tests::binaries`).
+fn bin_dir() -> PathBuf {
+    std::env::var_os("SHOPSTREAM_BIN_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(integration_tests::binaries::dir)
+}
+
+fn require_binary(dir: &Path, name: &str) {
+    assert!(
+        dir.join(name).is_file(),
+        "{} is missing: this test runs the workspace's binaries (`cargo build --workspace \
+         --bins`, or SHOPSTREAM_BIN_DIR pointing at them)",
+        dir.join(name).display()
+    );
+}
 
 const PASSWORD: &str = "managed-redis-test-password-0123456789";
 
@@ -97,8 +113,7 @@ async fn connect(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn managed_redis_runs_locally_and_serving_writes_into_it() {
     let bins = bin_dir();
-    let runner_bin = require_binary(&bins, "local-runner");
-    for binary in ["processor", "generator", "serving"] {
+    for binary in ["local-runner", "processor", "generator", "serving"] {
         require_binary(&bins, binary);
     }
     assert!(
@@ -133,7 +148,7 @@ async fn managed_redis_runs_locally_and_serving_writes_into_it() {
         .expect("create the password Secret");
 
     let _operator = OperatorProcess::start(&ns, "op-1", "shopstream-operator");
-    let runner = RunnerProcess::start(&runner_bin, &bins, &ns);
+    let runner = RunnerProcess::start(&bins, &ns);
     apply_pipeline(
         &client,
         &ns,

@@ -153,12 +153,16 @@ pub fn rewrite_arg_paths(args: &mut [String], mounts: &[HostMount]) {
 fn host_path(value: &str, mounts: &[HostMount]) -> Option<String> {
     mounts.iter().find_map(|m| {
         let rest = value.strip_prefix(&m.mount_path)?;
-        let rest = if rest.is_empty() {
-            ""
-        } else {
-            rest.strip_prefix('/')?
-        };
-        Some(m.host_dir.join(rest).display().to_string())
+        if rest.is_empty() {
+            // The mount path itself (`--dir /data`): no trailing slash.
+            return Some(m.host_dir.display().to_string());
+        }
+        Some(
+            m.host_dir
+                .join(rest.strip_prefix('/')?)
+                .display()
+                .to_string(),
+        )
     })
 }
 
