@@ -169,30 +169,40 @@ mod tests {
             ..condition("False", "X")
         };
 
-        let down = serving_ready_change(&[ready.clone()], &[other.clone(), not_ready.clone()])
-            .expect("a change");
+        let down = serving_ready_change(
+            std::slice::from_ref(&ready),
+            &[other.clone(), not_ready.clone()],
+        )
+        .expect("a change");
         assert!(down.warning);
         assert_eq!(down.reason, "ServingNotReady");
         assert_eq!(
             down.note,
             "ServingReady True → False (RedisNotReady): RedisNotReady message"
         );
-        let up = serving_ready_change(&[not_ready.clone()], &[ready.clone()]).expect("a change");
+        let up = serving_ready_change(
+            std::slice::from_ref(&not_ready),
+            std::slice::from_ref(&ready),
+        )
+        .expect("a change");
         assert!(!up.warning);
         assert_eq!(up.reason, "ServingReady");
 
         // Same status, another reason or message: no Event.
         let other_reason = condition("False", "NotReady");
         assert_eq!(
-            serving_ready_change(&[not_ready.clone()], &[other_reason]),
+            serving_ready_change(std::slice::from_ref(&not_ready), &[other_reason]),
             None
         );
         assert_eq!(
-            serving_ready_change(&[ready.clone()], &[ready.clone()]),
+            serving_ready_change(std::slice::from_ref(&ready), std::slice::from_ref(&ready)),
             None
         );
         // First seen: only a False one is news.
-        assert_eq!(serving_ready_change(&[], &[ready.clone()]), None);
+        assert_eq!(
+            serving_ready_change(&[], std::slice::from_ref(&ready)),
+            None
+        );
         let first = serving_ready_change(&[other], &[not_ready]).expect("a change");
         assert!(
             first.note.starts_with("ServingReady none → False"),
