@@ -60,17 +60,21 @@ fn expected_operator_rules() -> BTreeMap<(String, String), BTreeSet<String>> {
             "deployments",
             &["get", "list", "watch", "create", "patch", "delete"],
         ),
+        // delete: the managed Redis of a pipeline whose redis.managed was
+        // turned off (its claim follows the StatefulSet's retention policy:
+        // no PersistentVolumeClaim permission).
         (
             "apps",
             "statefulsets",
-            &["get", "list", "watch", "create", "patch"],
+            &["get", "list", "watch", "create", "patch", "delete"],
         ),
         (
             "",
             "configmaps",
             &["get", "list", "watch", "create", "patch"],
         ),
-        // delete: the serving Service of a pipeline whose serving was disabled.
+        // delete: the serving Service of a pipeline whose serving was
+        // disabled, the managed Redis's once redis.managed is off.
         (
             "",
             "services",

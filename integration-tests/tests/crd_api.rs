@@ -194,6 +194,33 @@ async fn invalid_specs_are_rejected_with_a_clear_message() {
     let msg = rejection(&api, "bad-bootstrap", spec).await;
     assert!(msg.contains("spec.kafka.bootstrapServers"), "{msg}");
 
+    // spec.serving.redis: an existing Redis or a managed one, exactly one.
+    for (name, redis) in [
+        (
+            "redis-both",
+            json!({"address": "redis.cache:6379", "managed": true}),
+        ),
+        ("redis-neither", json!({})),
+        ("redis-neither-managed-false", json!({"managed": false})),
+    ] {
+        let mut spec = minimal_spec();
+        spec["serving"] = json!({"redis": redis});
+        let msg = rejection(&api, name, spec).await;
+        assert!(
+            msg.contains("give either redis.address (an existing Redis) or redis.managed: true"),
+            "{name}: {msg}"
+        );
+    }
+    let mut spec = minimal_spec();
+    spec["serving"] = json!({"redis": {"address": "redis.cache:6379", "storage": {"size": "2Gi"}}});
+    let msg = rejection(&api, "redis-storage-unmanaged", spec).await;
+    assert!(msg.contains("they need redis.managed: true"), "{msg}");
+    let mut spec = minimal_spec();
+    spec["serving"] = json!({"redis": {"managed": true, "storage": {"size": "2Gi"}}});
+    api.create(&PostParams::default(), &pipeline("redis-managed", spec))
+        .await
+        .expect("a managed Redis is accepted");
+
     // Valid object names that the pipeline's Service or StatefulSet could
     // not carry: a dot, and one character over the 42 the pods' labels allow.
     for name in ["my.shop", &"s".repeat(43)] {

@@ -6,13 +6,14 @@
 
 use std::collections::BTreeMap;
 
+use k8s_openapi::api::core::v1::ResourceRequirements;
 use k8s_openapi::api::networking::v1::NetworkPolicyPeer;
 use kube::ResourceExt;
 use shopstream_common::contract::processor::kafka_names;
 
 use crate::crd::{
-    AnalyticsPipeline, DeletionPolicy, GeneratorSchema, ProcessorSpec, ServingSpec, TopicSpec,
-    TopicsSpec,
+    AnalyticsPipeline, DeletionPolicy, GeneratorSchema, ProcessorSpec, RedisStorage, ServingSpec,
+    TopicSpec, TopicsSpec,
 };
 
 /// The generator image of pipelines that do not name one (`--generator-image`).
@@ -24,6 +25,11 @@ pub const DEFAULT_PROCESSOR_IMAGE: &str =
 
 /// The serving image of pipelines that do not name one (`--serving-image`).
 pub const DEFAULT_SERVING_IMAGE: &str = concat!("shopstream/serving:", env!("CARGO_PKG_VERSION"));
+
+/// The managed Redis image of pipelines that do not name one
+/// (`--redis-image`): an official Redis 7 image (user 999, `redis-server`
+/// and `redis-cli` on its PATH).
+pub const DEFAULT_REDIS_IMAGE: &str = "redis:7.4";
 
 /// The key of everything the operator keeps per pipeline: `namespace/name`.
 pub fn pipeline_key(p: &AnalyticsPipeline) -> String {
@@ -197,6 +203,19 @@ pub struct ProcessorSettings {
 pub struct ServingSettings {
     pub image: String,
     pub spec: ServingSpec,
+    /// `host:port` serving writes to: `spec.serving.redis.address`, or the
+    /// managed Redis's Service.
+    pub redis_address: String,
+    /// `Some` with `spec.serving.redis.managed: true`.
+    pub managed_redis: Option<ManagedRedisSettings>,
+}
+
+/// The Redis the operator deploys for the pipeline, every default resolved.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ManagedRedisSettings {
+    pub image: String,
+    pub storage: RedisStorage,
+    pub resources: ResourceRequirements,
 }
 
 /// `spec.networkPolicy` with its defaults resolved and checked
@@ -221,6 +240,8 @@ pub struct DefaultImages {
     pub generator: String,
     pub processor: String,
     pub serving: String,
+    /// The managed Redis's (`spec.serving.redis.managed: true`).
+    pub redis: String,
 }
 
 impl Default for DefaultImages {
@@ -229,6 +250,7 @@ impl Default for DefaultImages {
             generator: DEFAULT_GENERATOR_IMAGE.into(),
             processor: DEFAULT_PROCESSOR_IMAGE.into(),
             serving: DEFAULT_SERVING_IMAGE.into(),
+            redis: DEFAULT_REDIS_IMAGE.into(),
         }
     }
 }

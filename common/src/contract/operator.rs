@@ -7,6 +7,7 @@ pub const STATUS_INTERVAL: &str = "STATUS_INTERVAL";
 pub const GENERATOR_IMAGE: &str = "GENERATOR_IMAGE";
 pub const PROCESSOR_IMAGE: &str = "PROCESSOR_IMAGE";
 pub const SERVING_IMAGE: &str = "SERVING_IMAGE";
+pub const REDIS_IMAGE: &str = "REDIS_IMAGE";
 pub const LEADER_ELECTION: &str = "LEADER_ELECTION";
 pub const LEASE_NAME: &str = "LEASE_NAME";
 pub const POD_NAMESPACE: &str = "POD_NAMESPACE";

@@ -16,7 +16,14 @@
 //! - a process that exits: restarted with a back-off, like a container.
 //!
 //! Because everything shares one host, `METRICS_ADDR` is rewritten to a free
-//! 127.0.0.1 port per process. Each process logs to
+//! 127.0.0.1 port per process. A server (a StatefulSet whose container names
+//! its `--port`: the managed Redis, `redis-server` from the host's PATH)
+//! gets a loopback port of its own for the workload's life, and other
+//! processes' environment values naming its Service's address
+//! (`<service>.<namespace>.svc:<port>`) are rewritten to it; its claim
+//! templates are directories kept across restarts, and `$(VAR)` references
+//! in arguments are expanded as the kubelet does (`launch::services`,
+//! `launch::volumes`, `launch::expand`). Each process logs to
 //! `$LOG_DIR/local-runner/<namespace>.<workload>-<replica>.log`.
 //! On SIGTERM/SIGINT every process gets SIGTERM (then SIGKILL after the pod's
 //! termination grace period, at most `--max-grace`).
@@ -65,6 +72,7 @@ async fn main() -> Result<()> {
         client: client.clone(),
         bin_dir,
         log_dir,
+        network: Default::default(),
     };
     let mut runner = Runner::new(client, &args, launcher);
 

@@ -36,7 +36,7 @@ pub fn spawn(spec: &LaunchSpec, log_path: &Path) -> Result<Child> {
     )?;
     let mut command = Command::new(&spec.command.program);
     command
-        .args(&spec.command.args)
+        .args(&spec.argv)
         // A container does not inherit the host's environment.
         .env_clear()
         .envs(
@@ -100,10 +100,12 @@ mod tests {
         for (k, v) in env {
             environment.set(*k, *v);
         }
+        let args: Vec<String> = vec!["-c".into(), script.into()];
         LaunchSpec {
+            argv: args.clone(),
             command: CommandLine {
                 program: PathBuf::from("/bin/sh"),
-                args: vec!["-c".into(), script.into()],
+                args,
             },
             env: environment,
             metrics_port: Some(4242),

@@ -8,9 +8,10 @@ use k8s_openapi::NamespaceResourceScope;
 use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
 use kube::api::ListParams;
 use kube::{Api, Client, Resource};
-use tracing::error;
+use tracing::{error, info};
 
 use crate::args::Args;
+use crate::launch::{ServiceAddresses, free_loopback_port, listening_port};
 use crate::process::stop_all;
 use crate::workload::converge::converge;
 use crate::workload::desired::DesiredWorkload;
@@ -46,6 +47,9 @@ impl Runner {
     pub async fn sync(&mut self) -> Result<()> {
         let desired = self.list_desired().await?;
         self.stop_gone(&desired).await;
+        // Before anything starts: a client started in this pass finds a
+        // server started after it.
+        self.update_network(&desired)?;
         for (key, wanted) in &desired {
             let result = match wanted {
                 Ok(wanted) => {
@@ -60,6 +64,41 @@ impl Runner {
                 self.report_once(key, e);
             }
         }
+        Ok(())
+    }
+
+    /// Gives every server workload (a StatefulSet whose container names its
+    /// `--port`, with a governing Service) a loopback port, kept while the
+    /// workload exists, and maps its Service's address to it.
+    fn update_network(&mut self, desired: &Desired) -> Result<()> {
+        let network = &mut self.launcher.network;
+        network.ports.retain(|key, _| desired.contains_key(key));
+        let mut services = ServiceAddresses::default();
+        for (key, wanted) in desired {
+            let Ok(wanted) = wanted else { continue };
+            let Some(service) = &wanted.service_name else {
+                continue;
+            };
+            let Some(port) = wanted.container().ok().and_then(listening_port) else {
+                continue;
+            };
+            let host_port = match network.ports.get(key) {
+                Some(port) => *port,
+                None => {
+                    let host_port = free_loopback_port()?;
+                    info!(
+                        workload = %key,
+                        service = %format!("{service}.{}.svc:{port}", key.namespace),
+                        local = %format!("127.0.0.1:{host_port}"),
+                        "server workload: its Service address is a loopback port"
+                    );
+                    network.ports.insert(key.clone(), host_port);
+                    host_port
+                }
+            };
+            services.register(&key.namespace, service, port, host_port);
+        }
+        network.services = services;
         Ok(())
     }
 

@@ -12,7 +12,8 @@ use operator::kafka_security::operator_credential::OperatorKafkaArgs;
 use operator::leader::LeaderElector;
 use operator::metrics::Metrics;
 use operator::model::{
-    DEFAULT_GENERATOR_IMAGE, DEFAULT_PROCESSOR_IMAGE, DEFAULT_SERVING_IMAGE, DefaultImages,
+    DEFAULT_GENERATOR_IMAGE, DEFAULT_PROCESSOR_IMAGE, DEFAULT_REDIS_IMAGE, DEFAULT_SERVING_IMAGE,
+    DefaultImages,
 };
 use shopstream_common::contract::{operator as env, shared};
 use shopstream_common::http::{EndpointServer, Endpoints, Readiness};
@@ -53,6 +54,10 @@ struct Args {
     /// Serving image for pipelines that do not name one.
     #[arg(long, env = env::SERVING_IMAGE, default_value = DEFAULT_SERVING_IMAGE)]
     serving_image: String,
+    /// Image of the Redis the operator deploys for pipelines with
+    /// `spec.serving.redis.managed: true` that do not name one.
+    #[arg(long, env = env::REDIS_IMAGE, default_value = DEFAULT_REDIS_IMAGE)]
+    redis_image: String,
     /// Elect a leader through a Lease so that several replicas can run.
     #[arg(long, env = env::LEADER_ELECTION, default_value_t = true, action = clap::ArgAction::Set)]
     leader_election: bool,
@@ -116,6 +121,7 @@ async fn run(args: Args) -> anyhow::Result<ExitCode> {
                 generator: args.generator_image.clone(),
                 processor: args.processor_image.clone(),
                 serving: args.serving_image.clone(),
+                redis: args.redis_image.clone(),
             },
             status_interval: args.status_interval,
             merge_stall_timeout: args.merge_stall_timeout,

@@ -28,7 +28,8 @@ pub use kafka_security::{
 pub use lag_verdict::{GroupLagVerdict, LagVerdict, PartitionLagVerdict};
 pub use network_policy::PipelineNetworkPolicy;
 pub use serving::{
-    ClvModel, RedisSpec, SecretKey, ServingClv, ServingSpec, ServingStatus, ServingTtl,
+    ClvModel, RedisSpec, RedisStorage, SecretKey, ServingClv, ServingSpec, ServingStatus,
+    ServingTtl,
 };
 pub use spec::{AnalyticsPipeline, AnalyticsPipelineSpec, DeletionPolicy, KafkaConnection};
 pub use status::{

@@ -1,12 +1,14 @@
 //! `spec.serving` and `status.serving`: the pipeline's serving component
 //! (its results in Redis, a live dashboard and a JSON API; docs/serving.md).
 
+use k8s_openapi::api::core::v1::ResourceRequirements;
+use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use kube::KubeSchema;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-/// The serving component: consumes the output topics and writes them to an
-/// existing Redis with the original system's keys and TTLs, and serves a
+/// The serving component: consumes the output topics and writes them to
+/// Redis (an existing one, or one the operator deploys) with the original system's keys and TTLs, and serves a
 /// live dashboard on the `<pipeline>-serving` Service (port 8080).
 #[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
 #[serde(rename_all = "camelCase")]
@@ -76,23 +78,86 @@ impl ClvModel {
     }
 }
 
-/// Where Redis is, and how to authenticate.
-#[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
+/// Where Redis is, and how to authenticate: an existing Redis
+/// (`address`), or one the operator deploys (`managed: true`).
+#[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
 #[serde(rename_all = "camelCase")]
+#[x_kube(validation = Rule::new("has(self.address) != (has(self.managed) && self.managed)").message("give either redis.address (an existing Redis) or redis.managed: true (the operator deploys one), exactly one of them"))]
+#[x_kube(validation = Rule::new("(has(self.managed) && self.managed) || (!has(self.storage) && !has(self.resources) && !has(self.image))").message("redis.storage, redis.resources and redis.image configure the managed Redis: they need redis.managed: true"))]
 pub struct RedisSpec {
-    /// `host:port` of Redis, e.g. `redis.cache:6379`.
+    /// `host:port` of an existing Redis, e.g. `redis.cache:6379`. Not with
+    /// `managed: true`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(
         length(min = 3, max = 512),
         regex(pattern = r"^(\[[0-9a-fA-F:.]+\]|[^\s:\[\]]+):[0-9]{1,5}$")
     )]
-    pub address: String,
+    pub address: Option<String>,
+
+    /// Deploy a single-replica Redis for this pipeline: StatefulSet and
+    /// Service `<pipeline>-redis` (port 6379), its data (append-only file)
+    /// on a PersistentVolumeClaim, so a restart loses nothing Redis
+    /// acknowledged. Serving then writes to
+    /// `<pipeline>-redis.<namespace>.svc:6379`. Not with `address`.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub managed: bool,
 
     /// A key of a Secret in the pipeline's namespace holding the Redis
-    /// password (AUTH). The password reaches the pod as an environment
+    /// password (AUTH). The password reaches the pods as an environment
     /// variable from the Secret; it is never copied into a ConfigMap, the
-    /// status or a log.
+    /// status or a log. With `managed: true` the managed Redis requires it
+    /// (`requirepass`); without, it accepts any client in the namespace's
+    /// network.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub password_secret: Option<SecretKey>,
+
+    /// Managed Redis only: the PersistentVolumeClaim of its data.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub storage: Option<RedisStorage>,
+
+    /// Managed Redis only: the container's resources. Default: requests
+    /// 100m CPU and 128Mi memory, limit 512Mi memory (Redis keeps every key
+    /// in memory: size the limit for the pipeline's keys, see
+    /// docs/serving.md).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resources: Option<ResourceRequirements>,
+
+    /// Managed Redis only: its container image. Defaults to the operator's
+    /// `--redis-image` (chart value `workloadImages.redis`), an official
+    /// Redis 7 image. The image must have `redis-server` and `redis-cli`
+    /// on its PATH and run as user 999 (the official images' `redis`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 512))]
+    pub image: Option<String>,
+}
+
+/// The managed Redis's volume.
+#[derive(JsonSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct RedisStorage {
+    /// Size of the PersistentVolumeClaim; default `1Gi`. The claim is
+    /// created once: a later change is not applied to an existing claim
+    /// (StatefulSet claim templates are immutable; docs/serving.md says
+    /// how to resize).
+    #[serde(default = "default_storage_size")]
+    pub size: Quantity,
+    /// StorageClass of the claim; the cluster's default class when unset.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 253))]
+    pub storage_class_name: Option<String>,
+}
+
+impl Default for RedisStorage {
+    fn default() -> Self {
+        RedisStorage {
+            size: default_storage_size(),
+            storage_class_name: None,
+        }
+    }
+}
+
+fn default_storage_size() -> Quantity {
+    Quantity("1Gi".into())
 }
 
 /// One key of a Secret.
@@ -149,6 +214,12 @@ pub struct ServingStatus {
     /// over the output topics).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lag: Option<i64>,
+    /// The Redis serving writes to (`host:port`).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub redis_address: String,
+    /// `ready/desired` pods of the managed Redis (`redis.managed: true`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub managed_redis_replicas: Option<String>,
 }
 
 fn default_true() -> bool {

@@ -87,7 +87,7 @@ use super::workloads::{GeneratorSpec, ProcessorSpec};
 )]
 #[serde(rename_all = "camelCase")]
 #[x_kube(validation = Rule::new("!has(self.networkPolicy) || !self.networkPolicy.enabled || has(self.networkPolicy.kafkaPeers) || has(self.kafka.strimziCluster)").message("networkPolicy.enabled needs networkPolicy.kafkaPeers (the brokers' pods or addresses), unless kafka.strimziCluster names a Strimzi cluster in the pipeline's namespace"))]
-#[x_kube(validation = Rule::new("!has(self.networkPolicy) || !self.networkPolicy.enabled || !has(self.serving) || (has(self.serving.enabled) && !self.serving.enabled) || has(self.networkPolicy.redisPeers)").message("networkPolicy.enabled with serving needs networkPolicy.redisPeers (where Redis is)"))]
+#[x_kube(validation = Rule::new("!has(self.networkPolicy) || !self.networkPolicy.enabled || !has(self.serving) || (has(self.serving.enabled) && !self.serving.enabled) || has(self.networkPolicy.redisPeers) || (has(self.serving.redis.managed) && self.serving.redis.managed)").message("networkPolicy.enabled with serving needs networkPolicy.redisPeers (where Redis is), unless serving.redis.managed"))]
 pub struct AnalyticsPipelineSpec {
     /// How to reach the Kafka cluster that holds the pipeline's topics.
     pub kafka: KafkaConnection,

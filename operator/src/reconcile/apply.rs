@@ -27,9 +27,11 @@ use crate::crd::AnalyticsPipeline;
 use crate::error::{Error, Result};
 use crate::model::ValidatedPipeline;
 use crate::workloads::{
-    build_config_map, build_generator_deployment, build_metrics_service, build_network_policies,
+    build_config_map, build_generator_deployment, build_managed_redis_service,
+    build_managed_redis_statefulset, build_metrics_service, build_network_policies,
     build_processor_statefulset, build_serving_deployment, build_serving_service, config_map_name,
-    generator_name, metrics_service_name, network_policy_names, processor_name, serving_name,
+    generator_name, managed_redis_name, metrics_service_name, network_policy_names,
+    processor_name, serving_name,
 };
 
 /// What the workload step did.
@@ -79,6 +81,14 @@ pub async fn apply_workloads(
         s.metadata = owned(s.metadata);
         s
     });
+    let redis = build_managed_redis_statefulset(p).map(|mut r| {
+        r.metadata = owned(r.metadata);
+        r
+    });
+    let redis_service = build_managed_redis_service(p).map(|mut s| {
+        s.metadata = owned(s.metadata);
+        s
+    });
     let policies: Vec<NetworkPolicy> = build_network_policies(p)
         .into_iter()
         .map(|mut n| {
@@ -94,6 +104,7 @@ pub async fn apply_workloads(
         &generator,
         &service,
         (&serving, &serving_service),
+        (&redis, &redis_service),
         &policies,
     ))
     .map_err(|e| Error::internal_caused_by(format!("cannot serialise the workloads: {e}"), e))?;
@@ -102,8 +113,17 @@ pub async fn apply_workloads(
     }
 
     let policy_names: Vec<String> = policies.iter().map(|n| n.name_any()).collect();
-    let mut conflicts =
-        foreign_children(ctx, owner, p, generator.is_some(), serving.is_some()).await?;
+    let mut conflicts = foreign_children(
+        ctx,
+        owner,
+        p,
+        Wanted {
+            generator: generator.is_some(),
+            serving: serving.is_some(),
+            managed_redis: redis.is_some(),
+        },
+    )
+    .await?;
     conflicts.extend(foreign_network_policies(ctx, owner, p, &policy_names).await?);
     if !conflicts.is_empty() {
         return Ok(WorkloadsOutcome::Conflict(conflicts));
@@ -130,6 +150,22 @@ pub async fn apply_workloads(
     }
     let service = apply(ctx, &p.namespace, service).await?;
     remember(&mut versions, "Service", service.meta());
+    // The managed Redis before serving, which writes to it.
+    match (redis, redis_service) {
+        (Some(mut redis), Some(redis_service)) => {
+            keep_claim_templates(ctx, p, &mut redis).await?;
+            let redis = apply(ctx, &p.namespace, redis).await?;
+            remember(&mut versions, "StatefulSet", redis.meta());
+            let redis_service = apply(ctx, &p.namespace, redis_service).await?;
+            remember(&mut versions, "Service", redis_service.meta());
+        }
+        _ => {
+            // Its claim stays or goes by the StatefulSet's retention policy.
+            let name = managed_redis_name(&p.name);
+            delete_own::<StatefulSet>(ctx, owner, p, &name).await?;
+            delete_own::<Service>(ctx, owner, p, &name).await?;
+        }
+    }
     match (serving, serving_service) {
         (Some(serving), Some(serving_service)) => {
             let serving = apply(ctx, &p.namespace, serving).await?;
@@ -155,6 +191,13 @@ pub async fn apply_workloads(
     Ok(WorkloadsOutcome::Applied)
 }
 
+/// Which optional objects the apply writes.
+struct Wanted {
+    generator: bool,
+    serving: bool,
+    managed_redis: bool,
+}
+
 /// The objects the apply would write that exist and are not the
 /// pipeline's, as conflict messages. Objects verified as the pipeline's own
 /// since the last change the watches saw are not read again.
@@ -162,8 +205,7 @@ async fn foreign_children(
     ctx: &Context,
     owner: &AnalyticsPipeline,
     p: &ValidatedPipeline,
-    with_generator: bool,
-    with_serving: bool,
+    wanted: Wanted,
 ) -> Result<Vec<String>> {
     let key = pipeline_key(owner);
     let uid = owner.uid().ok_or_else(Error::missing_uid)?;
@@ -192,7 +234,7 @@ async fn foreign_children(
         let meta = read_meta::<StatefulSet>(ctx, &p.namespace, &name).await?;
         check("StatefulSet", name, meta);
     }
-    if with_generator {
+    if wanted.generator {
         let name = generator_name(&p.name);
         if !ctx
             .state
@@ -202,7 +244,7 @@ async fn foreign_children(
             check("Deployment", name, meta);
         }
     }
-    if with_serving {
+    if wanted.serving {
         let name = serving_name(&p.name);
         if !ctx
             .state
@@ -210,6 +252,23 @@ async fn foreign_children(
         {
             let meta = read_meta::<Deployment>(ctx, &p.namespace, &name).await?;
             check("Deployment", name.clone(), meta);
+        }
+        if !ctx
+            .state
+            .is_verified_owned(&key, &("Service", name.clone()))
+        {
+            let meta = read_meta::<Service>(ctx, &p.namespace, &name).await?;
+            check("Service", name, meta);
+        }
+    }
+    if wanted.managed_redis {
+        let name = managed_redis_name(&p.name);
+        if !ctx
+            .state
+            .is_verified_owned(&key, &("StatefulSet", name.clone()))
+        {
+            let meta = read_meta::<StatefulSet>(ctx, &p.namespace, &name).await?;
+            check("StatefulSet", name.clone(), meta);
         }
         if !ctx
             .state
@@ -347,4 +406,47 @@ where
             &Patch::Apply(&object),
         )
         .await?)
+}
+
+/// A StatefulSet's claim templates cannot change once created: a changed
+/// `redis.storage` would fail every apply. The existing templates are kept
+/// (the claim is what it is; docs/serving.md says how to resize it) and the
+/// difference is logged.
+async fn keep_claim_templates(
+    ctx: &Context,
+    p: &ValidatedPipeline,
+    desired: &mut StatefulSet,
+) -> Result<()> {
+    let api: Api<StatefulSet> = Api::namespaced(ctx.client.clone(), &p.namespace);
+    let Some(current) = api.get_opt(&desired.name_any()).await? else {
+        return Ok(());
+    };
+    let existing = current.spec.and_then(|s| s.volume_claim_templates);
+    let Some(spec) = desired.spec.as_mut() else {
+        return Ok(());
+    };
+    let requests = |templates: &Option<Vec<k8s_openapi::api::core::v1::PersistentVolumeClaim>>| {
+        templates
+            .iter()
+            .flatten()
+            .map(|t| {
+                let spec = t.spec.as_ref();
+                (
+                    spec.and_then(|s| s.resources.as_ref())
+                        .and_then(|r| r.requests.clone()),
+                    spec.and_then(|s| s.storage_class_name.clone()),
+                )
+            })
+            .collect::<Vec<_>>()
+    };
+    if existing.is_some() && requests(&existing) != requests(&spec.volume_claim_templates) {
+        tracing::warn!(
+            pipeline = %format!("{}/{}", p.namespace, p.name),
+            "spec.serving.redis.storage changed, but the managed Redis's claim was created with the earlier size and class and keeps them (see docs/serving.md to resize)"
+        );
+    }
+    if existing.is_some() {
+        spec.volume_claim_templates = existing;
+    }
+    Ok(())
 }

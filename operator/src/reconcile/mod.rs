@@ -14,6 +14,7 @@ mod observe;
 pub mod ownership;
 mod renamed_topics;
 mod restart_alerts;
+mod serving_settings;
 pub mod strimzi;
 pub mod topic_names;
 pub mod topic_plan;
@@ -220,6 +221,7 @@ async fn apply_pipeline(p: &AnalyticsPipeline, ctx: &Context) -> Result<Action> 
     );
 
     publish_phase_change(ctx, p, &previous, &status).await;
+    publish_serving_ready_change(ctx, p, &previous, &status).await;
     restart_alerts::report(ctx, p, &validated).await;
     lag_alerts::report(ctx, p, &validated, &summary.lag_transitions).await;
     if let Some(processor) = status.processor.as_ref() {
@@ -311,6 +313,27 @@ async fn publish_phase_change(
     let why = ready.map(|c| c.message.clone()).unwrap_or_default();
     info!(pipeline = %pipeline_key(p), ?phase, %why, "phase changed");
     publish(ctx, p, type_, reason, format!("phase {phase:?}: {why}")).await;
+}
+
+/// An Event when `ServingReady` turns True or False.
+async fn publish_serving_ready_change(
+    ctx: &Context,
+    p: &AnalyticsPipeline,
+    previous: &AnalyticsPipelineStatus,
+    status: &AnalyticsPipelineStatus,
+) {
+    let Some(change) =
+        crate::status::serving_ready_change(&previous.conditions, &status.conditions)
+    else {
+        return;
+    };
+    info!(pipeline = %pipeline_key(p), note = %change.note, "serving readiness changed");
+    let type_ = if change.warning {
+        EventType::Warning
+    } else {
+        EventType::Normal
+    };
+    publish(ctx, p, type_, change.reason, change.note).await;
 }
 
 /// Objects of the pipeline's names belong to someone else: nothing was

@@ -13,9 +13,12 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
 use crate::crd::AnalyticsPipelineSpec;
 use crate::error::{Error, Result};
 use crate::model::NetworkPolicySettings;
+use crate::workloads::{Component, REDIS_PORT, selector_labels};
 
-/// `None` unless `spec.networkPolicy.enabled`.
+/// `None` unless `spec.networkPolicy.enabled`. `name` is the pipeline's:
+/// its managed Redis's pods are the default Redis peers.
 pub fn network_policy_settings(
+    name: &str,
     spec: &AnalyticsPipelineSpec,
 ) -> Result<Option<NetworkPolicySettings>> {
     let Some(policy) = spec.network_policy.as_ref().filter(|p| p.enabled) else {
@@ -50,6 +53,21 @@ pub fn network_policy_settings(
     };
     let redis = match spec.serving.as_ref().filter(|s| s.enabled) {
         None => None,
+        // The operator's own Redis: its pods, unless peers are given.
+        Some(serving) if serving.redis.managed => {
+            let peers = if policy.redis_peers.is_empty() {
+                vec![NetworkPolicyPeer {
+                    pod_selector: Some(LabelSelector {
+                        match_labels: Some(selector_labels(name, Component::Redis)),
+                        ..LabelSelector::default()
+                    }),
+                    ..NetworkPolicyPeer::default()
+                }]
+            } else {
+                policy.redis_peers.clone()
+            };
+            Some((peers, REDIS_PORT))
+        }
         Some(_) if policy.redis_peers.is_empty() => {
             return Err(invalid(
                 "networkPolicy.redisPeers is required with serving: the serving pods write \
@@ -61,7 +79,10 @@ pub fn network_policy_settings(
         }
         Some(serving) => Some((
             policy.redis_peers.clone(),
-            address_port(&serving.redis.address, "serving.redis.address")?,
+            address_port(
+                serving.redis.address.as_deref().unwrap_or_default(),
+                "serving.redis.address",
+            )?,
         )),
     };
     let dns_peers = if policy.dns_peers.is_empty() {
@@ -214,7 +235,7 @@ spec:
     }
 
     fn error(yaml: &str) -> String {
-        let err = network_policy_settings(&spec(yaml)).expect_err("refused");
+        let err = network_policy_settings("shop", &spec(yaml)).expect_err("refused");
         assert!(err.is_permanent(), "{err}");
         err.to_string()
     }
@@ -225,13 +246,13 @@ spec:
             "  kafka: {bootstrapServers: 'k:9092'}",
             "  kafka: {bootstrapServers: 'k:9092'}\n  networkPolicy: {enabled: false}",
         ] {
-            assert_eq!(network_policy_settings(&spec(yaml)).expect("ok"), None);
+            assert_eq!(network_policy_settings("shop", &spec(yaml)).expect("ok"), None);
         }
     }
 
     #[test]
     fn strimzi_cluster_gives_the_kafka_peers_and_bootstrap_the_ports() {
-        let s = network_policy_settings(&spec(
+        let s = network_policy_settings("shop", &spec(
             "  kafka: {bootstrapServers: 'my-kafka-bootstrap:9093, b1:9094,b2:9093', strimziCluster: my}
   networkPolicy: {enabled: true}",
         ))
@@ -253,6 +274,29 @@ spec:
     }
 
     #[test]
+    fn a_managed_redis_is_the_default_redis_peer() {
+        let s = network_policy_settings(
+            "shop",
+            &spec(
+                "  kafka: {bootstrapServers: 'k:9092', strimziCluster: my}
+  serving: {redis: {managed: true}}
+  networkPolicy: {enabled: true}",
+            ),
+        )
+        .expect("valid")
+        .expect("enabled");
+        let (peers, port) = s.redis.expect("serving reaches Redis");
+        assert_eq!(port, 6379);
+        let labels = peers[0]
+            .pod_selector
+            .as_ref()
+            .and_then(|s| s.match_labels.clone())
+            .expect("a pod selector");
+        assert_eq!(labels, selector_labels("shop", Component::Redis));
+        assert!(peers[0].namespace_selector.is_none(), "the pipeline's namespace only");
+    }
+
+    #[test]
     fn redis_peers_are_required_with_serving_and_take_its_port() {
         let base = "  kafka: {bootstrapServers: 'k:9092', strimziCluster: my}
   serving: {redis: {address: 'redis.cache:6380'}}";
@@ -261,7 +305,7 @@ spec:
             err.contains("networkPolicy.redisPeers is required"),
             "{err}"
         );
-        let s = network_policy_settings(&spec(&format!(
+        let s = network_policy_settings("shop", &spec(&format!(
             "{base}\n  networkPolicy: {{enabled: true, redisPeers: [{{ipBlock: {{cidr: 10.1.0.0/16}}}}]}}"
         )))
         .expect("valid")
@@ -269,7 +313,7 @@ spec:
         assert_eq!(s.redis.map(|(_, port)| port), Some(6380));
         // A disabled serving needs no Redis.
         let disabled = base.replace("{redis:", "{enabled: false, redis:");
-        let s = network_policy_settings(&spec(&format!(
+        let s = network_policy_settings("shop", &spec(&format!(
             "{disabled}\n  networkPolicy: {{enabled: true}}"
         )))
         .expect("valid")
@@ -309,7 +353,7 @@ spec:
 
     #[test]
     fn explicit_ports_are_sorted_and_deduplicated() {
-        let s = network_policy_settings(&spec(
+        let s = network_policy_settings("shop", &spec(
             "  kafka: {bootstrapServers: 'k:9092'}
   networkPolicy: {enabled: true, kafkaPeers: [{podSelector: {}}], kafkaPorts: [9095, 9094, 9095]}",
         ))

@@ -21,7 +21,7 @@ use crate::status::{
     TopicsState, WorkloadObservation,
 };
 use crate::workloads::{
-    SERVED_TOPICS, generator_name, processor_name, serving_group, serving_name,
+    SERVED_TOPICS, generator_name, managed_redis_name, processor_name, serving_group, serving_name,
 };
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 
@@ -30,6 +30,8 @@ pub struct Observed {
     pub generator: Option<WorkloadObservation>,
     /// `None` unless serving is enabled.
     pub serving: Option<WorkloadObservation>,
+    /// `None` unless serving is enabled with a managed Redis.
+    pub managed_redis: Option<WorkloadObservation>,
     /// `Err(message)` when Kafka could not be asked.
     pub lag: std::result::Result<LagSample, String>,
     /// The merge stage's commits; `Err(message)` when they could not be read.
@@ -76,6 +78,18 @@ pub async fn observe(
                 .and_then(|s| s.ready_replicas)
                 .unwrap_or(0),
             desired: s.spec.replicas,
+        }),
+        None => None,
+    };
+    let managed_redis = match p.serving.as_ref().and_then(|s| s.managed_redis.as_ref()) {
+        Some(_) => Some(WorkloadObservation {
+            ready: statefulsets
+                .get_opt(&managed_redis_name(&p.name))
+                .await?
+                .and_then(|s| s.status)
+                .and_then(|s| s.ready_replicas)
+                .unwrap_or(0),
+            desired: 1,
         }),
         None => None,
     };
@@ -126,6 +140,7 @@ pub async fn observe(
         processor,
         generator,
         serving,
+        managed_redis,
         lag,
         merge,
         serving_progress,
@@ -260,7 +275,14 @@ pub fn summarise(
         desired_replicas: g.desired,
         measured_events_per_second: input_rate,
     });
-    let serving = serving_summary(ctx, key, p, observed.serving, observed.serving_progress);
+    let serving = serving_summary(
+        ctx,
+        key,
+        p,
+        observed.serving,
+        observed.managed_redis,
+        observed.serving_progress,
+    );
     let observations = Observations {
         topics,
         generator: observed.generator,
@@ -291,6 +313,7 @@ fn serving_summary(
     key: &str,
     p: &ValidatedPipeline,
     workload: Option<WorkloadObservation>,
+    managed_redis: Option<WorkloadObservation>,
     progress: Option<std::result::Result<GroupProgress, String>>,
 ) -> Option<(ServingObservation, ServingStatus)> {
     let workload = workload?;
@@ -313,8 +336,21 @@ fn serving_summary(
         url: crate::workloads::serving_url(p),
         writes_per_second,
         lag,
+        redis_address: p
+            .serving
+            .as_ref()
+            .map(|s| s.redis_address.clone())
+            .unwrap_or_default(),
+        managed_redis_replicas: managed_redis.map(|r| format!("{}/{}", r.ready, r.desired)),
     };
-    Some((ServingObservation { workload, lag }, status))
+    Some((
+        ServingObservation {
+            workload,
+            managed_redis,
+            lag,
+        },
+        status,
+    ))
 }
 
 /// Samples both consumer groups of the processor into their windows and

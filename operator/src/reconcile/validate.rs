@@ -6,12 +6,12 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use super::network_policy_settings::network_policy_settings;
+use super::serving_settings::serving_settings;
 use super::topic_names::{check_length, resolve_topic_name};
 use crate::crd::AnalyticsPipeline;
 use crate::error::{Error, Result};
 use crate::model::{
-    DefaultImages, DesiredTopic, GeneratorSettings, ProcessorSettings, ServingSettings, TopicRole,
-    ValidatedPipeline,
+    DefaultImages, DesiredTopic, GeneratorSettings, ProcessorSettings, TopicRole, ValidatedPipeline,
 };
 
 pub fn validate(pipeline: &AnalyticsPipeline, images: &DefaultImages) -> Result<ValidatedPipeline> {
@@ -45,16 +45,9 @@ pub fn validate(pipeline: &AnalyticsPipeline, images: &DefaultImages) -> Result<
                 .unwrap_or_else(|| images.processor.clone()),
             spec: spec.processor.clone(),
         },
-        serving: spec
-            .serving
-            .as_ref()
-            .filter(|s| s.enabled)
-            .map(|s| ServingSettings {
-                image: s.image.clone().unwrap_or_else(|| images.serving.clone()),
-                spec: s.clone(),
-            }),
+        serving: serving_settings(spec.serving.as_ref(), &namespace, &name, images)?,
         deletion_policy: spec.deletion_policy,
-        network_policy: network_policy_settings(spec)?,
+        network_policy: network_policy_settings(&name, spec)?,
         name,
         namespace,
     })
@@ -223,6 +216,7 @@ mod tests {
             generator: "shopstream/generator:test".into(),
             processor: "shopstream/processor:test".into(),
             serving: "shopstream/serving:test".into(),
+            redis: "redis:test".into(),
         }
     }
 

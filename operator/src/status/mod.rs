@@ -13,7 +13,7 @@ pub use phase::{
     LagObservation, MergeObservation, Observations, ProcessorObservation, TopicsState,
     WorkloadObservation, derive_conditions, derive_phase,
 };
-pub use serving_condition::ServingObservation;
+pub use serving_condition::{ServingObservation, ServingReadyChange, serving_ready_change};
 
 /// Condition types, as Kubernetes conventions want them: positive polarity.
 pub const TOPICS_READY: &str = "TopicsReady";

@@ -236,7 +236,7 @@ fn container_env(pipeline: &str, w: &WorkloadSettings) -> Vec<EnvVar> {
     env
 }
 
-fn restricted_container_security() -> SecurityContext {
+pub(super) fn restricted_container_security() -> SecurityContext {
     SecurityContext {
         run_as_non_root: Some(true),
         read_only_root_filesystem: Some(true),

@@ -7,6 +7,8 @@ pub enum Component {
     Processor,
     /// The serving component (`spec.serving`).
     Serving,
+    /// The Redis the operator deploys for serving (`redis.managed: true`).
+    Redis,
     /// Objects shared by both workloads (ConfigMap, metrics Service).
     Pipeline,
 }
@@ -17,6 +19,7 @@ impl Component {
             Component::Generator => "generator",
             Component::Processor => "processor",
             Component::Serving => "serving",
+            Component::Redis => "redis",
             Component::Pipeline => "pipeline",
         }
     }

@@ -6,6 +6,7 @@
 mod configmap;
 mod deployment;
 mod labels;
+mod managed_redis;
 mod network_policy;
 mod service;
 mod serving;
@@ -17,6 +18,10 @@ pub use deployment::{
     processor_name,
 };
 pub use labels::{Component, labels, selector_labels};
+pub use managed_redis::{
+    REDIS_DATA_VOLUME, REDIS_PORT, build_managed_redis_service, build_managed_redis_statefulset,
+    managed_redis_address, managed_redis_name,
+};
 pub use network_policy::{build_network_policies, network_policy_names};
 pub use service::{build_metrics_service, metrics_service_name};
 pub use serving::{

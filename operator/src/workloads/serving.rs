@@ -109,7 +109,7 @@ pub fn build_serving_deployment(
     );
     let mut env = vec![
         literal(serving::GROUP_ID, serving_group(p)),
-        literal(serving::REDIS_ADDRESS, spec.redis.address.clone()),
+        literal(serving::REDIS_ADDRESS, settings.redis_address.clone()),
         literal(serving::PIPELINE_NAMESPACE, p.namespace.clone()),
         literal(serving::PIPELINE_NAME, p.name.clone()),
         literal(

@@ -15,7 +15,9 @@ pub struct CommandLine {
 impl CommandLine {
     /// The container's `command` and `args`. A command without a slash
     /// (`processor`) names one of the workspace's binaries in `bin_dir`,
-    /// which stand in for the image's.
+    /// which stand in for the image's; one that is not there is looked up
+    /// on the host's PATH (`redis-server`, the managed Redis's, is
+    /// Debian's).
     pub fn of(container: &Container, bin_dir: &Path) -> Result<Self> {
         let mut argv: Vec<String> = container.command.clone().unwrap_or_default();
         argv.extend(container.args.clone().unwrap_or_default());
@@ -29,7 +31,12 @@ impl CommandLine {
         let program = if name.contains('/') {
             PathBuf::from(&name)
         } else {
-            bin_dir.join(&name)
+            let workspace = bin_dir.join(&name);
+            if workspace.is_file() {
+                workspace
+            } else {
+                on_path(&name).unwrap_or(workspace)
+            }
         };
         Ok(Self {
             program,
@@ -41,7 +48,7 @@ impl CommandLine {
     pub fn ensure_program_exists(&self) -> Result<()> {
         if !self.program.is_file() {
             bail!(
-                "no binary for the container command {:?}: {} does not exist (build the workspace: cargo build --workspace, or set SHOPSTREAM_BIN_DIR)",
+                "no binary for the container command {:?}: {} does not exist (build the workspace: cargo build --workspace, or set SHOPSTREAM_BIN_DIR; a program that is not the workspace's must be on the PATH, e.g. redis-server, which hack/redis/up.sh installs)",
                 self.program
                     .file_name()
                     .map(|n| n.to_string_lossy().into_owned())
@@ -59,6 +66,14 @@ impl CommandLine {
             .collect::<Vec<_>>()
             .join(" ")
     }
+}
+
+/// `name` in a directory of the host's PATH.
+fn on_path(name: &str) -> Option<PathBuf> {
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path)
+        .map(|dir| dir.join(name))
+        .find(|candidate| candidate.is_file())
 }
 
 #[cfg(test)]
@@ -89,6 +104,21 @@ mod tests {
         assert_eq!(
             line.display(),
             "/repo/target/debug/processor --stage 1 --verbose"
+        );
+    }
+
+    #[test]
+    fn a_bare_command_missing_from_the_bin_dir_comes_from_the_path() {
+        let c = container(Some(&["sh"]), None);
+        let line = CommandLine::of(&c, Path::new("/nonexistent-dir")).expect("command line");
+        assert!(line.program.is_absolute(), "{}", line.program.display());
+        assert!(line.program.ends_with("sh"));
+        line.ensure_program_exists().expect("sh is on the PATH");
+        let c = container(Some(&["no-such-program-anywhere"]), None);
+        let line = CommandLine::of(&c, Path::new("/bin-dir")).expect("command line");
+        assert_eq!(
+            line.program,
+            PathBuf::from("/bin-dir/no-such-program-anywhere")
         );
     }
 

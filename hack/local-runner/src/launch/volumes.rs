@@ -5,8 +5,12 @@
 //! under a mount path is rewritten to the host file (the workloads get file
 //! *paths* in their environment, e.g. `KAFKA_SASL_PASSWORD_FILE`).
 //!
-//! Only Secret volumes are supported; a mount of any other volume type is
-//! an error naming it, not a process that silently misses its files.
+//! Only Secret volumes and a StatefulSet's claim templates are supported; a
+//! mount of any other volume type is an error naming it, not a process that
+//! silently misses its files. A claim is a directory of the Pod's that is
+//! kept across restarts of the process (a PersistentVolumeClaim outlives
+//! its pod), and arguments naming a path under its mount path are
+//! rewritten too (`redis-server --dir /data`).
 
 use std::io::Write as _;
 use std::os::unix::fs::{OpenOptionsExt as _, PermissionsExt as _};
@@ -42,11 +46,22 @@ pub fn mounted_secrets<'a>(container: &Container, volumes: &'a [Volume]) -> Vec<
 pub fn materialize(
     container: &Container,
     volumes: &[Volume],
+    claims: &[String],
     objects: &ReferencedObjects,
     pod_dir: &Path,
 ) -> Result<Vec<HostMount>> {
     let mut mounts = Vec::new();
     for mount in container.volume_mounts.iter().flatten() {
+        if claims.contains(&mount.name) {
+            // Kept: the data of a claim survives its pod.
+            let host_dir = pod_dir.join(&mount.name);
+            create_private_dir(&host_dir)?;
+            mounts.push(HostMount {
+                mount_path: mount.mount_path.trim_end_matches('/').to_string(),
+                host_dir,
+            });
+            continue;
+        }
         let Some(volume) = volumes.iter().find(|v| v.name == mount.name) else {
             bail!("volume mount {} names no volume of the pod", mount.name);
         };
@@ -119,24 +134,36 @@ fn create_private_dir(dir: &Path) -> Result<()> {
 pub fn rewrite_paths(env: &mut Environment, mounts: &[HostMount]) {
     let rewritten: Vec<(String, String)> = env
         .iter()
-        .filter_map(|(name, value)| {
-            mounts.iter().find_map(|m| {
-                let rest = value.strip_prefix(&m.mount_path)?;
-                let rest = if rest.is_empty() {
-                    ""
-                } else {
-                    rest.strip_prefix('/')?
-                };
-                Some((
-                    name.to_string(),
-                    m.host_dir.join(rest).display().to_string(),
-                ))
-            })
-        })
+        .filter_map(|(name, value)| Some((name.to_string(), host_path(value, mounts)?)))
         .collect();
     for (name, value) in rewritten {
         env.set(name, value);
     }
+}
+
+/// Arguments naming a path under a mount path now name the host path. Pure.
+pub fn rewrite_arg_paths(args: &mut [String], mounts: &[HostMount]) {
+    for arg in args.iter_mut() {
+        if let Some(host) = host_path(arg, mounts) {
+            *arg = host;
+        }
+    }
+}
+
+fn host_path(value: &str, mounts: &[HostMount]) -> Option<String> {
+    mounts.iter().find_map(|m| {
+        let rest = value.strip_prefix(&m.mount_path)?;
+        if rest.is_empty() {
+            // The mount path itself (`--dir /data`): no trailing slash.
+            return Some(m.host_dir.display().to_string());
+        }
+        Some(
+            m.host_dir
+                .join(rest.strip_prefix('/')?)
+                .display()
+                .to_string(),
+        )
+    })
 }
 
 #[cfg(test)]
@@ -215,7 +242,7 @@ mod tests {
                 &[("password", "s3cret"), ("sasl.jaas.config", "x")],
             )),
         );
-        let mounts = materialize(&container, &volumes, &objects, &dir).expect("written");
+        let mounts = materialize(&container, &volumes, &[], &objects, &dir).expect("written");
         let file = dir.join("kafka-user/password");
         assert_eq!(std::fs::read_to_string(&file).expect("file"), "s3cret");
         assert_eq!(
@@ -252,6 +279,7 @@ mod tests {
         let error = materialize(
             &container,
             &[volume("kafka-user", "shop", &["password"])],
+            &[],
             &objects,
             &dir,
         )
@@ -265,8 +293,39 @@ mod tests {
             ..Volume::default()
         };
         let error =
-            materialize(&container, &[empty_dir], &objects, &dir).expect_err("not a Secret");
+            materialize(&container, &[empty_dir], &[], &objects, &dir).expect_err("not a Secret");
         assert!(error.to_string().contains("not a Secret volume"), "{error}");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn a_claim_is_a_kept_directory_and_arguments_follow_it() {
+        let dir =
+            std::env::temp_dir().join(format!("local-runner-volumes-claim-{}", std::process::id()));
+        let container = container(&[("data", "/data/")]);
+        let objects = ReferencedObjects::empty("team-a");
+        let claims = ["data".to_string()];
+        let mounts = materialize(&container, &[], &claims, &objects, &dir).expect("created");
+        let data = dir.join("data");
+        std::fs::write(data.join("appendonly.aof"), "kept").expect("write");
+        // A restart of the process: the claim's files are still there.
+        let again = materialize(&container, &[], &claims, &objects, &dir).expect("again");
+        assert_eq!(again, mounts);
+        assert_eq!(
+            std::fs::read_to_string(data.join("appendonly.aof")).expect("kept"),
+            "kept"
+        );
+        let mut args: Vec<String> = ["--dir", "/data", "--other", "/database"]
+            .iter()
+            .map(|a| a.to_string())
+            .collect();
+        rewrite_arg_paths(&mut args, &mounts);
+        assert_eq!(args[1], data.display().to_string());
+        assert_eq!(args[3], "/database");
+        // Without the claim the mount names no volume: an error, not a
+        // process writing to a path that does not exist.
+        let error = materialize(&container, &[], &[], &objects, &dir).expect_err("no volume");
+        assert!(error.to_string().contains("names no volume"), "{error}");
         let _ = std::fs::remove_dir_all(&dir);
     }
 }

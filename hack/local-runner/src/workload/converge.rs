@@ -97,6 +97,7 @@ mod tests {
             client: Client::try_from(config).expect("a client"),
             bin_dir: PathBuf::from("/nonexistent"),
             log_dir,
+            network: Default::default(),
         }
     }
 

@@ -33,6 +33,10 @@ pub struct DesiredWorkload {
     pub grace: Duration,
     pub template: PodTemplateSpec,
     pub pods: PodNaming,
+    /// A StatefulSet's claim templates (each replica's kept data).
+    pub claims: Vec<String>,
+    /// A StatefulSet's governing Service (`spec.serviceName`).
+    pub service_name: Option<String>,
 }
 
 /// How the workload's controller names its pods, so that each process can
@@ -66,6 +70,8 @@ impl DesiredWorkload {
                 revision: d.annotations().get(REVISION_ANNOTATION).cloned(),
                 match_labels: spec.selector.match_labels.clone(),
             },
+            claims: Vec::new(),
+            service_name: None,
         })
     }
 
@@ -90,6 +96,13 @@ impl DesiredWorkload {
             grace: grace_period(&spec.template, max_grace),
             template: spec.template.clone(),
             pods: PodNaming::Ordinal { start },
+            claims: spec
+                .volume_claim_templates
+                .iter()
+                .flatten()
+                .filter_map(|c| c.metadata.name.clone())
+                .collect(),
+            service_name: spec.service_name.clone().filter(|s| !s.is_empty()),
         })
     }
 

@@ -1,16 +1,17 @@
 //! Starting a workload's missing replicas.
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Instant;
 
-use anyhow::{Context as _, Result};
+use anyhow::{Context as _, Result, bail};
 use kube::Client;
 use tracing::{info, warn};
 
 use super::desired::{DesiredWorkload, PodNaming};
 use super::pod_names::{assign_pod_names, current_pod_names};
 use super::{Replica, ReplicaProcess, Workload, WorkloadKey};
-use crate::launch::{self, ReferencedObjects};
+use crate::launch::{self, ReferencedObjects, ServiceAddresses};
 use crate::process::spawn;
 
 /// What starting a process needs besides its workload.
@@ -20,6 +21,16 @@ pub struct Launcher {
     pub bin_dir: PathBuf,
     /// Where each process's log goes.
     pub log_dir: PathBuf,
+    /// The servers among the workloads (see `launch::services`).
+    pub network: HostNetwork,
+}
+
+/// The servers the runner runs: each one's loopback port, kept for the
+/// workload's life, and the Service addresses standing for them.
+#[derive(Debug, Default)]
+pub struct HostNetwork {
+    pub ports: BTreeMap<WorkloadKey, u16>,
+    pub services: ServiceAddresses,
 }
 
 impl Launcher {
@@ -62,10 +73,23 @@ pub async fn start_replicas(
         .and_then(|s| s.volumes.as_deref())
         .unwrap_or_default();
     let objects = ReferencedObjects::read(&launcher.client, ns, container, volumes).await;
+    let listen_port = launch::listening_port(container)
+        .and_then(|_| launcher.network.ports.get(&workload.key).copied());
+    let network = launch::Network {
+        listen_port,
+        services: Some(&launcher.network.services),
+    };
     for (index, pod_name) in pod_names {
+        if listen_port.is_some() && index > 0 {
+            // One loopback port per server workload.
+            bail!(
+                "a server (its container names its --port) runs one replica locally; replica {index} is not started"
+            );
+        }
         let previous = workload.replicas.remove(&index);
         let pod_volumes = launch::PodVolumes {
             volumes,
+            claims: &desired.claims,
             host_dir: launcher.volumes_dir(ns, &pod_name),
         };
         let spec = launch::resolve(
@@ -74,6 +98,7 @@ pub async fn start_replicas(
             &launcher.bin_dir,
             &objects,
             &pod_volumes,
+            &network,
         )?;
         let log_path = launcher.log_path(&workload.key, index);
         let child = spawn(&spec, &log_path).with_context(|| {
