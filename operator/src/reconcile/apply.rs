@@ -30,8 +30,8 @@ use crate::workloads::{
     build_config_map, build_generator_deployment, build_managed_redis_service,
     build_managed_redis_statefulset, build_metrics_service, build_network_policies,
     build_processor_statefulset, build_serving_deployment, build_serving_service, config_map_name,
-    generator_name, managed_redis_name, metrics_service_name, network_policy_names,
-    processor_name, serving_name,
+    generator_name, managed_redis_name, metrics_service_name, network_policy_names, processor_name,
+    serving_name,
 };
 
 /// What the workload step did.

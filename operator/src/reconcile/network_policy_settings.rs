@@ -246,7 +246,10 @@ spec:
             "  kafka: {bootstrapServers: 'k:9092'}",
             "  kafka: {bootstrapServers: 'k:9092'}\n  networkPolicy: {enabled: false}",
         ] {
-            assert_eq!(network_policy_settings("shop", &spec(yaml)).expect("ok"), None);
+            assert_eq!(
+                network_policy_settings("shop", &spec(yaml)).expect("ok"),
+                None
+            );
         }
     }
 
@@ -293,7 +296,10 @@ spec:
             .and_then(|s| s.match_labels.clone())
             .expect("a pod selector");
         assert_eq!(labels, selector_labels("shop", Component::Redis));
-        assert!(peers[0].namespace_selector.is_none(), "the pipeline's namespace only");
+        assert!(
+            peers[0].namespace_selector.is_none(),
+            "the pipeline's namespace only"
+        );
     }
 
     #[test]
@@ -313,9 +319,10 @@ spec:
         assert_eq!(s.redis.map(|(_, port)| port), Some(6380));
         // A disabled serving needs no Redis.
         let disabled = base.replace("{redis:", "{enabled: false, redis:");
-        let s = network_policy_settings("shop", &spec(&format!(
-            "{disabled}\n  networkPolicy: {{enabled: true}}"
-        )))
+        let s = network_policy_settings(
+            "shop",
+            &spec(&format!("{disabled}\n  networkPolicy: {{enabled: true}}")),
+        )
         .expect("valid")
         .expect("enabled");
         assert_eq!(s.redis, None);
@@ -353,10 +360,13 @@ spec:
 
     #[test]
     fn explicit_ports_are_sorted_and_deduplicated() {
-        let s = network_policy_settings("shop", &spec(
-            "  kafka: {bootstrapServers: 'k:9092'}
+        let s = network_policy_settings(
+            "shop",
+            &spec(
+                "  kafka: {bootstrapServers: 'k:9092'}
   networkPolicy: {enabled: true, kafkaPeers: [{podSelector: {}}], kafkaPorts: [9095, 9094, 9095]}",
-        ))
+            ),
+        )
         .expect("valid")
         .expect("enabled");
         assert_eq!(s.kafka_ports, [9094, 9095]);
