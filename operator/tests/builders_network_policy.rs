@@ -40,6 +40,7 @@ fn validated(yaml: &str) -> ValidatedPipeline {
             generator: "shopstream/generator:0.1.0".into(),
             processor: "shopstream/processor:0.1.0".into(),
             serving: "shopstream/serving:0.1.0".into(),
+            redis: "redis:7.4".into(),
         },
     )
     .expect("valid pipeline")
