@@ -115,6 +115,10 @@ async fn apply_to_running() {
             Duration::from_secs(60),
         )
         .await;
+        // The local runner starts nothing while it stops the deleted
+        // pipeline's processes (up to its 10 s grace each): without this
+        // pause the next run would time the runner, not the operator.
+        tokio::time::sleep(Duration::from_secs(12)).await;
     }
     let mut running: Vec<Duration> = all.iter().filter_map(|t| t.running).collect();
     running.sort();
