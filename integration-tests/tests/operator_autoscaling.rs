@@ -130,6 +130,9 @@ async fn lag_scales_the_processor_up_within_lagging_partitions_and_back_down() {
     let down = wait_for_replicas(&pipelines, &statefulsets, &name, 1).await;
     assert!(down.last_scale_time > up.last_scale_time);
     // The reason moves on with each refresh; the Event keeps the decision's.
+    // The down window holds the highest recommendation of its 4 s, so with
+    // refreshes a second apart (a young pipeline's) the count may come down
+    // in steps (4 → 3 → 1): the last step is the one that reaches 1.
     wait_until("a ScaledDown Event", Duration::from_secs(30), || async {
         let events = support::kubectl(&[
             "get",
@@ -141,7 +144,7 @@ async fn lag_scales_the_processor_up_within_lagging_partitions_and_back_down() {
             "-o",
             "jsonpath={.items[*].message}",
         ]);
-        if events.contains("processor scaled from 4 to 1 replicas: lag 0 records") {
+        if events.contains(" to 1 replicas: lag 0 records") {
             Ok(())
         } else {
             Err(events)
