@@ -131,7 +131,7 @@ async fn lag_scales_the_processor_up_within_lagging_partitions_and_back_down() {
     assert!(down.last_scale_time > up.last_scale_time);
     // The reason moves on with each refresh; the Event keeps the decision's.
     // The down window holds the highest recommendation of its 4 s, so with
-    // refreshes a second apart (a young pipeline's) the count may come down
+    // refreshes close together the count may come down
     // in steps (4 → 3 → 1): the last step is the one that reaches 1.
     wait_until("a ScaledDown Event", Duration::from_secs(30), || async {
         let events = support::kubectl(&[
