@@ -71,7 +71,7 @@ impl Context {
         }
     }
 
-    /// `p` with the topics of the status last written for it, when the
+    /// `p` with the status last written for it, when the
     /// cache may not have caught up with that write yet.
     pub fn freshest(&self, p: &AnalyticsPipeline) -> Option<AnalyticsPipeline> {
         let status = self.state.freshen(&crate::model::pipeline_key(p), p)?;

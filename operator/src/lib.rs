@@ -23,4 +23,4 @@ pub mod refresh_pacer;
 pub mod status;
 pub mod strimzi_api;
 pub mod workloads;
-pub mod written_topics;
+pub mod written_status;

@@ -6,8 +6,8 @@
 //!
 //! The parts with logic of their own keep it in their modules, as
 //! `impl PipelineStates` blocks over their field: [`crate::applied_workloads`]
-//! (skipping unchanged applies) and [`crate::written_topics`] (the topics of
-//! the last status written).
+//! (skipping unchanged applies) and [`crate::written_status`] (the last status
+//! written).
 
 use std::collections::HashMap;
 use std::sync::{Mutex, MutexGuard};
@@ -20,7 +20,7 @@ use crate::crd::{GroupLagVerdict, Phase};
 use crate::kafka::{CommitRate, OffsetObservation, RateTracker};
 use crate::status::lag_verdict::{GroupSample, Judgement, LagWindow};
 use crate::status::merge::{MergeSummary, StallTracker};
-use crate::written_topics::WrittenStatus;
+use crate::written_status::WrittenStatus;
 
 /// Every phase, in the order [`PipelineStates::set_phase`] counts them.
 pub const PHASES: [Phase; 5] = [
@@ -74,7 +74,7 @@ pub struct PipelineState {
     pub phase: Option<Phase>,
     /// What was last applied (lost: one apply that finds nothing to do).
     pub applied: AppliedRecord,
-    /// The topics of the status last written.
+    /// The status last written.
     pub written: Option<WrittenStatus>,
 }
 
