@@ -2,55 +2,15 @@
 //! operator writes shows up as a fixture diff in review. Regenerate after an
 //! intended change with `UPDATE_FIXTURES=1 cargo test -p operator --test builders`.
 
-use std::path::PathBuf;
+mod builders_support;
 
+use builders_support::{assert_matches_fixture, validated};
 use operator::crd::AnalyticsPipeline;
-use operator::model::{DefaultImages, ValidatedPipeline};
-use operator::reconcile::validate::validate;
+use operator::model::ValidatedPipeline;
 use operator::workloads::{
     build_config_map, build_generator_deployment, build_metrics_service,
     build_processor_statefulset, build_serving_deployment, build_serving_service,
 };
-use serde::Serialize;
-
-fn fixture_path(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures")
-        .join(name)
-}
-
-fn assert_matches_fixture<T: Serialize>(name: &str, object: &T) {
-    let actual = serde_yaml::to_string(object).expect("object serializes");
-    let path = fixture_path(name);
-    if std::env::var_os("UPDATE_FIXTURES").is_some() {
-        std::fs::write(&path, &actual).expect("write fixture");
-        return;
-    }
-    let expected = std::fs::read_to_string(&path).unwrap_or_else(|e| {
-        panic!(
-            "cannot read {}: {e}; create it with UPDATE_FIXTURES=1",
-            path.display()
-        )
-    });
-    assert!(
-        actual == expected,
-        "{name} differs from the fixture.\n--- expected\n{expected}\n--- actual\n{actual}"
-    );
-}
-
-fn validated(yaml: &str) -> ValidatedPipeline {
-    let pipeline: AnalyticsPipeline = serde_yaml::from_str(yaml).expect("pipeline parses");
-    validate(
-        &pipeline,
-        &DefaultImages {
-            generator: "shopstream/generator:0.1.0".into(),
-            processor: "shopstream/processor:0.1.0".into(),
-            serving: "shopstream/serving:0.1.0".into(),
-            redis: "redis:7.4".into(),
-        },
-    )
-    .expect("valid pipeline")
-}
 
 const EXAMPLE: &str = "
 apiVersion: analytics.shopstream.dev/v1alpha1

@@ -4,47 +4,14 @@
 //! Regenerate after an intended change with
 //! `UPDATE_FIXTURES=1 cargo test -p operator --test builders_kafka_security`.
 
-use std::path::PathBuf;
+mod builders_support;
 
-use operator::crd::AnalyticsPipeline;
-use operator::model::{DefaultImages, ValidatedPipeline};
-use operator::reconcile::validate::validate;
+use builders_support::{assert_matches_fixture, validated};
+use operator::model::ValidatedPipeline;
 use operator::workloads::{
     build_config_map, build_generator_deployment, build_processor_statefulset,
     build_serving_deployment,
 };
-use serde::Serialize;
-
-fn assert_matches_fixture<T: Serialize>(name: &str, object: &T) {
-    let actual = serde_yaml::to_string(object).expect("object serializes");
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures")
-        .join(name);
-    if std::env::var_os("UPDATE_FIXTURES").is_some() {
-        std::fs::write(&path, &actual).expect("write fixture");
-        return;
-    }
-    let expected = std::fs::read_to_string(&path)
-        .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
-    assert!(
-        actual == expected,
-        "{name} differs from the fixture.\n--- expected\n{expected}\n--- actual\n{actual}"
-    );
-}
-
-fn validated(yaml: &str) -> ValidatedPipeline {
-    let pipeline: AnalyticsPipeline = serde_yaml::from_str(yaml).expect("pipeline parses");
-    validate(
-        &pipeline,
-        &DefaultImages {
-            generator: "shopstream/generator:0.1.0".into(),
-            processor: "shopstream/processor:0.1.0".into(),
-            serving: "shopstream/serving:0.1.0".into(),
-            redis: "redis:7.4".into(),
-        },
-    )
-    .expect("valid pipeline")
-}
 
 const SCRAM: &str = "
 apiVersion: analytics.shopstream.dev/v1alpha1
