@@ -67,7 +67,8 @@ start_detached() {
   local name="$1" pidfile="$2" logfile="$3"; shift 3
   [[ -f "$logfile" ]] && mv -f "$logfile" "$logfile.prev"
   rm -f "$pidfile"
-  setsid bash -c 'echo $$ >"$0"; exec "$@"' "$pidfile" "$@" >"$logfile" 2>&1 </dev/null 3>&- &
+  # fd 9 is hack/local/up.sh's lock: the daemon must not keep it.
+  setsid bash -c 'echo $$ >"$0"; exec "$@"' "$pidfile" "$@" >"$logfile" 2>&1 </dev/null 3>&- 9>&- &
   local _
   for _ in {1..50}; do [[ -s "$pidfile" ]] && break; sleep 0.1; done
   [[ -s "$pidfile" ]] || die "$name failed to launch; log: $logfile"

@@ -14,6 +14,12 @@ source "$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/common.sh"
 start_time=$SECONDS
 exec 3>&2   # keeps a handle on stderr for checks whose output wait_for hides
 mkdir -p "$RUN_DIR" "$LOG_DIR"
+# One at a time: the tests of one binary run in parallel and each calls this;
+# the second waits and then finds everything running instead of racing to
+# create the same Nodes. start_detached closes fd 9, so the daemons started
+# here do not hold the lock after the script ends.
+exec 9>"$RUN_DIR/local-up.lock"
+flock 9
 
 if [[ ! -x "$KUBE_CONTROLLER_MANAGER_BIN" || ! -x "$KUBE_SCHEDULER_BIN" || ! -x "$KWOK_BIN" || ! -s "$KWOK_STAGES" ]]; then
   log "building kube-controller-manager, kube-scheduler and kwok once (cold: several minutes on 2 cores); log: $LOG_DIR/build-local-stack.log"
