@@ -1,5 +1,5 @@
 //! The chart's opt-in PrometheusRule (prometheusRule.enabled):
-//! - off by default; on, it has the five alerts of docs/alerts.md, each
+//! - off by default; on, it has the six alerts of docs/alerts.md, each
 //!   with a severity, a summary and a runbook_url whose file exists in
 //!   docs/runbooks/ (and every runbook there belongs to an alert);
 //! - every expression parses as PromQL, and every metric it selects is one
@@ -28,6 +28,7 @@ const ALERTS: &[&str] = &[
     "ShopstreamPipelineLagHigh",
     "ShopstreamPipelineLagStalled",
     "ShopstreamDeadLetterRateHigh",
+    "ShopstreamWindowCloseSlow",
     "ShopstreamProcessorRestarting",
     "ShopstreamProcessorMemoryNearLimit",
 ];
@@ -143,6 +144,7 @@ fn every_alert_parses_and_selects_exported_metrics() {
         "shopstream_operator_pipeline_lag_seconds",
         "shopstream_operator_pipeline_lag_verdict",
         "shopstream_processor_invalid_events_total",
+        "shopstream_processor_end_to_end_latency_seconds",
     ] {
         assert!(
             exported.contains(must),
@@ -157,8 +159,14 @@ fn every_alert_parses_and_selects_exported_metrics() {
         let selected = selected_metrics(&parsed);
         assert!(!selected.is_empty(), "{name} selects no metric");
         for metric in &selected {
+            // A histogram is exposed under its name; rules select its series.
+            let family = ["_bucket", "_sum", "_count"]
+                .iter()
+                .find_map(|s| metric.strip_suffix(s))
+                .filter(|f| exported.contains(*f))
+                .unwrap_or(metric);
             assert!(
-                exported.contains(metric) || KUBERNETES_METRICS.contains(&metric.as_str()),
+                exported.contains(family) || KUBERNETES_METRICS.contains(&metric.as_str()),
                 "{name} selects {metric}, which neither the project nor the listed Kubernetes exporters export"
             );
         }
@@ -225,6 +233,10 @@ fn values_set_thresholds_labels_and_switch_alerts_off() {
         "--set",
         "prometheusRule.alerts.deadLetterRate.enabled=false",
         "--set",
+        "prometheusRule.alerts.windowCloseSlow.threshold=12",
+        "--set",
+        "prometheusRule.alerts.windowCloseSlow.quantile=0.9",
+        "--set",
         "prometheusRule.runbookBaseUrl=https://runbooks.example/x/",
         "--set",
         "watchNamespace=shop",
@@ -232,6 +244,11 @@ fn values_set_thresholds_labels_and_switch_alerts_off() {
     assert!(expr(alert(&rules, "ShopstreamPipelineLagHigh")).ends_with("> 42"));
     assert!(expr(alert(&rules, "ShopstreamProcessorMemoryNearLimit")).ends_with("> 0.8"));
     assert!(expr(alert(&rules, "ShopstreamProcessorRestarting")).contains("namespace=\"shop\""));
+    let slow = expr(alert(&rules, "ShopstreamWindowCloseSlow"));
+    assert!(
+        slow.starts_with("histogram_quantile(0.9,") && slow.ends_with("> 12"),
+        "{slow}"
+    );
     assert!(
         rules
             .iter()

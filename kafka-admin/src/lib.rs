@@ -58,7 +58,9 @@ pub use ops::configs::{ConfigEntry, ConfigSource};
 pub use ops::groups::{CommittedOffset, GroupDescription};
 pub use ops::offsets::{IsolationLevel, OffsetSpec};
 pub use ops::produce::ProducedRecord;
+pub use ops::read::FetchedRecords;
 pub use ops::topics::{Creation, NewTopic, PartitionInfo, TopicDescription, TopicInfo};
+pub use records::FetchedRecord;
 pub use security::{
     ClientIdentity, SaslConfig, SaslMechanism, ScramError, ScramHash, Secret, SecurityConfig,
     TlsConfig,

@@ -1,5 +1,6 @@
-//! Finding the first committed record at or after an offset in the record
-//! batches of a read-committed Fetch reply. Pure: bytes in, answer out.
+//! Reading the committed records at or after an offset (or only the first
+//! one) in the record batches of a read-committed Fetch reply. Pure: bytes
+//! in, answer out.
 //!
 //! Read-committed replies still contain records of aborted transactions;
 //! the reply lists, per partition, the aborted transactions in its range
@@ -92,10 +93,58 @@ pub(crate) struct Scan {
 /// limit) is ignored, as it is by every Kafka client. Err for a batch that
 /// cannot be decoded.
 pub(crate) fn first_committed_record(
-    mut records: Bytes,
+    records: Bytes,
     from: i64,
     aborted: &[AbortedTransaction],
 ) -> Result<Scan, String> {
+    let mut found = None;
+    let next = scan_committed(records, from, aborted, |timestamp, _| {
+        found = Some(timestamp);
+        false
+    })?;
+    Ok(Scan { found, next })
+}
+
+/// One committed data record of a Fetch reply.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FetchedRecord {
+    pub offset: i64,
+    /// Milliseconds since the epoch (the broker's append time when the
+    /// topic keeps log-append time).
+    pub timestamp: i64,
+    pub key: Option<Bytes>,
+    pub value: Option<Bytes>,
+}
+
+/// Every committed data record at offset `from` or later in `records`, in
+/// offset order, and where to fetch next (after the last whole batch).
+pub(crate) fn committed_records(
+    records: Bytes,
+    from: i64,
+    aborted: &[AbortedTransaction],
+) -> Result<(Vec<FetchedRecord>, i64), String> {
+    let mut out = Vec::new();
+    let next = scan_committed(records, from, aborted, |timestamp, record| {
+        out.push(FetchedRecord {
+            offset: record.offset,
+            timestamp,
+            key: record.key.clone(),
+            value: record.value.clone(),
+        });
+        true
+    })?;
+    Ok((out, next))
+}
+
+/// Calls `visit` with each committed data record at `from` or later (and
+/// its timestamp) until it returns false; returns the offset after the
+/// last whole batch read.
+fn scan_committed(
+    mut records: Bytes,
+    from: i64,
+    aborted: &[AbortedTransaction],
+    mut visit: impl FnMut(i64, &kafka_protocol::records::Record) -> bool,
+) -> Result<i64, String> {
     let mut next = from;
     let mut aborted: Vec<AbortedTransaction> = aborted.to_vec();
     aborted.sort_by_key(|a| a.first_offset);
@@ -144,7 +193,7 @@ pub(crate) fn first_committed_record(
                 header.base_offset
             )
         })?;
-        if let Some(record) = set.records.iter().find(|r| r.offset >= from) {
+        for record in set.records.iter().filter(|r| r.offset >= from) {
             // With log-append time every record of the batch carries the
             // broker's append time, stored as the batch's max timestamp.
             let timestamp = if header.is(TIMESTAMP_LOG_APPEND) {
@@ -152,13 +201,12 @@ pub(crate) fn first_committed_record(
             } else {
                 record.timestamp
             };
-            return Ok(Scan {
-                found: Some(timestamp),
-                next,
-            });
+            if !visit(timestamp, record) {
+                return Ok(next);
+            }
         }
     }
-    Ok(Scan { found: None, next })
+    Ok(next)
 }
 
 /// [`first_committed_record`]'s timestamp only.

@@ -221,3 +221,43 @@ fn a_reply_of_only_skipped_batches_says_where_to_read_on() {
         })
     );
 }
+
+#[test]
+fn every_committed_record_from_the_offset_is_read_with_its_value() {
+    // Producer 7 aborted 0..3; producer 8 committed 4..6; 7 is plain.
+    let data = concat(&[
+        batch(0, 3, 100, Some(7), Compression::None),
+        marker(3, 7, true),
+        batch(4, 2, 400, Some(8), Compression::Lz4),
+        marker(6, 8, false),
+        batch(7, 1, 700, None, Compression::None),
+    ]);
+    let aborted = [AbortedTransaction {
+        producer_id: 7,
+        first_offset: 0,
+    }];
+    let (records, next) = committed_records(data.clone(), 0, &aborted).expect("decodes");
+    let read: Vec<(i64, i64, Option<Bytes>)> = records
+        .into_iter()
+        .map(|r| (r.offset, r.timestamp, r.value))
+        .collect();
+    let value = |s: &'static str| Some(Bytes::from_static(s.as_bytes()));
+    assert_eq!(
+        read,
+        [
+            (4, 400, value("value 4")),
+            (5, 401, value("value 5")),
+            (7, 700, value("value 7")),
+        ]
+    );
+    assert_eq!(next, 8);
+    // From inside a batch; the cut-off tail of a reply is left for later.
+    let (records, next) =
+        committed_records(data.slice(..data.len() - 3), 5, &aborted).expect("decodes");
+    assert_eq!(
+        records.iter().map(|r| r.offset).collect::<Vec<_>>(),
+        [5],
+        "{records:?}"
+    );
+    assert_eq!(next, 7);
+}

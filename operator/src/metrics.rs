@@ -23,6 +23,8 @@ pub struct Metrics {
     pub autoscaler_changes: IntCounterVec,
     pub alerts_dropped: IntCounter,
     pub alert_write_failures: IntCounter,
+    /// Events raised for alerts the processors wrote, by reason.
+    pub processor_alert_events: IntCounterVec,
 }
 
 impl Metrics {
@@ -88,6 +90,18 @@ impl Metrics {
             "alert_write_failures_total",
             "Failed writes to an alerts topic (the alerts wait for the next reconcile)",
         )?;
+        let processor_alert_events = registry.counter_vec(
+            "processor_alert_events_total",
+            "Events raised for alerts the processors wrote to the alerts topics, by reason",
+            &["reason"],
+        )?;
+        for reason in [
+            "DeadLetterRateHigh",
+            "HighValueAnomalyBurst",
+            "WindowCloseSlow",
+        ] {
+            processor_alert_events.with_label_values(&[reason]);
+        }
         let autoscaler_changes = registry.counter_vec(
             "autoscaler_changes_total",
             "Processor replica changes the autoscaler made, by direction (up, down)",
@@ -99,6 +113,7 @@ impl Metrics {
             alerts_written,
             alerts_dropped,
             alert_write_failures,
+            processor_alert_events,
             registry,
             reconciliations,
             failures,

@@ -180,6 +180,8 @@ pub struct ValidatedPipeline {
     pub deletion_policy: DeletionPolicy,
     /// `None` unless `spec.networkPolicy.enabled`; every default resolved.
     pub network_policy: Option<NetworkPolicySettings>,
+    /// Alert thresholds (`spec.alerts`, defaults when unset).
+    pub alerts: crate::crd::AlertsSpec,
     /// Non-fatal findings worth telling the user (e.g. idle replicas).
     pub warnings: Vec<String>,
 }

@@ -60,6 +60,10 @@ pub struct PipelineState {
     /// The processor pods' recent restart counts (lost: an operator
     /// restart takes the counts it then sees as the baseline).
     pub restarts: crate::alerts::restarts::RestartWatch,
+    /// Where the read of the alerts topic for the processor's alerts
+    /// stands (lost: the next read starts at the topic's end, so alerts
+    /// the processor wrote while the operator was away are no Events).
+    pub processor_alerts: crate::alerts::AlertTail,
     /// The autoscaler's recent recommendations (lost: the stabilization
     /// windows start over).
     pub autoscaler: Stabilizer,

@@ -13,6 +13,15 @@ pub const PARTIALS_TOPIC: &str = "PROCESSOR_PARTIALS_TOPIC";
 /// Optional: the compacted per-user history topic (CLV input); unset or
 /// empty, no user history is computed.
 pub const USER_HISTORY_TOPIC: &str = "PROCESSOR_USER_HISTORY_TOPIC";
+/// Optional: the pipeline's alerts topic; unset or empty, no alerts.
+pub const ALERTS_TOPIC: &str = "PROCESSOR_ALERTS_TOPIC";
+/// `namespace/name` of the pipeline, for the alerts.
+pub const PIPELINE: &str = "PROCESSOR_PIPELINE";
+pub const ALERT_DEAD_LETTERS_PER_MINUTE: &str = "PROCESSOR_ALERT_DEAD_LETTERS_PER_MINUTE";
+pub const ALERT_HIGH_VALUE_ANOMALIES_PER_MINUTE: &str =
+    "PROCESSOR_ALERT_HIGH_VALUE_ANOMALIES_PER_MINUTE";
+pub const ALERT_WINDOW_CLOSE_SLOWER_THAN_SECONDS: &str =
+    "PROCESSOR_ALERT_WINDOW_CLOSE_SLOWER_THAN_SECONDS";
 pub const SALES_WINDOW_SECONDS: &str = "PROCESSOR_SALES_WINDOW_SECONDS";
 pub const SEGMENT_WINDOW_SECONDS: &str = "PROCESSOR_SEGMENT_WINDOW_SECONDS";
 pub const HOURLY_WINDOW_SECONDS: &str = "PROCESSOR_HOURLY_WINDOW_SECONDS";

@@ -104,7 +104,7 @@ impl KafkaClient {
             .collect())
     }
 
-    async fn fetch_from(
+    pub(super) async fn fetch_from(
         &self,
         node: i32,
         topic: &str,

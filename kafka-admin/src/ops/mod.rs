@@ -7,6 +7,7 @@ pub(crate) mod groups;
 mod leaders;
 pub(crate) mod offsets;
 pub(crate) mod produce;
+pub(crate) mod read;
 pub(crate) mod topics;
 
 use std::borrow::Borrow;

@@ -13,7 +13,7 @@
 //! | input | `Write` | the generator, when enabled |
 //! | input, partials | `Read` | the processor's stage 1 and stage 2 |
 //! | partials, every output topic | `Write` | the processor (transactional) |
-//! | alerts | `Write` | the operator's lag alerts |
+//! | alerts | `Write`, `Read` | the operator's alerts and the processor's (stage 2); the operator reads the processor's back to raise their Events |
 //! | group `<group>`, `<group>-merge` | `Read`, `Describe` | the two stages; the operator reads their offsets |
 //! | sales, segments, anomalies, hourly, top-products (with `spec.serving`) | `Read` | the serving component's consumer (user-history: already `Read`) |
 //! | group `<group>-serving` (with `spec.serving`) | `Read`, `Describe` | the serving component; the operator reads its offsets |
@@ -137,7 +137,9 @@ pub fn pipeline_acls(p: &ValidatedPipeline) -> Vec<AclRule> {
             // Stage 2 reads its users' histories back (assigned, never
             // committed: no group) before it writes new ones.
             TopicRole::UserHistory => ops.extend([Read, Write]),
-            TopicRole::Alerts => ops.push(Write),
+            // The processor writes its alerts; the operator (with the
+            // pipeline's credentials) writes its own and reads them all.
+            TopicRole::Alerts => ops.extend([Read, Write]),
             role if TopicRole::OUTPUTS.contains(&role) => ops.push(Write),
             _ => {}
         }

@@ -12,6 +12,7 @@ mod lag_alerts;
 pub mod network_policy_settings;
 mod observe;
 pub mod ownership;
+mod processor_alerts;
 mod renamed_topics;
 mod restart_alerts;
 mod serving_settings;
@@ -223,6 +224,7 @@ async fn apply_pipeline(p: &AnalyticsPipeline, ctx: &Context) -> Result<Action> 
     publish_phase_change(ctx, p, &previous, &status).await;
     publish_serving_ready_change(ctx, p, &previous, &status).await;
     restart_alerts::report(ctx, p, &validated).await;
+    processor_alerts::report(ctx, p, &validated).await;
     lag_alerts::report(ctx, p, &validated, &summary.lag_transitions).await;
     if let Some(processor) = status.processor.as_ref() {
         ctx.metrics.set_pipeline_lag(

@@ -48,6 +48,7 @@ pub fn validate(pipeline: &AnalyticsPipeline, images: &DefaultImages) -> Result<
         serving: serving_settings(spec.serving.as_ref(), &namespace, &name, images)?,
         deletion_policy: spec.deletion_policy,
         network_policy: network_policy_settings(&name, spec)?,
+        alerts: spec.alerts.clone().unwrap_or_default(),
         name,
         namespace,
     })

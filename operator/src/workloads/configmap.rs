@@ -66,6 +66,28 @@ pub fn build_config_map(p: &ValidatedPipeline) -> ConfigMap {
         processor::MAX_EVENT_TIME_SKEW_SECONDS.into(),
         spec.max_event_time_skew_seconds.to_string(),
     );
+    // The processor judges its own alerts (docs/alerts.md) and writes
+    // them to the pipeline's alerts topic.
+    data.insert(
+        processor::ALERTS_TOPIC.into(),
+        p.topic_name(TopicRole::Alerts).to_string(),
+    );
+    data.insert(
+        processor::PIPELINE.into(),
+        format!("{}/{}", p.namespace, p.name),
+    );
+    data.insert(
+        processor::ALERT_DEAD_LETTERS_PER_MINUTE.into(),
+        p.alerts.dead_letters_per_minute.to_string(),
+    );
+    data.insert(
+        processor::ALERT_HIGH_VALUE_ANOMALIES_PER_MINUTE.into(),
+        p.alerts.high_value_anomalies_per_minute.to_string(),
+    );
+    data.insert(
+        processor::ALERT_WINDOW_CLOSE_SLOWER_THAN_SECONDS.into(),
+        p.alerts.window_close_slower_than_seconds.to_string(),
+    );
     if let Some(generator) = &p.generator {
         data.insert(
             generator::TOPIC.into(),
@@ -104,6 +126,11 @@ pub fn processor_env_keys() -> Vec<&'static str> {
         processor::ANOMALY_THRESHOLD,
         processor::IDLE_PARTITION_TIMEOUT_SECONDS,
         processor::MAX_EVENT_TIME_SKEW_SECONDS,
+        processor::ALERTS_TOPIC,
+        processor::PIPELINE,
+        processor::ALERT_DEAD_LETTERS_PER_MINUTE,
+        processor::ALERT_HIGH_VALUE_ANOMALIES_PER_MINUTE,
+        processor::ALERT_WINDOW_CLOSE_SLOWER_THAN_SECONDS,
     ]);
     keys
 }

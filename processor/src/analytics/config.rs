@@ -6,6 +6,7 @@ use clap::Parser;
 use shopstream_common::contract::{processor as env, shared};
 use shopstream_common::logging::LogFormat;
 
+use super::alerts::AlertRules;
 use super::error::ProcessorError;
 use super::memory;
 use super::merge::MergeConfig;
@@ -87,6 +88,34 @@ pub struct Args {
     /// window's size. Unset or empty: not computed.
     #[arg(long, env = env::USER_HISTORY_TOPIC)]
     pub user_history_topic: Option<String>,
+    /// The pipeline's alerts topic (docs/alerts.md): stage 2 writes the
+    /// alerts below to it. Unset or empty: no alerts.
+    #[arg(long, env = env::ALERTS_TOPIC)]
+    pub alerts_topic: Option<String>,
+    /// The pipeline the alerts are about (`namespace/name`): their
+    /// `pipeline` field and record key. Defaults to the group id.
+    #[arg(long, env = env::PIPELINE)]
+    pub pipeline: Option<String>,
+    /// Alert when more input records than this went to the dead-letter
+    /// topic in one minute (by their record timestamps). 0: off.
+    #[arg(long, env = env::ALERT_DEAD_LETTERS_PER_MINUTE, default_value_t = 0)]
+    pub alert_dead_letters_per_minute: u64,
+    /// Alert when more anomalies (final_amount above the anomaly
+    /// threshold) than this have event times in one minute. 0: off.
+    #[arg(
+        long,
+        env = env::ALERT_HIGH_VALUE_ANOMALIES_PER_MINUTE,
+        default_value_t = 0
+    )]
+    pub alert_high_value_anomalies_per_minute: u64,
+    /// Alert (best effort: wall clock) when a window is emitted more than
+    /// this many seconds after its end + allowed lateness. 0: off.
+    #[arg(
+        long,
+        env = env::ALERT_WINDOW_CLOSE_SLOWER_THAN_SECONDS,
+        default_value_t = 0
+    )]
+    pub alert_window_close_slower_than_seconds: u64,
     /// Sales window, seconds.
     #[arg(long, env = env::SALES_WINDOW_SECONDS, default_value_t = 60)]
     pub sales_window_seconds: u64,
@@ -189,6 +218,7 @@ impl Args {
                 Some(_) => Some(secs("sales window", self.sales_window_seconds)?),
                 None => None,
             },
+            count_alerts: self.alert_rules().is_some_and(|r| r.counts_needed()),
         })
     }
 
@@ -229,6 +259,29 @@ impl Args {
         self.user_history_topic
             .as_deref()
             .filter(|topic| !topic.is_empty())
+    }
+
+    /// The alerts topic and what raises an alert, if alerts are on.
+    pub fn alerts(&self) -> Option<&str> {
+        self.alerts_topic.as_deref().filter(|t| !t.is_empty())
+    }
+
+    /// What raises an alert; `None` without an alerts topic.
+    pub fn alert_rules(&self) -> Option<AlertRules> {
+        self.alerts()?;
+        let nonzero = |n: u64| (n > 0).then_some(n);
+        Some(AlertRules {
+            pipeline: self
+                .pipeline
+                .clone()
+                .filter(|p| !p.is_empty())
+                .unwrap_or_else(|| self.group_id.clone()),
+            dead_letters_per_minute: nonzero(self.alert_dead_letters_per_minute),
+            high_value_anomalies_per_minute: nonzero(self.alert_high_value_anomalies_per_minute),
+            anomaly_threshold: self.anomaly_threshold,
+            window_close_slower_than_ms: nonzero(self.alert_window_close_slower_than_seconds)
+                .map(|s| (s.min(i64::MAX as u64 / 1000) * 1000) as i64),
+        })
     }
 
     pub fn replica(&self) -> String {

@@ -35,6 +35,13 @@ impl ApproxBytes for String {
     }
 }
 
+/// The one group of an alert window.
+impl ApproxBytes for () {
+    fn approx_bytes(&self) -> usize {
+        0
+    }
+}
+
 impl ApproxBytes for (String, String) {
     fn approx_bytes(&self) -> usize {
         self.0.approx_bytes() + self.1.approx_bytes()

@@ -4,6 +4,7 @@
 //! result contains depends only on that partition's content.
 
 use super::agg::{Aggregate, ProductAgg, SalesAgg, SegmentAgg};
+use super::alert_counts::{ALERT_WINDOW_MS, AlertCounts};
 pub use super::checkpoint::Checkpoint;
 use super::checkpoint::HOLDING_LISTED;
 use super::partial::{Kind, Partial, PartialBody, PartialsRecord};
@@ -39,6 +40,7 @@ impl MergeConfig {
             Kind::Segments => self.windows.segments_ms,
             Kind::Hourly | Kind::TopProducts => self.windows.hourly_ms,
             Kind::Users => self.windows.users_ms.unwrap_or(self.windows.sales_ms),
+            Kind::Alerts => ALERT_WINDOW_MS,
         }
     }
 }
@@ -65,6 +67,8 @@ pub struct Closed {
     /// Closed user windows (`user_history.rs`): not output records
     /// themselves; stage 2 folds them into the users' histories.
     pub users: Vec<Window<String, UserAgg>>,
+    /// Closed alert windows (`alerts.rs`): judged, not output.
+    pub alerts: Vec<Window<(), AlertCounts>>,
 }
 
 impl Closed {
@@ -75,6 +79,7 @@ impl Closed {
             + self.hourly.len()
             + self.top_products.len()
             + self.users.len()
+            + self.alerts.len()
     }
 
     pub fn is_empty(&self) -> bool {
@@ -83,6 +88,7 @@ impl Closed {
             && self.hourly.is_empty()
             && self.top_products.is_empty()
             && self.users.is_empty()
+            && self.alerts.is_empty()
     }
 }
 
@@ -95,6 +101,7 @@ pub struct MergeState {
     hourly: WindowStore<String, SalesAgg>,
     top_products: WindowStore<OwnedProductId, ProductAgg>,
     users: WindowStore<String, UserAgg>,
+    alerts: WindowStore<(), AlertCounts>,
     replay_until: i64,
     next_offset: Option<i64>,
     /// Events folded into [`OTHER_SEGMENT`] since the last
@@ -114,6 +121,7 @@ impl MergeState {
             hourly: WindowStore::default(),
             top_products: WindowStore::default(),
             users: WindowStore::default(),
+            alerts: WindowStore::default(),
             replay_until: i64::MIN,
             next_offset: None,
             overflowed_events: 0,
@@ -185,6 +193,7 @@ impl MergeState {
                     .map(|p| p.events())
                     .sum(),
                 PartialBody::Users { agg, .. } => agg.events(),
+                PartialBody::Alerts { counts } => counts.events(),
             };
             return Applied::Late(partial.body.kind(), events);
         }
@@ -225,6 +234,7 @@ impl MergeState {
             PartialBody::Users { user_id, agg } => {
                 self.users.merge(start, end, offset, user_id, agg)
             }
+            PartialBody::Alerts { counts } => self.alerts.merge(start, end, offset, (), counts),
         }
         Applied::Folded
     }
@@ -249,6 +259,7 @@ impl MergeState {
             hourly: self.hourly.pop_closed(g),
             top_products: self.top_products.pop_closed(g),
             users: self.users.pop_closed(g),
+            alerts: self.alerts.pop_closed(g),
         }
     }
 
@@ -262,6 +273,7 @@ impl MergeState {
             self.hourly.oldest_end(),
             self.top_products.oldest_end(),
             self.users.oldest_end(),
+            self.alerts.oldest_end(),
         ]
         .into_iter()
         .flatten()
@@ -281,6 +293,7 @@ impl MergeState {
             + self.hourly.bytes()
             + self.top_products.bytes()
             + self.users.bytes()
+            + self.alerts.bytes()
     }
 
     /// Which input partitions hold the watermark back.
@@ -297,6 +310,7 @@ impl MergeState {
             self.hourly.first_offset(),
             self.top_products.first_offset(),
             self.users.first_offset(),
+            self.alerts.first_offset(),
         ]
         .into_iter()
         .flatten()
@@ -342,6 +356,7 @@ impl MergeState {
             + self.hourly.len()
             + self.top_products.len()
             + self.users.len()
+            + self.alerts.len()
     }
 }
 

@@ -14,6 +14,13 @@ pub const OUTPUTS: [&str; 7] = [
     "partials",
 ];
 
+/// Values of the `type` label of `shopstream_processor_alerts_total`.
+pub const ALERT_TYPES: [&str; 3] = [
+    "dead_letter_rate",
+    "high_value_anomaly_burst",
+    "window_close_slow",
+];
+
 pub struct Metrics {
     registry: MetricRegistry,
     pub consumed: IntCounter,
@@ -38,6 +45,8 @@ pub struct Metrics {
     pub merge_rewinds: IntCounter,
     pub input_partitions: IntGauge,
     pub watermark_holding: IntGauge,
+    /// Alerts stage 2 wrote to the alerts topic, by type.
+    pub alerts: IntCounterVec,
 }
 
 impl Metrics {
@@ -141,6 +150,15 @@ impl Metrics {
             "watermark_holding_partitions",
             "Input partitions holding stage 2's watermark back (no data yet, or at the minimum).",
         )?;
+        let alerts = registry.counter_vec(
+            "alerts_total",
+            "Alerts stage 2 wrote to the pipeline's alerts topic, by type (a window emitted \
+                 again after a restart writes its count alerts again).",
+            &["type"],
+        )?;
+        for alert in ALERT_TYPES {
+            alerts.with_label_values(&[alert]);
+        }
         for reason in super::validate::REASON_CLASSES {
             invalid_by_reason.with_label_values(&[reason]);
         }
@@ -178,6 +196,7 @@ impl Metrics {
             merge_rewinds,
             input_partitions,
             watermark_holding,
+            alerts,
         })
     }
 

@@ -10,7 +10,8 @@
 //! routing), [`store`] and [`watermark`] and [`merge`] (stage 2: window
 //! store, event-time watermark, merge state), [`checkpoint`] (stage 2's
 //! bounded commit metadata), [`memory`] (stage 2's memory bound),
-//! [`output`] (final records, keys, ranking), [`user_history`] (per-user
+//! [`output`] (final records, keys, ranking), [`alert_counts`] and
+//! [`alerts`] (the processor's own alerts), [`user_history`] (per-user
 //! history across windows), [`simulate`] (the pipeline
 //! in memory).
 //!
@@ -21,6 +22,8 @@
 //! [`http`], [`run`].
 
 pub mod agg;
+pub mod alert_counts;
+pub mod alerts;
 pub mod checkpoint;
 pub mod config;
 pub mod dead_letter;

@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use super::agg::{ProductAgg, SalesAgg, SegmentAgg};
+use super::alert_counts::AlertCounts;
 use super::user_history::UserAgg;
 use super::window::Millis;
 
@@ -19,15 +20,19 @@ pub enum Kind {
     TopProducts,
     /// Per-user purchases of a user window (`user_history.rs`).
     Users,
+    /// Dead letters and high-value anomalies of an alert window
+    /// (`alert_counts.rs`): judged by stage 2, not an output of its own.
+    Alerts,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 5] = [
+    pub const ALL: [Kind; 6] = [
         Kind::Sales,
         Kind::Segments,
         Kind::Hourly,
         Kind::TopProducts,
         Kind::Users,
+        Kind::Alerts,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -37,6 +42,7 @@ impl Kind {
             Kind::Hourly => "hourly",
             Kind::TopProducts => "top_products",
             Kind::Users => "user_history",
+            Kind::Alerts => "alerts",
         }
     }
 }
@@ -150,6 +156,11 @@ pub enum PartialBody {
         user_id: String,
         agg: UserAgg,
     },
+    /// One input partition's alert counts of an alert window. A stage 2
+    /// of an older version cannot read it and skips it with a warning.
+    Alerts {
+        counts: AlertCounts,
+    },
 }
 
 /// A map with integer keys as a list of `[key, value]` pairs. serde_json
@@ -185,6 +196,7 @@ impl PartialBody {
             PartialBody::Hourly { .. } => Kind::Hourly,
             PartialBody::TopProducts { .. } => Kind::TopProducts,
             PartialBody::Users { .. } => Kind::Users,
+            PartialBody::Alerts { .. } => Kind::Alerts,
         }
     }
 }
@@ -302,6 +314,7 @@ impl Partial {
             PartialBody::TopProducts { .. } => format!("{kind}|{}", self.window_start),
             // No window: the user's windows must share a partials partition.
             PartialBody::Users { user_id, .. } => format!("{kind}|{user_id}"),
+            PartialBody::Alerts { .. } => format!("{kind}|{}", self.window_start),
         }
     }
 }

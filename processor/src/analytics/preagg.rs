@@ -12,6 +12,7 @@ use serde::Serialize;
 pub use super::dead_letter::DeadLetter;
 
 use super::agg::{ProductAgg, SalesAgg, SegmentAgg};
+use super::alert_counts::{ALERT_WINDOW_MS, AlertCounts};
 use super::partial::{Partial, PartialBody};
 use super::user_history::UserAgg;
 use super::user_id::UserId;
@@ -28,6 +29,9 @@ pub struct WindowConfig {
     pub anomaly_threshold: f64,
     /// User windows (`user_history.rs`); `None`: no user history.
     pub users_ms: Option<Millis>,
+    /// Count dead letters and anomalies per alert window (`alert_counts.rs`),
+    /// for the processor's count alerts.
+    pub count_alerts: bool,
 }
 
 impl Default for WindowConfig {
@@ -38,6 +42,7 @@ impl Default for WindowConfig {
             hourly_ms: 3_600_000,
             anomaly_threshold: 50_000.0,
             users_ms: None,
+            count_alerts: false,
         }
     }
 }
@@ -181,6 +186,8 @@ pub struct PreAggregator {
     top: PerWindow<PreProducts>,
     /// user id → aggregate (with user history only).
     user_windows: PerWindow<HashMap<String, UserAgg>>,
+    /// Dead letters and anomalies (with `count_alerts` only).
+    alerts: PerWindow<AlertCounts>,
     watermarks: BTreeMap<i32, Millis>,
     events: u64,
 }
@@ -195,6 +202,7 @@ impl PreAggregator {
             hourly: HashMap::new(),
             top: HashMap::new(),
             user_windows: HashMap::new(),
+            alerts: HashMap::new(),
             watermarks: BTreeMap::new(),
             events: 0,
         }
@@ -242,6 +250,13 @@ impl PreAggregator {
             .or_default()
             .add(event, user);
         self.top.entry((partition, hour)).or_default().add(event);
+        // The same comparison as `detect_anomaly`.
+        if c.count_alerts && event.final_amount > c.anomaly_threshold {
+            self.alerts
+                .entry((partition, window_start(ts, ALERT_WINDOW_MS)))
+                .or_default()
+                .high_value_anomalies += 1;
+        }
         if let Some(size) = c.users_ms {
             self.user_windows
                 .entry((partition, window_start(ts, size)))
@@ -249,6 +264,21 @@ impl PreAggregator {
                 .entry_ref(event.user_id.as_ref())
                 .or_default()
                 .add(event);
+        }
+    }
+
+    /// Counts a dead letter of input partition `partition` whose record
+    /// carries the Kafka timestamp `record_ms` (without one, it is not
+    /// counted: there is no time to put it in a window by).
+    pub fn add_dead_letter(&mut self, partition: i32, record_ms: Option<Millis>) {
+        if !self.config.count_alerts {
+            return;
+        }
+        if let Some(ts) = record_ms {
+            self.alerts
+                .entry((partition, window_start(ts, ALERT_WINDOW_MS)))
+                .or_default()
+                .dead_letters += 1;
         }
     }
 
@@ -359,6 +389,16 @@ impl PreAggregator {
                 body: PartialBody::Users { user_id, agg },
             });
         }
+        let mut alerts: Vec<_> = self.alerts.drain().collect();
+        alerts.sort_by_key(|e| e.0);
+        for ((p, start), counts) in alerts {
+            partials.push(Partial {
+                window_start: start,
+                input_partition: p,
+                watermark: wm(p),
+                body: PartialBody::Alerts { counts },
+            });
+        }
         self.events = 0;
         Drained {
             partials,
@@ -370,6 +410,7 @@ impl PreAggregator {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::analytics::partial::Kind;
 
     const GOOD: &str = r#"{"event_id":"e1","timestamp":"2026-11-25T09:30:00+09:00",
         "user_id":"user_1","user_segment":"new","product_id":"P1","product_name":"Pen",
@@ -409,5 +450,71 @@ mod tests {
         assert_eq!(drained.watermarks[&2], millis(&event.timestamp));
         assert_eq!(pre.events(), 0);
         assert!(pre.drain().partials.is_empty());
+    }
+
+    #[test]
+    fn alert_counts_go_by_minute_only_when_asked_for() {
+        // GOOD is 60,000 yen at 2026-11-25T00:30:00Z.
+        let event = parse_event(Some(GOOD.as_bytes())).expect("valid");
+        let mut off = PreAggregator::new(WindowConfig::default());
+        off.add(0, &event);
+        off.add_dead_letter(0, Some(0));
+        assert!(
+            off.drain()
+                .partials
+                .iter()
+                .all(|p| p.body.kind() != Kind::Alerts)
+        );
+
+        let config = WindowConfig {
+            count_alerts: true,
+            ..WindowConfig::default()
+        };
+        let mut pre = PreAggregator::new(config);
+        pre.add(1, &event);
+        pre.add(1, &event);
+        let minute = window_start(millis(&event.timestamp), 60_000);
+        pre.add_dead_letter(1, Some(minute + 59_999));
+        pre.add_dead_letter(0, Some(minute));
+        pre.add_dead_letter(0, None);
+        let below = WindowConfig {
+            anomaly_threshold: 60_000.0,
+            ..config
+        };
+        let mut not_high = PreAggregator::new(below);
+        not_high.add(1, &event);
+        assert!(
+            not_high
+                .drain()
+                .partials
+                .iter()
+                .all(|p| p.body.kind() != Kind::Alerts)
+        );
+
+        let alerts: Vec<(i32, Millis, AlertCounts, String)> = pre
+            .drain()
+            .partials
+            .into_iter()
+            .filter_map(|p| {
+                let key = p.key();
+                match p.body {
+                    PartialBody::Alerts { counts } => {
+                        Some((p.input_partition, p.window_start, counts, key))
+                    }
+                    _ => None,
+                }
+            })
+            .collect();
+        let counts = |dead_letters, high_value_anomalies| AlertCounts {
+            dead_letters,
+            high_value_anomalies,
+        };
+        assert_eq!(
+            alerts,
+            [
+                (0, minute, counts(1, 0), format!("alerts|{minute}")),
+                (1, minute, counts(1, 2), format!("alerts|{minute}")),
+            ]
+        );
     }
 }

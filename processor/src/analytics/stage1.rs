@@ -134,6 +134,7 @@ impl Batch {
                     .invalid_by_reason
                     .with_label_values(&[reason_class(&reason)])
                     .inc();
+                self.pre.add_dead_letter(p, m.timestamp().to_millis());
                 let dl = DeadLetter::new(reason, m.topic(), p, offset, m.payload());
                 if let Ok(json) = serde_json::to_string(&dl) {
                     self.dead_letters.push((dl.key(), json));

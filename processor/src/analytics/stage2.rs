@@ -18,6 +18,7 @@ use rdkafka::{Offset, TopicPartitionList};
 use tokio::sync::watch;
 use tokio::task::block_in_place;
 
+use super::alerts::{AlertRecord, AlertRules, SlowWindows, judge_counts};
 use super::config::Args;
 use super::error::{ProcessorError, Result};
 use super::kafka::{
@@ -58,6 +59,9 @@ struct Stage2<'a> {
     /// Client settings of the user-history read-back.
     base: rdkafka::config::ClientConfig,
     group: String,
+    /// What raises an alert (`alerts.rs`), with an alerts topic.
+    rules: Option<AlertRules>,
+    slow: SlowWindows,
 }
 
 impl Stage2<'_> {
@@ -68,6 +72,7 @@ impl Stage2<'_> {
             Kind::Hourly => &self.args.hourly_topic,
             Kind::TopProducts => &self.args.top_products_topic,
             Kind::Users => self.args.user_history().unwrap_or_default(),
+            Kind::Alerts => self.args.alerts().unwrap_or_default(),
         }
     }
 
@@ -182,6 +187,7 @@ impl Stage2<'_> {
             .segment_overflow
             .inc_by(state.take_overflowed_events());
         match applied {
+            Applied::Late(Kind::Alerts, _) => {}
             Applied::Late(kind, n) => self
                 .metrics
                 .late
@@ -211,6 +217,15 @@ impl Stage2<'_> {
         }
         let lateness = self.config.lateness_ms;
         let users = std::mem::take(&mut closed.users);
+        let counted = std::mem::take(&mut closed.alerts);
+        let mut alerts = Vec::new();
+        if let Some(rules) = &self.rules {
+            for w in &counted {
+                for counts in w.groups.values() {
+                    alerts.extend(judge_counts(rules, w.start, w.end, counts));
+                }
+            }
+        }
         for record in finalize(&closed) {
             let topic = self.topic(record.kind).to_owned();
             let delivery = send(self.producer, &topic, &record.key, &record.value, None).await?;
@@ -224,7 +239,13 @@ impl Stage2<'_> {
                 .latency
                 .with_label_values(&[record.kind.as_str()])
                 .observe(delay.max(0) as f64 / 1000.0);
+            if let Some(rules) = &self.rules {
+                let start = record.window_end - self.config.size_of(record.kind);
+                let window = (start, record.window_end);
+                alerts.extend(self.slow.observe(rules, record.kind, window, delay, now));
+            }
         }
+        self.write_alerts(alerts).await?;
         let Some(topic) = self.args.user_history().map(str::to_owned) else {
             return Ok(());
         };
@@ -242,6 +263,22 @@ impl Stage2<'_> {
         self.metrics
             .user_histories
             .set(i64::try_from(self.histories.len()).unwrap_or(i64::MAX));
+        Ok(())
+    }
+
+    /// Writes alerts (idempotent producer, like the results: delivered
+    /// before the next commit).
+    async fn write_alerts(&mut self, alerts: Vec<AlertRecord>) -> Result<()> {
+        let Some(topic) = self.args.alerts().map(str::to_owned) else {
+            return Ok(());
+        };
+        for alert in alerts {
+            tracing::warn!(r#type = alert.type_, message = %alert.message, "alert");
+            let value = alert.to_json();
+            let delivery = send(self.producer, &topic, alert.key(), &value, None).await?;
+            self.pending.push(delivery);
+            self.metrics.alerts.with_label_values(&[alert.type_]).inc();
+        }
         Ok(())
     }
 
@@ -480,6 +517,8 @@ pub async fn run(
         histories: Histories::default(),
         base: base.clone(),
         group: format!("{group}-history"),
+        rules: args.alert_rules(),
+        slow: SlowWindows::default(),
     };
     let mut ticker = tokio::time::interval(Duration::from_millis(args.flush_interval_ms.max(1)));
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
