@@ -234,7 +234,8 @@ fn values_set_thresholds_labels_and_switch_alerts_off() {
         "prometheusRule.alerts.deadLetterRate.enabled=false",
         "--set",
         "prometheusRule.alerts.windowCloseSlow.threshold=12",
-        "--set",
+        // `--set` reads 0.9 as a string, which the schema refuses.
+        "--set-json",
         "prometheusRule.alerts.windowCloseSlow.quantile=0.9",
         "--set",
         "prometheusRule.runbookBaseUrl=https://runbooks.example/x/",
