@@ -146,12 +146,21 @@ async fn stopped_and_stuck_consumers_get_verdicts_events_and_alerts() {
         Duration::from_secs(60),
         || async {
             let p = pipelines.get(&name).await.map_err(|e| e.to_string())?;
-            let lag = p
-                .status
-                .as_ref()
-                .and_then(|s| s.processor.as_ref())
-                .and_then(|s| s.total_lag);
-            if lag == Some(0) && verdict(&p) == Some(LagVerdict::Ok) {
+            let processor = p.status.as_ref().and_then(|s| s.processor.as_ref());
+            let lag = processor.and_then(|s| s.total_lag);
+            // Lag 0 alone may be a status sampled before the records were
+            // produced: the member must have committed all 30 too (else it
+            // leaves with some of them unconsumed, and the STOP below counts
+            // more than 20).
+            let committed: i64 = processor
+                .map(|s| {
+                    s.partition_lag
+                        .iter()
+                        .filter_map(|l| l.committed_offset)
+                        .sum()
+                })
+                .unwrap_or(0);
+            if lag == Some(0) && committed == 30 && verdict(&p) == Some(LagVerdict::Ok) {
                 Ok(p)
             } else {
                 Err(format!("{:?}", p.status))
