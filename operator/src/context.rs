@@ -114,10 +114,18 @@ impl Context {
         }
     }
 
-    /// When to refresh `key` next, given how many pipelines there are.
-    pub fn refresh_delay(&self, key: &str) -> Duration {
+    /// When to refresh `key` next, given how many pipelines there are; a
+    /// pipeline created `age` ago still in `phase` Pending or Provisioning
+    /// sooner ([`crate::refresh_pacer::STARTING_REFRESH`]).
+    pub fn refresh_delay(&self, key: &str, phase: Phase, age: Duration) -> Duration {
         let pipelines = self.state.with_phase();
-        let delay = self.refresh.delay(pipelines, key);
+        let delay = if matches!(phase, Phase::Pending | Phase::Provisioning) {
+            let starting =
+                self.state.count_in(Phase::Pending) + self.state.count_in(Phase::Provisioning);
+            self.refresh.starting_delay(age, starting, pipelines, key)
+        } else {
+            self.refresh.delay(pipelines, key)
+        };
         self.metrics
             .status_refresh_interval
             .set(self.refresh.interval(pipelines).as_secs_f64());

@@ -14,6 +14,15 @@ use std::time::Duration;
 
 /// Share of the reconcile slots periodic refreshes may use.
 const REFRESH_SHARE: f64 = 0.5;
+/// How often a new pipeline on its way to `Running` is refreshed: its
+/// consumer group and pods become ready between two refreshes, and at the
+/// 15 s interval a new pipeline waited ~17 s for a phase it had reached
+/// after ~2 s (docs/benchmarks.md, `make bench-apply`).
+pub const STARTING_REFRESH: Duration = Duration::from_secs(1);
+/// Only this young: a pipeline that cannot start (a pod that never
+/// schedules) falls back to the normal interval instead of being
+/// refreshed every second for ever.
+pub const STARTING_WINDOW: Duration = Duration::from_secs(120);
 /// Weight of the newest reconcile duration in the moving average.
 const SMOOTHING: f64 = 0.1;
 
@@ -61,6 +70,32 @@ impl RefreshPacer {
 
     /// The delay before `key`'s next refresh: the interval plus up to 10 %,
     /// fixed per key, so pipelines created together do not stay in lockstep.
+    /// The delay for a pipeline created `age` ago that is still starting
+    /// (Pending or Provisioning), while `starting` pipelines are: every
+    /// [`STARTING_REFRESH`] as long as refreshing all starting ones that
+    /// often fits in the refresh share of the slots (1,000 pipelines
+    /// applied at once go at the paced interval, as before), else
+    /// [`Self::delay`].
+    pub fn starting_delay(
+        &self,
+        age: Duration,
+        starting: usize,
+        pipelines: usize,
+        key: &str,
+    ) -> Duration {
+        let average = self
+            .average_seconds
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .unwrap_or(0.0);
+        let round = starting as f64 * average / (self.concurrency * REFRESH_SHARE);
+        if age < STARTING_WINDOW && round <= STARTING_REFRESH.as_secs_f64() {
+            STARTING_REFRESH.min(self.delay(pipelines, key))
+        } else {
+            self.delay(pipelines, key)
+        }
+    }
+
     pub fn delay(&self, pipelines: usize, key: &str) -> Duration {
         let interval = self.interval(pipelines);
         let spread = key
@@ -99,6 +134,24 @@ mod tests {
         }
         let interval = pacer.interval(5).as_secs_f64();
         assert!((interval - 1.0).abs() < 0.01, "{interval}");
+    }
+
+    #[test]
+    fn young_starting_pipelines_refresh_every_second_while_they_fit() {
+        let pacer = RefreshPacer::new(Duration::from_secs(15), 16);
+        pacer.record(Duration::from_millis(500));
+        let young = Duration::from_secs(5);
+        assert_eq!(pacer.starting_delay(young, 3, 10, "ns/a"), STARTING_REFRESH);
+        // Too old to be starting: the normal interval.
+        let old = pacer.starting_delay(STARTING_WINDOW, 3, 10, "ns/a");
+        assert_eq!(old, pacer.delay(10, "ns/a"));
+        // 1,000 starting × 0.5 s over 8 slots is 62.5 s a round: paced.
+        let many = pacer.starting_delay(young, 1000, 1000, "ns/a");
+        assert_eq!(many, pacer.delay(1000, "ns/a"));
+        assert!(many > Duration::from_secs(60));
+        // A configured interval below 1 s stays the shorter one.
+        let fast = RefreshPacer::new(Duration::from_millis(500), 16);
+        assert!(fast.starting_delay(young, 1, 1, "ns/a") < STARTING_REFRESH);
     }
 
     #[test]

@@ -257,7 +257,15 @@ async fn apply_pipeline(p: &AnalyticsPipeline, ctx: &Context) -> Result<Action> 
         // The StatefulSet gets the new replicas on the next pass.
         return Ok(Action::requeue(std::time::Duration::from_secs(1)));
     }
-    Ok(Action::requeue(ctx.refresh_delay(&key)))
+    let age = p
+        .metadata
+        .creation_timestamp
+        .as_ref()
+        .map(|t| k8s_openapi::jiff::Timestamp::now().as_second() - t.0.as_second())
+        .map_or(std::time::Duration::MAX, |s| {
+            std::time::Duration::from_secs(s.max(0).unsigned_abs())
+        });
+    Ok(Action::requeue(ctx.refresh_delay(&key, phase, age)))
 }
 
 /// `observed` (topics, workloads…) completed with the conditions and
