@@ -189,15 +189,7 @@ impl KafkaClient {
                 };
                 let outcome = match ErrorCode::from_code(partition.error_code) {
                     None => {
-                        let aborted: Vec<AbortedTransaction> = partition
-                            .aborted_transactions
-                            .unwrap_or_default()
-                            .iter()
-                            .map(|a| AbortedTransaction {
-                                producer_id: a.producer_id.0,
-                                first_offset: a.first_offset,
-                            })
-                            .collect();
+                        let aborted = aborted_transactions(partition.aborted_transactions);
                         let records = partition.records.unwrap_or_default();
                         // Read-committed replies end at the last stable offset.
                         let end = if partition.last_stable_offset >= 0 {
@@ -239,4 +231,19 @@ impl KafkaClient {
         }
         progressed
     }
+}
+
+/// A fetch reply's aborted transactions, which a read-committed reader
+/// skips ([`crate::records`]).
+pub(super) fn aborted_transactions(
+    reply: Option<Vec<kafka_protocol::messages::fetch_response::AbortedTransaction>>,
+) -> Vec<AbortedTransaction> {
+    reply
+        .unwrap_or_default()
+        .iter()
+        .map(|a| AbortedTransaction {
+            producer_id: a.producer_id.0,
+            first_offset: a.first_offset,
+        })
+        .collect()
 }

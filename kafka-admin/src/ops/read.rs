@@ -9,7 +9,7 @@ use std::time::Duration;
 use super::leaders::{Placement, missing};
 use crate::client::KafkaClient;
 use crate::error::{BrokerError, Error, ErrorCode, Result};
-use crate::records::{AbortedTransaction, FetchedRecord, committed_records};
+use crate::records::{FetchedRecord, committed_records};
 use crate::retry::{Backoff, Deadline};
 
 /// What one read returned.
@@ -98,15 +98,7 @@ impl KafkaClient {
         if let Some(code) = ErrorCode::from_code(reply.error_code) {
             return Err(broker(BrokerError::new(code, None)));
         }
-        let aborted: Vec<AbortedTransaction> = reply
-            .aborted_transactions
-            .unwrap_or_default()
-            .iter()
-            .map(|a| AbortedTransaction {
-                producer_id: a.producer_id.0,
-                first_offset: a.first_offset,
-            })
-            .collect();
+        let aborted = super::fetch::aborted_transactions(reply.aborted_transactions);
         let end = if reply.last_stable_offset >= 0 {
             reply.last_stable_offset
         } else {
