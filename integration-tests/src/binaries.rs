@@ -22,13 +22,11 @@ fn profile_dir() -> Result<PathBuf, String> {
 
 fn build_all() -> Result<PathBuf, String> {
     let dir = profile_dir()?;
-    let workspace = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .ok_or("the crate has no parent directory")?;
+    let workspace = crate::checkout::workspace_root();
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let mut command = Command::new(&cargo);
     command
-        .current_dir(workspace)
+        .current_dir(&workspace)
         .args(["build", "--workspace", "--bins", "--locked"]);
     if dir.file_name().is_some_and(|name| name == "release") {
         command.arg("--release");

@@ -7,10 +7,12 @@
 //!
 //! - [`environment`]: the variables `hack/env.sh` exports;
 //! - [`binaries`]: the workspace's binaries the suites run, built once;
+//! - [`checkout`]: the directories of the checkout under test;
 //! - [`kafka`]: topics, and reading a topic back;
 //! - [`generator`]: running the generator binary.
 
 pub mod binaries;
+pub mod checkout;
 pub mod environment;
 pub mod generator;
 pub mod kafka;

@@ -49,8 +49,8 @@ fn unique(prefix: &str) -> String {
 
 /// Runs a hack/kafka script, bounded in time; its stdout.
 async fn run_hack(script: &str, args: &[&str]) -> String {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../hack/kafka")
+    let path = integration_tests::checkout::workspace_root()
+        .join("hack/kafka")
         .join(script);
     let mut command = Command::new(path);
     command.args(args).kill_on_drop(true);

@@ -165,10 +165,7 @@ async fn spot_checks(topics: &Topics, events: &[Value]) {
 async fn the_original_producers_events_give_the_recomputed_results() {
     let d = deploy("orig-py").await;
     let output = tokio::process::Command::new(python())
-        .arg(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/tests/python/original_producer.py"
-        ))
+        .arg(integration_tests::checkout::package_dir().join("tests/python/original_producer.py"))
         .args([
             "--bootstrap-servers",
             &support::bootstrap(),

@@ -58,8 +58,8 @@ fn env_path(name: &str) -> PathBuf {
 }
 
 fn hack(script: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../hack/kafka")
+    integration_tests::checkout::workspace_root()
+        .join("hack/kafka")
         .join(script)
 }
 

@@ -51,7 +51,7 @@ fn program(name: &str, override_var: &str) -> PathBuf {
 
 /// hack/chromium/flags: one flag per line, `#` comments.
 fn chromium_flags() -> Vec<String> {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../hack/chromium/flags");
+    let path = integration_tests::checkout::workspace_root().join("hack/chromium/flags");
     let text = std::fs::read_to_string(&path)
         .unwrap_or_else(|e| panic!("reading {}: {e}", path.display()));
     parse_flags(&text)

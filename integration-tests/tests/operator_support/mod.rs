@@ -34,7 +34,7 @@ pub async fn client() -> Client {
 }
 
 pub fn repo_root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
+    integration_tests::checkout::workspace_root()
 }
 
 /// Starts hack/local/up.sh: kube-controller-manager, kube-scheduler and kwok

@@ -139,7 +139,7 @@ fn port_of(addr: &str) -> &str {
 }
 
 fn script(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(format!("../hack/redis/{name}"))
+    integration_tests::checkout::workspace_root().join(format!("hack/redis/{name}"))
 }
 
 /// Runs `hack/redis/<name> <args…>` on this test's instances.
