@@ -2,7 +2,8 @@
 //! listener (or a failing task, or a test) triggers it; every task watches
 //! it, finishes its in-flight work and returns.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
+use std::time::Instant;
 
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
@@ -55,6 +56,9 @@ pub async fn signal() -> Signal {
 #[derive(Clone, Debug)]
 pub struct Shutdown {
     sender: Arc<watch::Sender<bool>>,
+    /// When it was first triggered: stopping work is bounded from there
+    /// (the pod's grace period runs from the signal).
+    since: Arc<OnceLock<Instant>>,
 }
 
 impl Default for Shutdown {
@@ -69,6 +73,7 @@ impl Shutdown {
         let (sender, _) = watch::channel(false);
         Self {
             sender: Arc::new(sender),
+            since: Arc::new(OnceLock::new()),
         }
     }
 
@@ -85,7 +90,13 @@ impl Shutdown {
 
     /// Asks every watcher to stop. Idempotent.
     pub fn trigger(&self) {
+        self.since.get_or_init(Instant::now);
         self.sender.send_replace(true);
+    }
+
+    /// When it was first triggered; `None` while running.
+    pub fn since(&self) -> Option<Instant> {
+        self.since.get().copied()
     }
 
     pub fn is_triggered(&self) -> bool {
@@ -119,12 +130,15 @@ mod tests {
             async move { shutdown.triggered().await }
         });
         assert!(!shutdown.is_triggered());
+        assert_eq!(shutdown.since(), None);
         shutdown.clone().trigger();
+        let since = shutdown.since().expect("triggered at a time");
         waiter.await.expect("the waiter ends once triggered");
         assert!(*receiver.borrow());
         // Already triggered: resolves at once.
         shutdown.triggered().await;
         shutdown.trigger();
         assert!(shutdown.is_triggered());
+        assert_eq!(shutdown.since(), Some(since), "the first trigger counts");
     }
 }

@@ -29,6 +29,8 @@ pub enum ProcessorError {
     },
     #[error("reading the user-history topic back: {0}")]
     HistoryLoad(String),
+    #[error("stopping took too long: {0}")]
+    StopTimeout(String),
     #[error("task failed: {0}")]
     Task(String),
 }

@@ -19,7 +19,8 @@
 //! (client settings and contexts), [`stage1`] (consumer loop) and [`txn`]
 //! (its transactional writer), [`stage2`] (and [`history_load`], its
 //! read-back of the user histories), [`metrics`],
-//! [`http`], [`run`].
+//! [`http`], [`run`], [`stopping`] (how long each step of stopping may
+//! take).
 
 pub mod agg;
 pub mod alert_counts;
@@ -42,6 +43,7 @@ pub mod run;
 pub mod simulate;
 pub mod stage1;
 pub mod stage2;
+pub mod stopping;
 pub mod store;
 pub mod txn;
 pub mod user_history;

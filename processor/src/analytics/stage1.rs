@@ -17,7 +17,7 @@ use rdkafka::message::{BorrowedMessage, Message};
 use rdkafka::producer::Producer;
 use rdkafka::{Offset, Timestamp, TopicPartitionList};
 use shopstream_common::contract::processor::kafka_names;
-use tokio::sync::{mpsc, watch};
+use tokio::sync::mpsc;
 use tokio::task::{JoinHandle, block_in_place};
 
 use super::config::Args;
@@ -29,6 +29,7 @@ use super::kafka::{
 use super::metrics::Metrics;
 use super::preagg::{DeadLetter, PreAggregator, WindowConfig, detect_anomaly};
 use super::routing::{initial_routing, pinned_routing};
+use super::stopping::Stopping;
 use super::txn::{OffsetRanges, Outcome, Sealed, Writer};
 use super::validate::{InputRules, read_event, reason_class};
 use super::window::millis;
@@ -339,6 +340,7 @@ fn connect(
     args: &Arc<Args>,
     metrics: &Arc<Metrics>,
     ready: Arc<AtomicBool>,
+    stopping: Stopping,
 ) -> Result<(StreamConsumer<Stage1Context>, Writer)> {
     let context = Stage1Context::new(Arc::clone(metrics), ready, args.input_topic.clone());
     let base = base_config(&args.bootstrap_servers, &args.kafka_security.security())?;
@@ -373,6 +375,7 @@ fn connect(
         metrics: Arc::clone(metrics),
         producer,
         routing,
+        stopping,
     };
     Ok((consumer, writer))
 }
@@ -383,12 +386,13 @@ pub async fn run(
     args: Arc<Args>,
     metrics: Arc<Metrics>,
     ready: Arc<AtomicBool>,
-    mut shutdown: watch::Receiver<bool>,
+    stopping: Stopping,
 ) -> Result<()> {
+    let mut shutdown = stopping.subscribe();
     let windows = args.window_config()?;
     let rules = args.input_rules();
     let mut idle = IdleTracker::new(args.idle_timeout_ms());
-    let (consumer, writer) = connect(&args, &metrics, ready)?;
+    let (consumer, writer) = connect(&args, &metrics, ready, stopping)?;
     let (batches, batches_rx) = mpsc::channel(1);
     let (outcomes_tx, mut outcomes) = mpsc::unbounded_channel();
     let writer = tokio::spawn(writer.run(batches_rx, outcomes_tx));

@@ -15,7 +15,6 @@ use rdkafka::consumer::{CommitMode, Consumer, StreamConsumer};
 use rdkafka::message::Message;
 use rdkafka::producer::{DeliveryFuture, FutureProducer, Producer};
 use rdkafka::{Offset, TopicPartitionList};
-use tokio::sync::watch;
 use tokio::task::block_in_place;
 
 use super::alerts::{AlertRecord, AlertRules, SlowWindows, judge_counts};
@@ -30,6 +29,7 @@ use super::metrics::Metrics;
 use super::output::finalize;
 use super::partial::{Kind, PartialsRecord};
 use super::stage1::{partition_count, partition_count_within};
+use super::stopping::{FINAL_COMMIT, Stopping};
 use super::user_history::Histories;
 
 fn now_ms() -> i64 {
@@ -477,11 +477,8 @@ impl Stage2<'_> {
 }
 
 /// Runs stage 2 until `shutdown` turns true, then commits and leaves.
-pub async fn run(
-    args: Arc<Args>,
-    metrics: Arc<Metrics>,
-    mut shutdown: watch::Receiver<bool>,
-) -> Result<()> {
+pub async fn run(args: Arc<Args>, metrics: Arc<Metrics>, stopping: Stopping) -> Result<()> {
+    let mut shutdown = stopping.subscribe();
     let group = shopstream_common::contract::processor::kafka_names::merge_group(&args.group_id);
     let context = Stage2Context {
         metrics: Some(Arc::clone(&metrics)),
@@ -543,7 +540,19 @@ pub async fn run(
         }
     }
     stage.handle_changes()?;
-    stage.commit(CommitMode::Sync).await?;
+    // Results to a deleted topic or an unreachable broker are only failed
+    // after the produce timeout: the last commit waits no longer than it
+    // may (`stopping.rs`). Not committing is safe: the next owner re-reads
+    // from the previous commit and re-emits the same results on the same
+    // keys.
+    let left = stopping.final_commit_left().unwrap_or(FINAL_COMMIT);
+    match tokio::time::timeout(left, stage.commit(CommitMode::Sync)).await {
+        Ok(committed) => committed?,
+        Err(_) => tracing::warn!(
+            "stage 2: results not delivered in time at shutdown; not committing (the next owner \
+             re-reads from the previous commit)"
+        ),
+    }
     drop(stream);
     consumer.unsubscribe();
     tracing::info!("stage 2 stopped");

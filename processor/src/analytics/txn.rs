@@ -7,11 +7,12 @@
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use rdkafka::consumer::ConsumerGroupMetadata;
 use rdkafka::error::KafkaError;
 use rdkafka::producer::{FutureProducer, Producer};
+use rdkafka::types::RDKafkaErrorCode;
 use rdkafka::{Offset, TopicPartitionList};
 use tokio::sync::mpsc;
 use tokio::task::block_in_place;
@@ -23,6 +24,7 @@ use super::metrics::Metrics;
 use super::partial::{PARTIAL_BUDGET_BYTES, PartialsRecord, encode_partial};
 use super::preagg::PreAggregator;
 use super::routing::{Stage1OffsetMetadata, partials_partition};
+use super::stopping::Stopping;
 
 /// Per input partition: first offset of the batch, next offset to read.
 pub type OffsetRanges = BTreeMap<i32, (i64, i64)>;
@@ -59,6 +61,8 @@ pub struct Writer {
     pub producer: FutureProducer,
     /// Partials are routed over partitions `0..routing` (`routing.rs`).
     pub routing: i32,
+    /// Bounds the last transaction once the process is stopping.
+    pub stopping: Stopping,
 }
 
 /// How a failed transaction is handled.
@@ -78,6 +82,17 @@ const RETRIES: u32 = 3;
 /// Attempts to abort before giving up (the process then exits; a restart
 /// aborts the transaction in `init_transactions`).
 const ABORT_ATTEMPTS: u32 = 10;
+/// The transaction's records are awaited in slices this long, so that a
+/// stop request is noticed while they are still in flight (records to a
+/// deleted topic are only failed after the produce timeout, 30 s).
+const DELIVERY_SLICE: Duration = Duration::from_millis(200);
+/// `commit_transaction` is resumable (librdkafka): it is called in slices
+/// this long, for the same reason.
+const COMMIT_SLICE: Duration = Duration::from_secs(1);
+/// Timeout of adding the offsets (milliseconds with a healthy broker). Not
+/// resumable, so not sliced: a stop request arriving during the call waits
+/// for it, and this bounds that wait. A timeout is retried ([`RETRIES`]).
+const OFFSETS_CALL_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Fatal only when librdkafka says so (`producer_fatal`, or a fatal
 /// transaction error); any other Kafka error — a record the producer
@@ -94,7 +109,9 @@ pub fn classify(e: &ProcessorError, producer_fatal: bool) -> Failure {
             source: KafkaError::Transaction(t),
             ..
         } if t.is_fatal() => Failure::Fatal,
-        ProcessorError::Kafka { .. } | ProcessorError::Delivery(_) => Failure::Abortable,
+        ProcessorError::Kafka { .. }
+        | ProcessorError::Delivery(_)
+        | ProcessorError::StopTimeout(_) => Failure::Abortable,
         _ => Failure::Fatal,
     }
 }
@@ -109,7 +126,15 @@ impl Writer {
         outcomes: mpsc::UnboundedSender<Outcome>,
     ) -> Result<()> {
         while let Some(mut batch) = batches.recv().await {
-            let outcome = match self.transact(&mut batch).await {
+            let bounded = async {
+                tokio::select! {
+                    r = self.transact(&mut batch) => r,
+                    () = self.stopping.final_commit_expired() => Err(ProcessorError::StopTimeout(
+                        "the transaction was still producing".into(),
+                    )),
+                }
+            };
+            let outcome = match bounded.await {
                 Ok(()) => Outcome::Committed,
                 Err(e) => match self.classify(&e) {
                     Failure::Fatal => {
@@ -141,6 +166,9 @@ impl Writer {
     }
 
     async fn abort(&self) -> Result<()> {
+        if self.stopping.is_stopping() {
+            return self.abort_while_stopping();
+        }
         let mut attempt = 0;
         loop {
             attempt += 1;
@@ -159,8 +187,93 @@ impl Writer {
         }
     }
 
+    /// One bounded attempt: the process exits right after. A transaction
+    /// that cannot be aborted now is left open, which commits nothing: the
+    /// broker aborts it after `transaction.timeout.ms`, or the next owner
+    /// with this transactional id when it starts.
+    fn abort_while_stopping(&self) -> Result<()> {
+        let timeout = self.stopping.abort_call(CALL_TIMEOUT);
+        match block_in_place(|| self.producer.abort_transaction(timeout)) {
+            Ok(()) => Ok(()),
+            Err(e) => {
+                // Never half-committed: a commit already under way in
+                // librdkafka completes as a whole, anything else is aborted
+                // by the broker or the next owner.
+                tracing::warn!(
+                    error = %e,
+                    "stopping: the transaction could not be aborted in time; its outcome is left \
+                     to the broker (it commits or aborts as a whole)"
+                );
+                Ok(())
+            }
+        }
+    }
+
+    /// Waits until every record of the transaction is delivered (or
+    /// failed), in short slices: at most [`CALL_TIMEOUT`], and no longer
+    /// than the last commit may take once stopping.
+    fn await_deliveries(&self) -> Result<()> {
+        let started = Instant::now();
+        loop {
+            match block_in_place(|| self.producer.flush(DELIVERY_SLICE)) {
+                Ok(()) => return Ok(()),
+                Err(KafkaError::Flush(RDKafkaErrorCode::OperationTimedOut)) => {
+                    if self.stopping.final_commit_over() {
+                        return Err(ProcessorError::StopTimeout(format!(
+                            "{} record(s) still undelivered",
+                            self.producer.in_flight_count()
+                        )));
+                    }
+                    if started.elapsed() >= CALL_TIMEOUT {
+                        return Err(ProcessorError::kafka(
+                            "delivering the transaction's records",
+                        )(KafkaError::Flush(
+                            RDKafkaErrorCode::OperationTimedOut,
+                        )));
+                    }
+                }
+                Err(e) => {
+                    return Err(ProcessorError::kafka(
+                        "delivering the transaction's records",
+                    )(e));
+                }
+            }
+        }
+    }
+
+    /// Commits the transaction whose records are delivered, resuming the
+    /// call after each [`COMMIT_SLICE`] until it succeeds, fails, was
+    /// retried [`RETRIES`] times for another retriable error, took
+    /// [`CALL_TIMEOUT`] or the last commit's time when stopping is up.
+    fn commit(&self) -> Result<()> {
+        let started = Instant::now();
+        let mut failures = 0;
+        loop {
+            match block_in_place(|| self.producer.commit_transaction(COMMIT_SLICE)) {
+                Ok(()) => return Ok(()),
+                Err(KafkaError::Transaction(t)) if t.is_retriable() => {
+                    let timed_out = t.code() == RDKafkaErrorCode::OperationTimedOut;
+                    if !timed_out {
+                        failures += 1;
+                    }
+                    let stop = self.stopping.final_commit_over();
+                    if stop || failures >= RETRIES || started.elapsed() >= CALL_TIMEOUT {
+                        return Err(ProcessorError::kafka("committing a transaction")(
+                            KafkaError::Transaction(t),
+                        ));
+                    }
+                    if !timed_out {
+                        tracing::warn!(error = %t, attempt = failures, "committing a transaction: retrying");
+                    }
+                }
+                Err(e) => return Err(ProcessorError::kafka("committing a transaction")(e)),
+            }
+        }
+    }
+
     /// Runs a transaction call, repeating it while it fails with a
-    /// retriable error (librdkafka's contract for these calls).
+    /// retriable error (librdkafka's contract for these calls), but not
+    /// past the time the last commit has once stopping.
     fn retrying(
         &self,
         context: &str,
@@ -171,7 +284,11 @@ impl Writer {
             attempt += 1;
             match block_in_place(&mut call) {
                 Ok(()) => return Ok(()),
-                Err(KafkaError::Transaction(t)) if t.is_retriable() && attempt < RETRIES => {
+                Err(KafkaError::Transaction(t))
+                    if t.is_retriable()
+                        && attempt < RETRIES
+                        && !self.stopping.final_commit_over() =>
+                {
                     tracing::warn!(error = %t, attempt, "{context}: retrying");
                 }
                 Err(e) => return Err(ProcessorError::kafka(context)(e)),
@@ -244,13 +361,15 @@ impl Writer {
         // A batch of idle reports only has no offsets to commit.
         if tpl.count() > 0 {
             self.retrying("adding offsets to the transaction", || {
-                producer.send_offsets_to_transaction(&tpl, &batch.group, CALL_TIMEOUT)
+                let timeout = self.stopping.commit_call(OFFSETS_CALL_TIMEOUT);
+                producer.send_offsets_to_transaction(&tpl, &batch.group, timeout)
             })?;
         }
         let offsets = started.elapsed();
-        self.retrying("committing a transaction", || {
-            producer.commit_transaction(CALL_TIMEOUT)
-        })?;
+        // Delivered first, in slices: `commit_transaction` would wait for
+        // them in one blocking call that a stop request cannot shorten.
+        self.await_deliveries()?;
+        self.commit()?;
 
         let m = &self.metrics;
         m.produced

@@ -2,6 +2,7 @@
 //! docs/processor.md and `processor --help`.
 
 use std::process::ExitCode;
+use std::time::Duration;
 
 use clap::Parser;
 use shopstream_common::logging;
@@ -34,7 +35,11 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(run(args)) {
+    let result = runtime.block_on(run(args));
+    // A task still blocked in a Kafka call past the stop limit must not
+    // hold the exit (dropping the runtime would wait for it).
+    runtime.shutdown_timeout(Duration::from_millis(500));
+    match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             tracing::error!(error = %e, "processor failed");
