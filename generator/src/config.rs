@@ -130,7 +130,8 @@ pub struct Args {
     #[arg(long, env = env::STARTUP_TIMEOUT, default_value = "2m", value_parser = humantime::parse_duration)]
     pub startup_timeout: Duration,
 
-    /// How long to wait for outstanding deliveries when stopping.
+    /// How long to wait for outstanding deliveries when stopping (after
+    /// SIGTERM/SIGINT at most 5 s, within a pod's grace period).
     #[arg(long, env = env::FLUSH_TIMEOUT, default_value = "60s", value_parser = humantime::parse_duration)]
     pub flush_timeout: Duration,
 

@@ -23,6 +23,22 @@ use shopstream_common::shutdown::Shutdown;
 
 /// Events built and handed over per batch when unthrottled.
 const UNTHROTTLED_BATCH: u64 = 1_000;
+/// The longest flush after SIGTERM/SIGINT, whatever `--flush-timeout`
+/// says: Kubernetes (and the local runner, after 10 s) kills the pod
+/// after its grace period, and records still undelivered after seconds
+/// against a healthy broker are not coming (a deleted topic, a broker
+/// down). A run that ends by itself (`--count`) waits the full timeout.
+pub const STOP_FLUSH_LIMIT: Duration = Duration::from_secs(5);
+
+/// How long to flush: `configured`, but at most [`STOP_FLUSH_LIMIT`] when
+/// a signal stopped the run.
+pub fn flush_timeout(configured: Duration, interrupted: bool) -> Duration {
+    if interrupted {
+        configured.min(STOP_FLUSH_LIMIT)
+    } else {
+        configured
+    }
+}
 
 /// How a run ended.
 #[derive(Clone, Debug, PartialEq)]
@@ -115,7 +131,11 @@ pub async fn run(args: Args) -> anyhow::Result<Summary> {
     let started = Instant::now();
     let sampler = tokio::spawn(sample(Arc::clone(&producer), Arc::clone(&metrics)));
     let ended = produce_until_done(&shared, tasks, &shutdown).await;
-    let flushed = flush(&producer, args.flush_timeout).await;
+    let flushed = flush(
+        &producer,
+        flush_timeout(args.flush_timeout, ended.interrupted),
+    )
+    .await;
     let elapsed = started.elapsed();
     sampler.abort();
     metrics
@@ -280,7 +300,13 @@ async fn produce(shared: Arc<Shared>) -> anyhow::Result<()> {
         let mut out_of_order = 0;
         for sequence in first..end {
             let (key, info) = shared.factory.write_record(sequence, &mut payload);
-            send(&shared, sequence, &key, &payload).await?;
+            if !send(&shared, sequence, &key, &payload).await? {
+                // Stopped while the queue was full: this record and the
+                // rest of the batch were never handed over.
+                shared.metrics.produced.inc_by(sequence - first);
+                shared.metrics.out_of_order.inc_by(out_of_order);
+                return Ok(());
+            }
             out_of_order += u64::from(info.out_of_order);
             if let Some(kind) = info.malformed {
                 malformed_counters[kind as usize].inc();
@@ -294,16 +320,21 @@ async fn produce(shared: Arc<Shared>) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Hands one record to the producer, waiting while its queue is full.
-async fn send(shared: &Shared, sequence: u64, key: &str, payload: &[u8]) -> anyhow::Result<()> {
+/// Hands one record to the producer, waiting while its queue is full;
+/// false if the run was stopped meanwhile (a full queue does not drain
+/// while the broker is down or the topic deleted, and would hold the stop).
+async fn send(shared: &Shared, sequence: u64, key: &str, payload: &[u8]) -> anyhow::Result<bool> {
     let opaque = usize::try_from(sequence).unwrap_or(usize::MAX);
     let mut record = BaseRecord::with_opaque_to(&shared.topic, opaque)
         .key(key)
         .payload(payload);
     loop {
         match shared.producer.send(record) {
-            Ok(()) => return Ok(()),
+            Ok(()) => return Ok(true),
             Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), returned)) => {
+                if shared.stop.load(Ordering::Acquire) {
+                    return Ok(false);
+                }
                 record = returned;
                 tokio::time::sleep(Duration::from_millis(1)).await;
             }
@@ -336,5 +367,19 @@ async fn sample(producer: Arc<EventProducer>, metrics: Arc<Metrics>) {
             "progress"
         );
         last = now;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_signal_caps_the_flush_a_finished_run_does_not() {
+        let configured = Duration::from_secs(60);
+        assert_eq!(flush_timeout(configured, false), configured);
+        assert_eq!(flush_timeout(configured, true), STOP_FLUSH_LIMIT);
+        let short = Duration::from_secs(1);
+        assert_eq!(flush_timeout(short, true), short);
     }
 }
